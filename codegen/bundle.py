@@ -1,0 +1,328 @@
+"""Load one provider folder and check it whole, before anything is generated.
+
+Each file is checked against its pydantic model (unknown keys, wrong types, missing keys), then
+the folder as a whole: schema names defined twice, `$ref`s that lead nowhere, and mapping paths
+that point at fields the request or response schema does not have. Every problem carries its
+file and line; all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from codegen.errors import Problem, SpecError
+from codegen.load import PathKey, SpecFile, load_spec_file
+from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
+from codegen.spec import ApiSpec, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
+from codegen.vocabulary import PART_VARIABLES
+
+SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
+JSON_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
+TEMPLATE_VARIABLE = re.compile(r"\$([a-z_]+)")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class ProviderBundle:
+    """A provider folder, validated: its metadata, its schemas by name, its wire APIs."""
+
+    folder: Path
+    provider: ProviderSpec
+    schemas: dict[str, dict[str, Any]]
+    schema_files: dict[str, str]
+    """Schema name -> the spec file (relative) that defines it."""
+    mapping: MappingSpec
+    sources: list[str] = field(default_factory=list)
+    """Relative paths of the files read, for generated headers."""
+
+
+def parse_model(model: type[M], spec: SpecFile, problems: list[Problem], loc: PathKey = ()) -> M | None:
+    """Validate spec data (or the part of it at `loc`) against a spec model, turning pydantic's
+    errors into problems with lines."""
+    data: Any = spec.data
+    for part in loc:
+        data = data[part]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = (*loc, *_data_loc(data, error["loc"]))
+            problems.append(spec.problem(where, _describe(error, where, model, data)))
+        return None
+
+
+def _data_loc(data: Any, loc: tuple[Any, ...]) -> PathKey:
+    """pydantic's error location minus the union-member names it inserts (`str`, `Placement`)."""
+    kept: list[str | int] = []
+    for part in loc:
+        if isinstance(data, Mapping) and part in data:
+            data = data[part]
+            kept.append(part)
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+            kept.append(part)
+    if loc and isinstance(loc[-1], str) and (not kept or kept[-1] != loc[-1]) and not _is_type_name(loc[-1]):
+        kept.append(loc[-1])
+    return tuple(kept)
+
+
+def _is_type_name(part: str) -> bool:
+    return part[:1].isupper() or part in {"str", "int", "float", "bool", "list", "dict"} or "[" in part
+
+
+def _describe(error: Any, where: PathKey, model: type[BaseModel], data: Any) -> str:
+    at = ".".join(str(p) for p in where) or "top level"
+    if error["type"] == "extra_forbidden":
+        parent = _model_at(model, where[:-1])
+        expected = f" (expected one of: {', '.join(parent.model_fields)})" if parent else ""
+        return f"unknown key {where[-1]!r} at {at}{expected}"
+    if error["type"] == "missing":
+        return f"missing required key {where[-1]!r}" if where else "missing required key"
+    return f"{at}: {error['msg']} (got {error['input']!r})"
+
+
+def _model_at(model: type[BaseModel], loc: PathKey) -> type[BaseModel] | None:
+    """The spec model class describing the mapping at `loc`, to list the keys it accepts."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+            current = current.model_fields[part].annotation
+            current = _model_in(current)
+        elif current is not None and isinstance(part, str):
+            continue  # a dict key: the value type stays `current`
+        else:
+            return None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside `X | None`, `dict[str, X]` or `list[X]`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def load_provider(folder: Path, root: Path) -> ProviderBundle:
+    """Load and check every file of a provider folder. Raises SpecError listing all problems."""
+    problems: list[Problem] = []
+    files: dict[str, SpecFile] = {}
+    for path in sorted(folder.glob("*.y*ml")):
+        shown = path.relative_to(root.parent) if path.is_relative_to(root.parent) else path
+        if path.suffix != ".yaml":
+            problems.append(Problem(shown, 1, "spec files end in .yaml"))
+            continue
+        if path.stem not in ("provider", "mapping", *SCHEMA_FILES):
+            expected = ", ".join(f"{n}.yaml" for n in ("provider", "mapping", *SCHEMA_FILES))
+            problems.append(Problem(shown, 1, f"unknown spec file {path.name!r} (expected one of: {expected})"))
+            continue
+        try:
+            files[path.stem] = load_spec_file(path, shown)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    for required in ("provider", "mapping", "request", "response"):
+        if required not in files and not any(p.file.name == f"{required}.yaml" for p in problems):
+            problems.append(Problem(folder / f"{required}.yaml", 1, f"missing spec file {required}.yaml"))
+    if problems:
+        raise SpecError(problems)
+
+    provider = parse_model(ProviderSpec, files["provider"], problems)
+    if provider is not None and provider.name != folder.name:
+        problems.append(
+            files["provider"].problem(("name",), f"name {provider.name!r} must match the folder name {folder.name!r}")
+        )
+    mapping = parse_model(MappingSpec, files["mapping"], problems)
+
+    schemas: dict[str, dict[str, Any]] = {}
+    schema_files: dict[str, str] = {}
+    schema_locs: dict[str, tuple[SpecFile, PathKey]] = {}
+    for stem in SCHEMA_FILES:
+        if stem not in files:
+            continue
+        spec = files[stem]
+        parsed = parse_model(SchemaFileSpec, spec, problems)
+        if parsed is None:
+            continue
+        for name, schema in parsed.schemas.items():
+            if name in schema_locs:
+                first_spec, first_loc = schema_locs[name]
+                problems.append(
+                    spec.problem(
+                        ("schemas", name),
+                        f"duplicate schema name {name!r} (already defined in "
+                        f"{first_spec.path}:{first_spec.line_of(first_loc)})",
+                    )
+                )
+                continue
+            schemas[name] = schema
+            schema_files[name] = str(spec.path)
+            schema_locs[name] = (spec, ("schemas", name))
+
+    for name, (spec, loc) in schema_locs.items():
+        _check_schema(schemas[name], loc, spec, schemas, problems)
+    if mapping is not None:
+        for api_name, api in mapping.apis.items():
+            _check_api(api_name, api, files["mapping"], schemas, problems)
+    if problems or provider is None or mapping is None:
+        raise SpecError(problems)
+    return ProviderBundle(
+        folder=folder,
+        provider=provider,
+        schemas=schemas,
+        schema_files=schema_files,
+        mapping=mapping,
+        sources=[str(f.path) for f in files.values()],
+    )
+
+
+def _check_schema(
+    node: Any, loc: PathKey, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]
+) -> None:
+    """Structural checks JSON Schema itself would make, plus references that resolve."""
+    for ref_loc, ref in references(node, loc):
+        name = ref.removeprefix(REF_PREFIX)
+        if not ref.startswith(REF_PREFIX):
+            problems.append(spec.problem((*ref_loc, "$ref"), f"$ref {ref!r} must look like '{REF_PREFIX}Name'"))
+        elif name not in schemas:
+            problems.append(
+                spec.problem((*ref_loc, "$ref"), f"dangling $ref {ref!r}: no schema named {name!r} in this provider folder")
+            )
+    _check_keywords(node, loc, spec, problems)
+
+
+def _check_keywords(node: Any, loc: PathKey, spec: SpecFile, problems: list[Problem]) -> None:
+    if not isinstance(node, Mapping):
+        problems.append(spec.problem(loc, f"expected a schema (a mapping), got {type(node).__name__}"))
+        return
+    kind = node.get("type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    for one in kinds:
+        if one is not None and one not in JSON_TYPES:
+            problems.append(spec.problem((*loc, "type"), f"unknown type {one!r} (expected one of: {', '.join(sorted(JSON_TYPES))})"))
+    properties = node.get("properties")
+    if properties is not None:
+        if not isinstance(properties, Mapping):
+            problems.append(spec.problem((*loc, "properties"), "properties must be a mapping of field name to schema"))
+        else:
+            for name, sub in properties.items():
+                _check_keywords(sub, (*loc, "properties", name), spec, problems)
+    required = node.get("required")
+    if required is not None and not (isinstance(required, list) and all(isinstance(r, str) for r in required)):
+        problems.append(spec.problem((*loc, "required"), "required must be a list of field names"))
+    elif required and isinstance(properties, Mapping) and not any(k in node for k in ("allOf", "anyOf", "oneOf")):
+        for name in required:
+            if name not in properties:
+                problems.append(spec.problem((*loc, "required"), f"required field {name!r} is not in properties"))
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(node.get(key), Mapping):
+            _check_keywords(node[key], (*loc, key), spec, problems)
+        elif key == "items" and key in node:
+            problems.append(spec.problem((*loc, key), "items must be a schema (a mapping)"))
+    for key in ("allOf", "anyOf", "oneOf"):
+        if key in node:
+            if not isinstance(node[key], list):
+                problems.append(spec.problem((*loc, key), f"{key} must be a list of schemas"))
+                continue
+            for index, sub in enumerate(node[key]):
+                _check_keywords(sub, (*loc, key, index), spec, problems)
+    if "enum" in node and not isinstance(node["enum"], list):
+        problems.append(spec.problem((*loc, "enum"), "enum must be a list of values"))
+
+
+def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]) -> None:
+    base: PathKey = ("apis", name)
+    for key, root in (("request", api.request), ("response", api.response)):
+        if root not in schemas:
+            problems.append(spec.problem((*base, key), f"{key} schema {root!r} is not defined in this provider folder"))
+    if problems:
+        return
+
+    def request_path(path: str, loc: PathKey) -> None:
+        if schema_at(schemas, api.request, split_path(path)) is None:
+            problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
+
+    def response_path(path: str, loc: PathKey) -> None:
+        if schema_at(schemas, api.response, split_path(path)) is None:
+            problems.append(spec.problem(loc, f"{path!r} is not a field of the response schema {api.response!r}"))
+
+    if api.model is not None:
+        request_path(api.model, (*base, "model"))
+    for setting, placement in api.sampling.items():
+        loc = (*base, "sampling", setting)
+        path = placement.path if isinstance(placement, Placement) else placement
+        request_path(path, (*loc, "path") if isinstance(placement, Placement) else loc)
+        if isinstance(placement, Placement):
+            _check_template(placement.value, frozenset({"value"}), (*loc, "value"), spec, problems)
+    messages = api.messages
+    request_path(messages.path, (*base, "messages", "path"))
+    if messages.system != "message":
+        request_path(messages.system, (*base, "messages", "system"))
+    elif "system" not in messages.roles:
+        problems.append(spec.problem((*base, "messages", "roles"), "roles must name the system role when system is 'message'"))
+    for kind, template in messages.parts.items():
+        _check_template(template, PART_VARIABLES[kind], (*base, "messages", "parts", kind), spec, problems)
+    output = api.output
+    for key in ("id", "model", "text", "finish_reason"):
+        path = getattr(output, key)
+        if path is not None:
+            response_path(path, (*base, "output", key))
+    for usage_field, paths in output.usage.items():
+        if isinstance(paths, str):
+            response_path(paths, (*base, "output", "usage", usage_field))
+        else:
+            for index, path in enumerate(paths):
+                response_path(path, (*base, "output", "usage", usage_field, index))
+    for option, spec_field in api.options.items():
+        request_path(spec_field.path, (*base, "options", option, "path"))
+    if api.options and api.options_class is None:
+        problems.append(spec.problem((*base, "options"), "options need options_class: the name of the generated model"))
+
+
+def _check_template(template: Any, allowed: frozenset[str], loc: PathKey, spec: SpecFile, problems: list[Problem]) -> None:
+    if isinstance(template, str):
+        for variable in TEMPLATE_VARIABLE.findall(template):
+            if variable not in allowed:
+                problems.append(
+                    spec.problem(loc, f"unknown template variable ${variable} (expected one of: ${', $'.join(sorted(allowed))})")
+                )
+    elif isinstance(template, Mapping):
+        for key, value in template.items():
+            _check_template(value, allowed, (*loc, key), spec, problems)
+    elif isinstance(template, list):
+        for index, value in enumerate(template):
+            _check_template(value, allowed, (*loc, index), spec, problems)
+
+
+def load_registry(path: Path, root: Path) -> ModelsSpec:
+    """Load and check specs/models.yaml: each entry, and names (ids and aliases) used twice."""
+    shown = path.relative_to(root.parent) if path.is_relative_to(root.parent) else path
+    if not path.exists():
+        raise SpecError([Problem(shown, 1, "missing spec file models.yaml (the model registry)")])
+    spec = load_spec_file(path, shown)
+    problems: list[Problem] = []
+    registry = parse_model(ModelsSpec, spec, problems)
+    if registry is not None:
+        owners: dict[str, str] = {}
+        for model_id, model in registry.models.items():
+            for index, name in enumerate((model_id, *model.aliases)):
+                loc: PathKey = ("models", model_id) if index == 0 else ("models", model_id, "aliases", index - 1)
+                if name in owners and owners[name] != model_id:
+                    problems.append(spec.problem(loc, f"duplicate model name {name!r} (already used by {owners[name]!r})"))
+                owners.setdefault(name, model_id)
+            if model.kind == "chat" and model.max_output_tokens is None:
+                problems.append(spec.problem(("models", model_id), "a chat model needs max_output_tokens"))
+    if problems or registry is None:
+        raise SpecError(problems)
+    return registry

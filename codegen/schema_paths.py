@@ -1,0 +1,67 @@
+"""Walk JSON Schemas: follow `$ref`s, find the schema at a body path, list every reference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+REF_PREFIX = "#/schemas/"
+
+Schemas = Mapping[str, Mapping[str, Any]]
+
+
+def split_path(path: str) -> tuple[str | int, ...]:
+    """`choices.0.message` -> ("choices", 0, "message"): numbers index lists."""
+    return tuple(int(part) if part.isdigit() else part for part in path.split("."))
+
+
+def deref(schemas: Schemas, node: Mapping[str, Any]) -> Mapping[str, Any]:
+    seen: set[str] = set()
+    while "$ref" in node:
+        name = str(node["$ref"]).removeprefix(REF_PREFIX)
+        if name in seen or name not in schemas:
+            return {}
+        seen.add(name)
+        node = schemas[name]
+    return node
+
+
+def _branches(schemas: Schemas, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The node and, recursively, every allOf/anyOf/oneOf alternative inside it."""
+    node = deref(schemas, node)
+    yield node
+    for keyword in ("allOf", "anyOf", "oneOf"):
+        for branch in node.get(keyword, []):
+            yield from _branches(schemas, branch)
+
+
+def schema_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> Mapping[str, Any] | None:
+    """The schema of the value at `path` in a body of schema `root`, or None if no alternative of
+    the schema has such a field."""
+    frontier: list[Mapping[str, Any]] = [schemas[root]]
+    for part in path:
+        following: list[Mapping[str, Any]] = []
+        for node in frontier:
+            for branch in _branches(schemas, node):
+                if isinstance(part, int):
+                    if isinstance(branch.get("items"), Mapping):
+                        following.append(branch["items"])
+                elif isinstance(branch.get("properties"), Mapping) and part in branch["properties"]:
+                    following.append(branch["properties"][part])
+        if not following:
+            return None
+        frontier = following
+    return frontier[0]
+
+
+def references(node: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every `$ref` under node, with where it sits."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            if key == "$ref":
+                yield loc, str(value)
+            else:
+                yield from references(value, (*loc, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from references(item, (*loc, index))

@@ -1,0 +1,245 @@
+"""Pydantic models of the spec files: what `specs/<provider>/*.yaml` may contain.
+
+Every model forbids unknown keys, so a typo is an error with its line rather than a setting that
+silently does nothing. specs/README.md documents each field with an example.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codegen.vocabulary import ErrorKind, FinishReason, PartKind, Role, SamplingField, UsageField
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# provider.yaml ------------------------------------------------------------------------------
+
+
+class Auth(SpecModel):
+    scheme: Literal["bearer", "header", "none"]
+    """`bearer`: `Authorization: Bearer <key>`; `header`: the key as the value of `header`."""
+    header: str = "Authorization"
+    env: str | None = None
+    """Environment variable holding the API key."""
+
+
+class RateLimitHeaders(SpecModel):
+    """Names of the headers where the provider reports what is left of its limits."""
+
+    requests_limit: str | None = None
+    requests_remaining: str | None = None
+    requests_reset: str | None = None
+    tokens_limit: str | None = None
+    tokens_remaining: str | None = None
+    tokens_reset: str | None = None
+    input_tokens_remaining: str | None = None
+    output_tokens_remaining: str | None = None
+    retry_after: str | None = None
+    retry_after_ms: str | None = None
+    reset_format: Literal["duration", "rfc3339", "seconds"] = "duration"
+    """How `*_reset` values are written: `6m0s` (duration), a timestamp (rfc3339), or seconds."""
+
+
+class ErrorFields(SpecModel):
+    """Where an error answer keeps its type, code and message: a body path, or `header:<name>`."""
+
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class ErrorRule(SpecModel):
+    """One row of the error table; the first row whose every given condition matches wins."""
+
+    status: int | list[int] | None = None
+    type: str | None = None
+    code: str | None = None
+    message_contains: str | None = None
+    kind: ErrorKind
+
+
+class ProviderSpec(SpecModel):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    base_url: str = Field(pattern=r"^https?://")
+    base_url_env: str | None = None
+    auth: Auth
+    headers: dict[str, str] = {}
+    """Headers sent on every request (API versions, beta flags)."""
+    request_id_header: str | None = None
+    rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
+    token_ratio: tuple[float, float] | None = None
+    """Low and high ratio of this provider's token counts to cl100k_base's, for estimates."""
+    error: ErrorFields
+    errors: list[ErrorRule]
+
+
+# request.yaml, response.yaml, tools.yaml, files.yaml, embeddings.yaml -----------------------
+
+
+class SchemaFileSpec(SpecModel):
+    source: str | None = None
+    """Where the schemas come from (the provider's published document, or 'written by hand')."""
+    schemas: dict[str, dict[str, Any]]
+    """JSON Schema definitions by name; `$ref: '#/schemas/Name'` points at any schema of the
+    same provider folder, whichever file defines it."""
+
+
+# mapping.yaml -------------------------------------------------------------------------------
+
+
+class Endpoint(SpecModel):
+    method: Literal["GET", "POST", "DELETE"] = "POST"
+    path: str = Field(pattern=r"^/")
+    """Appended to the base URL; `{model}` is replaced by the provider's model name."""
+
+
+class Placement(SpecModel):
+    """Where a value goes in the request body, and in what shape."""
+
+    path: str
+    """Dotted request-body path (`generationConfig.maxOutputTokens`)."""
+    value: Any = "$value"
+    """A JSON template; `$value` stands for the setting's value."""
+
+
+class MessagesMap(SpecModel):
+    path: str
+    """Request field holding the list of messages."""
+    system: str = "message"
+    """`message`: the system prompt is a message with the system role; otherwise the request
+    field path where the system prompt's parts go."""
+    roles: dict[Role, str]
+    """Unified role -> the provider's role name."""
+    role_field: str = "role"
+    content: str = "content"
+    """Message field holding the content parts."""
+    text_as_string: bool = False
+    """Send a message whose parts are all text as one plain string, as many hosts expect."""
+    parts: dict[PartKind, Any]
+    """Unified part kind -> JSON template of the provider's part (`$text`, `$url`, ...)."""
+
+
+class OutputMap(SpecModel):
+    """Where the answer's pieces are in the response body (dotted paths; numbers index lists)."""
+
+    id: str | None = None
+    model: str | None = None
+    text: str
+    finish_reason: str
+    finish_reasons: dict[str, FinishReason]
+    """The provider's finish reason -> the unified one."""
+    usage: dict[UsageField, str | list[str]]
+    """Unified usage field -> a path, or several paths whose values add up."""
+
+
+class OptionField(SpecModel):
+    """A provider-specific option: a field of the generated options model."""
+
+    path: str
+    """Request-body path; the option's type is read from the request schema there."""
+    doc: str
+    supported_by: list[str] | None = None
+    """Providers that accept it, when not every provider of this API does (compatible hosts)."""
+
+
+class ApiSpec(SpecModel):
+    kind: Literal["chat"]
+    endpoint: Endpoint
+    request: str
+    """Name of the request body schema."""
+    response: str
+    """Name of the response body schema."""
+    model: str | None = "model"
+    """Request field carrying the model name; null when the model is in the endpoint path."""
+    sampling: dict[SamplingField, str | Placement] = {}
+    """Unified sampling setting -> where it goes. A setting left out is unsupported: asking for
+    it fails before anything is sent."""
+    messages: MessagesMap
+    output: OutputMap
+    options_class: str | None = Field(None, pattern=r"^[A-Z][A-Za-z0-9]*Options$")
+    """Name of the generated provider options model (`OpenAIOptions`)."""
+    options: dict[str, OptionField] = {}
+
+
+class MappingSpec(SpecModel):
+    apis: dict[str, ApiSpec]
+
+
+# models.yaml --------------------------------------------------------------------------------
+
+Capability = Literal[
+    "images", "pdfs", "tools", "json_mode", "structured_output", "logprobs", "batch", "files", "embeddings", "rerank", "audio"
+]
+
+
+class PriceTier(SpecModel):
+    """Prices for requests whose prompt is longer than `above` tokens (the whole request)."""
+
+    above: int = Field(gt=0)
+    input: float = Field(ge=0)
+    output: float | None = Field(None, ge=0)
+    cached_input: float | None = Field(None, ge=0)
+
+
+class Prices(SpecModel):
+    """USD per million tokens."""
+
+    input: float | None = Field(None, ge=0)
+    cached_input: float | None = Field(None, ge=0)
+    cache_write: float | None = Field(None, ge=0)
+    """Writing the prompt cache (Anthropic: 5-minute entries)."""
+    cache_write_1h: float | None = Field(None, ge=0)
+    """Writing 1-hour prompt-cache entries (Anthropic)."""
+    output: float | None = Field(None, ge=0)
+    batch_discount: float | None = Field(None, ge=0, lt=1)
+    """Fraction the batch API takes off every price (0.5: half price)."""
+    per_search: float | None = Field(None, ge=0)
+    """Rerank models: USD per 1,000 searches."""
+    tiers: list[PriceTier] = []
+
+
+class Reasoning(SpecModel):
+    control: Literal["effort", "budget", "level"]
+    """How thinking is steered: an effort name, a token budget, or a thinking level."""
+    values: list[str] | None = None
+    budget_min: int | None = Field(None, ge=0)
+    budget_max: int | None = Field(None, gt=0)
+    can_disable: bool = False
+    default_on: bool = True
+    """Whether the model thinks when not asked to (Anthropic's budget models do not)."""
+    rejects: list[SamplingField] = []
+    """Sampling settings the model refuses while it thinks."""
+
+
+class RateLimitTier(SpecModel):
+    tier: str
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    input_tpm: int | None = Field(None, gt=0)
+    output_tpm: int | None = Field(None, gt=0)
+
+
+class ModelSpec(SpecModel):
+    provider: Literal["openai", "anthropic", "gemini", "bedrock", "mistral", "cohere"]
+    api: Literal["chat", "responses", "messages", "generate", "converse", "embeddings", "rerank"]
+    name: str
+    """The model name exactly as the provider expects it."""
+    aliases: list[str] = []
+    kind: Literal["chat", "embedding", "rerank"] = "chat"
+    context_window: int = Field(gt=0)
+    max_output_tokens: int | None = Field(None, gt=0)
+    prices: Prices
+    capabilities: list[Capability] = []
+    reasoning: Reasoning | None = None
+    rate_limits: RateLimitTier | None = None
+    dimensions: int | None = Field(None, gt=0)
+
+
+class ModelsSpec(SpecModel):
+    models: dict[str, ModelSpec]

@@ -1,0 +1,57 @@
+"""cloudburst's unified concepts: the names a spec maps onto provider fields.
+
+The runtime's types carry the same names (`SamplingParams` fields, `FinishReason`, `ErrorKind`,
+`Usage` fields); a test keeps both sides equal, so a spec can never map a concept the runtime
+does not have.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+SamplingField = Literal[
+    "temperature",
+    "top_p",
+    "max_new_tokens",
+    "stop",
+    "seed",
+    "reasoning_effort",
+    "thinking_budget",
+    "logprobs",
+    "top_logprobs",
+    "json_mode",
+    "output_schema",
+]
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal"]
+
+UsageField = Literal[
+    "input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens"
+]
+
+ErrorKind = Literal[
+    "rate_limited",
+    "overloaded",
+    "server",
+    "timeout",
+    "context_overflow",
+    "auth",
+    "permission",
+    "not_found",
+    "quota",
+    "invalid_request",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+PartKind = Literal["text", "image_url", "image_base64", "document_base64", "document_url", "file_id"]
+
+# Variables each part template may use (`$text`, `$url`, ...).
+PART_VARIABLES: dict[str, frozenset[str]] = {
+    "text": frozenset({"text"}),
+    "image_url": frozenset({"url", "media_type"}),
+    "image_base64": frozenset({"data", "media_type"}),
+    "document_base64": frozenset({"data", "media_type", "filename"}),
+    "document_url": frozenset({"url", "media_type", "filename"}),
+    "file_id": frozenset({"file_id", "media_type", "filename"}),
+}

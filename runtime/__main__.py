@@ -1,0 +1,5 @@
+import sys
+
+from cloudburst._cli import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""Refuse, before anything is sent, what the chosen model cannot do.
+
+The provider's adapter refuses settings its API has no place for; this checks the model: its
+capabilities, its reasoning controls and the settings it rejects while it thinks, all read
+from the registry.
+"""
+
+from __future__ import annotations
+
+from cloudburst._conversation import Conversation, Document, Image
+from cloudburst._errors import UnsupportedContentError, UnsupportedOptionError
+from cloudburst._models import ModelInfo
+from cloudburst._sampling import SamplingParams
+
+_SETTING_NEEDS = {
+    "logprobs": "logprobs",
+    "top_logprobs": "logprobs",
+    "json_mode": "json_mode",
+    "output_schema": "structured_output",
+}
+_PART_NEEDS = {Image: "images", Document: "pdfs"}
+
+
+def _is_set(value: object) -> bool:
+    return value is not None and value is not False
+
+
+def check_request(model: ModelInfo, conversation: Conversation, sampling: SamplingParams) -> None:
+    if model.kind != "chat":
+        raise UnsupportedOptionError(f"{model.id} is an {model.kind} model, not a chat model")
+    for setting, capability in _SETTING_NEEDS.items():
+        if _is_set(getattr(sampling, setting)) and not model.supports(capability):
+            raise UnsupportedOptionError(f"{model.id} does not support {setting} (no {capability} capability)")
+    for message in conversation.messages:
+        for part in message.parts:
+            capability = _PART_NEEDS.get(type(part))
+            if capability and not model.supports(capability):
+                raise UnsupportedContentError(f"{model.id} cannot take {type(part).__name__.lower()} input")
+    if (
+        sampling.max_new_tokens is not None
+        and model.max_output_tokens is not None
+        and sampling.max_new_tokens > model.max_output_tokens
+    ):
+        raise UnsupportedOptionError(
+            f"max_new_tokens={sampling.max_new_tokens} exceeds {model.id}'s limit of {model.max_output_tokens}"
+        )
+    _check_reasoning(model, sampling)
+
+
+def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
+    effort, budget = sampling.reasoning_effort, sampling.thinking_budget
+    reasoning = model.reasoning
+    if reasoning is None:
+        if effort not in (None, "none") or budget not in (None, 0):
+            raise UnsupportedOptionError(f"{model.id} is not a reasoning model; drop reasoning_effort/thinking_budget")
+        return
+    if effort is not None and reasoning.control == "budget":
+        raise UnsupportedOptionError(f"{model.id} takes a thinking_budget (tokens), not a reasoning_effort")
+    if budget is not None and reasoning.control != "budget":
+        raise UnsupportedOptionError(f"{model.id} takes a reasoning_effort, not a thinking_budget")
+    if effort is not None and reasoning.values is not None and effort not in reasoning.values:
+        raise UnsupportedOptionError(
+            f"{model.id} accepts reasoning_effort in {', '.join(reasoning.values)}, not {effort!r}"
+        )
+    if budget == 0 and not reasoning.can_disable:
+        raise UnsupportedOptionError(f"{model.id} cannot turn thinking off (thinking_budget=0)")
+    if budget:
+        if reasoning.budget_min is not None and budget < reasoning.budget_min:
+            raise UnsupportedOptionError(f"{model.id} needs thinking_budget >= {reasoning.budget_min}, got {budget}")
+        if reasoning.budget_max is not None and budget > reasoning.budget_max:
+            raise UnsupportedOptionError(f"{model.id} allows thinking_budget <= {reasoning.budget_max}, got {budget}")
+        if sampling.max_new_tokens is not None and sampling.max_new_tokens <= budget:
+            raise UnsupportedOptionError(
+                f"max_new_tokens ({sampling.max_new_tokens}) must exceed thinking_budget ({budget}): "
+                "the budget is part of the output"
+            )
+    disabled = effort == "none" or budget == 0
+    thinking = not disabled and (reasoning.default_on or effort is not None or bool(budget))
+    if thinking:
+        for setting in reasoning.rejects:
+            if _is_set(getattr(sampling, setting, None)):
+                raise UnsupportedOptionError(f"{model.id} rejects {setting} while it thinks")

@@ -1,0 +1,144 @@
+"""The `cloudburst` command: list models, render a payload, estimate a job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from cloudburst._conversation import Conversation
+from cloudburst._errors import CloudburstError
+from cloudburst._estimate import estimate
+from cloudburst._registry import REGISTRY
+from cloudburst._render import render
+from cloudburst._sampling import SamplingParams
+
+log = logging.getLogger("cloudburst")
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in (header, *rows)]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _price(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    rows = []
+    for model in REGISTRY:
+        if args.provider and model.provider != args.provider:
+            continue
+        if not all(model.supports(capability) for capability in args.supports):
+            continue
+        rows.append(
+            [
+                model.id,
+                model.provider,
+                model.api,
+                f"{model.context_window:,}",
+                f"{model.max_output_tokens:,}" if model.max_output_tokens else "-",
+                _price(model.prices.input),
+                _price(model.prices.output),
+                model.reasoning.control if model.reasoning else "-",
+                ",".join(model.capabilities),
+            ]
+        )
+    header = ["model", "provider", "api", "context", "max out", "$/M in", "$/M out", "reasoning", "capabilities"]
+    print(_table(rows, header))
+    print(f"\n{len(rows)} model(s)")
+    return 0
+
+
+def _sampling(args: argparse.Namespace) -> SamplingParams:
+    return SamplingParams(
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        reasoning_effort=args.reasoning_effort,
+        thinking_budget=args.thinking_budget,
+    )
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    conversation = Conversation.system(args.system).user(args.prompt) if args.system else Conversation.of(args.prompt)
+    request = render(args.model, conversation, _sampling(args))
+    print(json.dumps({"method": request.method, "url": request.url, "headers": request.headers, "body": request.body}, indent=2))
+    return 0
+
+
+def read_prompts(path: Path) -> Iterator[str | Conversation]:
+    """Prompts from a JSONL file: a line is a JSON string, or an object with `prompt` or
+    OpenAI-style `messages` (`role` and string `content`)."""
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CloudburstError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            if isinstance(item, str):
+                yield item
+            elif isinstance(item, dict) and isinstance(item.get("prompt"), str):
+                yield item["prompt"]
+            elif isinstance(item, dict) and isinstance(item.get("messages"), list):
+                conversation = Conversation()
+                for message in item["messages"]:
+                    conversation = conversation.add(message["role"], message["content"])
+                yield conversation
+            else:
+                raise CloudburstError(f"{path}:{number}: expected a string or an object with 'prompt' or 'messages'")
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    print(estimate(args.model, read_prompts(args.prompts), _sampling(args), batch=args.batch))
+    return 0
+
+
+def _sampling_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--max-new-tokens", type=int)
+    parser.add_argument("--reasoning-effort")
+    parser.add_argument("--thinking-budget", type=int)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cloudburst", description="Run very many LLM requests across providers.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    models = commands.add_parser("models", help="list the model registry")
+    models.add_argument("--provider")
+    models.add_argument("--supports", action="append", default=[], metavar="CAPABILITY")
+    models.set_defaults(handler=cmd_models)
+
+    render_cmd = commands.add_parser("render", help="print the exact request a prompt becomes")
+    render_cmd.add_argument("model")
+    render_cmd.add_argument("prompt")
+    render_cmd.add_argument("--system")
+    _sampling_flags(render_cmd)
+    render_cmd.set_defaults(handler=cmd_render)
+
+    estimate_cmd = commands.add_parser("estimate", help="token and cost ranges for a JSONL of prompts")
+    estimate_cmd.add_argument("model")
+    estimate_cmd.add_argument("prompts", type=Path)
+    estimate_cmd.add_argument("--batch", action="store_true", help="price with the batch API's discount")
+    _sampling_flags(estimate_cmd)
+    estimate_cmd.set_defaults(handler=cmd_estimate)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return int(args.handler(args))
+    except CloudburstError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

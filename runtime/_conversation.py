@@ -1,0 +1,134 @@
+"""What is said: a Conversation of Messages, each a sequence of content Parts.
+
+Parts are small immutable values. Each tells the adapters what it is on the wire through
+`wire()`: a part kind (`text`, `image_url`, `image_base64`, ...) and the values the provider's
+part template needs. The generated adapters hold the templates; nothing here knows a provider.
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Union
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+    kind: Literal["text"] = "text"
+
+    def wire(self) -> tuple[str, dict[str, str]]:
+        return "text", {"text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image by URL (sent as a link) or by content (sent inline as base64)."""
+
+    url: str | None = None
+    data: bytes | None = None
+    media_type: str = "image/png"
+    kind: Literal["image"] = "image"
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> Image:
+        return cls(data=Path(path).read_bytes(), media_type=_media_type(path, "image/png"))
+
+    def wire(self) -> tuple[str, dict[str, str]]:
+        if self.data is not None:
+            return "image_base64", {"data": base64.b64encode(self.data).decode(), "media_type": self.media_type}
+        if self.url is None:
+            raise ValueError("an Image needs a url or data")
+        return "image_url", {"url": self.url, "media_type": self.media_type}
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A file such as a PDF: inline bytes, a URL, or the id of a file already uploaded."""
+
+    data: bytes | None = None
+    url: str | None = None
+    file_id: str | None = None
+    media_type: str = "application/pdf"
+    filename: str = "document.pdf"
+    kind: Literal["document"] = "document"
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> Document:
+        return cls(data=Path(path).read_bytes(), media_type=_media_type(path, "application/pdf"), filename=Path(path).name)
+
+    def wire(self) -> tuple[str, dict[str, str]]:
+        common = {"media_type": self.media_type, "filename": self.filename}
+        if self.file_id is not None:
+            return "file_id", {"file_id": self.file_id, **common}
+        if self.data is not None:
+            return "document_base64", {"data": base64.b64encode(self.data).decode(), **common}
+        if self.url is None:
+            raise ValueError("a Document needs data, a url or a file_id")
+        return "document_url", {"url": self.url, **common}
+
+
+Part = Union[Text, Image, Document]
+
+
+def _media_type(path: str | Path, default: str) -> str:
+    guessed, _ = mimetypes.guess_type(str(path))
+    return guessed or default
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    parts: tuple[Part, ...]
+
+    @property
+    def text(self) -> str:
+        """All text parts, joined."""
+        return "".join(part.text for part in self.parts if isinstance(part, Text))
+
+
+Content = Union[str, Part, Sequence[Union[str, Part]]]
+
+
+def _parts(content: Content) -> tuple[Part, ...]:
+    items: Iterable[str | Part] = [content] if isinstance(content, (str, Text, Image, Document)) else content
+    return tuple(Text(item) if isinstance(item, str) else item for item in items)
+
+
+class _Builder:
+    """A method that works on the class (starting a conversation) and on an instance (adding
+    to it), so `Conversation.system(...).user(...)` reads as it runs."""
+
+    def __init__(self, role: Role) -> None:
+        self.role: Role = role
+
+    def __get__(self, instance: Conversation | None, owner: type[Conversation]) -> Callable[[Content], Conversation]:
+        base = instance if instance is not None else owner()
+        return lambda content: base.add(self.role, content)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """An immutable list of messages. Builders return a new conversation:
+
+        Conversation.system("Be brief.").user("What is 2+2?")
+    """
+
+    messages: tuple[Message, ...] = ()
+
+    @classmethod
+    def of(cls, prompt: str | Conversation) -> Conversation:
+        """A plain string is a one-message conversation."""
+        return prompt if isinstance(prompt, Conversation) else cls((Message("user", _parts(prompt)),))
+
+    def add(self, role: Role, content: Content) -> Conversation:
+        return Conversation((*self.messages, Message(role, _parts(content))))
+
+    system = _Builder("system")
+    user = _Builder("user")
+    assistant = _Builder("assistant")

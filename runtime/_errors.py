@@ -1,0 +1,152 @@
+"""Every error cloudburst raises or returns, in one tree.
+
+    CloudburstError
+    ├── ConfigurationError ·········· a caller's mistake, raised before anything is sent
+    │   ├── UnknownModelError ······· a model name the registry lacks (lists the closest names)
+    │   ├── UnsupportedOptionError ·· a setting the provider, API or model does not accept
+    │   └── UnsupportedContentError · a content part (image, PDF, ...) the provider cannot take
+    └── ProviderError ··············· the provider (or the way to it) failed; a value on
+        │                             `APIResponse.error`, never raised out of a batch
+        ├── RateLimitedError ········ 429: too many requests or tokens             (retry)
+        ├── OverloadedError ········· 503 / 529: the provider is busy              (retry)
+        ├── ServerError ············· 5xx                                          (retry)
+        ├── RequestTimeoutError ····· no answer in time                            (retry)
+        ├── ConnectionFailedError ··· connection refused or reset                  (retry)
+        ├── InvalidResponseError ···· a body that is not what the provider promises (retry)
+        ├── ContextOverflowError ···· the prompt is longer than the context window
+        ├── AuthError ··············· a missing or wrong API key
+        ├── PermissionDeniedError ··· the key may not use this model or endpoint
+        ├── NotFoundError ··········· no such model, file or batch
+        ├── QuotaExceededError ······ out of credit or monthly quota
+        └── InvalidRequestError ····· the provider rejected the request as malformed
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+
+class CloudburstError(Exception):
+    """Base of every cloudburst error."""
+
+
+class ConfigurationError(CloudburstError, ValueError):
+    """A mistake in what the caller asked for; raised before any request is sent."""
+
+
+class UnknownModelError(ConfigurationError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.suggestions = difflib.get_close_matches(name, list(known), n=5, cutoff=0.4)
+        hint = f"; closest known: {', '.join(self.suggestions)}" if self.suggestions else ""
+        super().__init__(f"unknown model {name!r}{hint}. Register custom models with cloudburst.register_model().")
+
+
+class UnsupportedOptionError(ConfigurationError):
+    """A setting that the chosen provider, API or model does not accept: never silently dropped."""
+
+
+class UnsupportedContentError(ConfigurationError):
+    """A content part the chosen provider or model cannot take."""
+
+
+class ProviderError(CloudburstError):
+    """A failed attempt, classified. `kind` comes from the provider spec's error table."""
+
+    kind: ClassVar[str] = "server"
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        provider_type: str | None = None,
+        provider_code: str | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.provider_type = provider_type
+        self.provider_code = provider_code
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
+
+
+class RateLimitedError(ProviderError):
+    kind = "rate_limited"
+    retryable = True
+
+
+class OverloadedError(ProviderError):
+    kind = "overloaded"
+    retryable = True
+
+
+class ServerError(ProviderError):
+    kind = "server"
+    retryable = True
+
+
+class RequestTimeoutError(ProviderError):
+    kind = "timeout"
+    retryable = True
+
+
+class ConnectionFailedError(ProviderError):
+    kind = "connection"
+    retryable = True
+
+
+class InvalidResponseError(ProviderError):
+    kind = "invalid_response"
+    retryable = True
+
+
+class ContextOverflowError(ProviderError):
+    kind = "context_overflow"
+
+
+class AuthError(ProviderError):
+    kind = "auth"
+
+
+class PermissionDeniedError(ProviderError):
+    kind = "permission"
+
+
+class NotFoundError(ProviderError):
+    kind = "not_found"
+
+
+class QuotaExceededError(ProviderError):
+    kind = "quota"
+
+
+class InvalidRequestError(ProviderError):
+    kind = "invalid_request"
+
+
+ERROR_KINDS: dict[str, type[ProviderError]] = {
+    cls.kind: cls
+    for cls in (
+        RateLimitedError,
+        OverloadedError,
+        ServerError,
+        RequestTimeoutError,
+        ConnectionFailedError,
+        InvalidResponseError,
+        ContextOverflowError,
+        AuthError,
+        PermissionDeniedError,
+        NotFoundError,
+        QuotaExceededError,
+        InvalidRequestError,
+    )
+}
+"""Error kind (as written in the specs' error tables) -> its class."""

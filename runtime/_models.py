@@ -1,0 +1,105 @@
+"""What the registry knows about a model: names, limits, prices, capabilities, and its cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloudburst._response import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class PriceTier:
+    """Prices for a request whose prompt is longer than `above` tokens (the whole request)."""
+
+    above: int
+    input: float
+    output: float | None = None
+    cached_input: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """USD per million tokens; `per_search` is USD per 1,000 rerank searches."""
+
+    input: float | None = None
+    cached_input: float | None = None
+    cache_write: float | None = None
+    cache_write_1h: float | None = None
+    output: float | None = None
+    batch_discount: float | None = None
+    per_search: float | None = None
+    tiers: tuple[PriceTier, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reasoning:
+    control: str
+    """`effort` (a named effort), `budget` (thinking tokens) or `level` (a thinking level)."""
+    values: tuple[str, ...] | None = None
+    budget_min: int | None = None
+    budget_max: int | None = None
+    can_disable: bool = False
+    default_on: bool = True
+    rejects: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitTier:
+    tier: str
+    rpm: int | None = None
+    tpm: int | None = None
+    input_tpm: int | None = None
+    output_tpm: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    provider: str
+    api: str
+    name: str
+    """The model name exactly as the provider expects it."""
+    context_window: int
+    prices: Prices
+    aliases: tuple[str, ...] = ()
+    kind: str = "chat"
+    max_output_tokens: int | None = None
+    capabilities: tuple[str, ...] = ()
+    reasoning: Reasoning | None = None
+    rate_limits: RateLimitTier | None = None
+    dimensions: int | None = None
+    base_url: str | None = None
+    """Set for models registered at run time on a private endpoint."""
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def cost(self, usage: Usage, *, batch: bool = False) -> float:
+        """USD the provider bills for `usage`: cache reads and writes at their own prices,
+        reasoning as output, the long-context tier when the prompt passes it, the batch
+        discount for batch results."""
+        p = self.prices
+        input_price, cached_price, output_price = p.input or 0.0, p.cached_input, p.output or 0.0
+        for tier in sorted(p.tiers, key=lambda t: t.above):
+            if usage.input_tokens > tier.above:
+                scale = tier.input / input_price if input_price else 1.0
+                input_price = tier.input
+                output_price = tier.output if tier.output is not None else output_price
+                cached_price = tier.cached_input if tier.cached_input is not None else (
+                    cached_price * scale if cached_price is not None else None
+                )
+        cached_price = input_price if cached_price is None else cached_price
+        write_5m = p.cache_write if p.cache_write is not None else input_price
+        write_1h = p.cache_write_1h if p.cache_write_1h is not None else write_5m
+        writes_5m = usage.cache_write_tokens - usage.cache_write_1h_tokens
+        fresh = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
+        dollars = (
+            fresh * input_price
+            + usage.cache_read_tokens * cached_price
+            + writes_5m * write_5m
+            + usage.cache_write_1h_tokens * write_1h
+            + usage.output_tokens * output_price
+        ) / 1_000_000
+        if batch and p.batch_discount:
+            dollars *= 1 - p.batch_discount
+        return dollars

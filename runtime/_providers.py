@@ -1,0 +1,100 @@
+"""What the generated provider modules describe, and the one error classifier they share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloudburst._errors import ERROR_KINDS, ProviderError, ServerError
+from cloudburst._wire import dig
+
+
+@dataclass(frozen=True, slots=True)
+class Auth:
+    scheme: str
+    """`bearer` (Authorization: Bearer), `header` (the key alone in `header`), or `none`."""
+    header: str = "Authorization"
+    env: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitHeaders:
+    requests_limit: str | None = None
+    requests_remaining: str | None = None
+    requests_reset: str | None = None
+    tokens_limit: str | None = None
+    tokens_remaining: str | None = None
+    tokens_reset: str | None = None
+    input_tokens_remaining: str | None = None
+    output_tokens_remaining: str | None = None
+    retry_after: str | None = None
+    retry_after_ms: str | None = None
+    reset_format: str = "duration"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorFields:
+    """Where an error answer keeps its type, code and message: a dotted body path, or
+    `header:<name>`."""
+
+    type: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRule:
+    kind: str
+    status: tuple[int, ...] | None = None
+    type: str | None = None
+    code: str | None = None
+    message_contains: str | None = None
+
+    def matches(self, status: int, type_: str | None, code: str | None, message: str) -> bool:
+        return (
+            (self.status is None or status in self.status)
+            and (self.type is None or self.type == type_)
+            and (self.code is None or self.code == code)
+            and (self.message_contains is None or self.message_contains.lower() in message.lower())
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    name: str
+    title: str
+    base_url: str
+    auth: Auth
+    base_url_env: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    request_id_header: str | None = None
+    rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
+    token_ratio: tuple[float, float] | None = None
+    """Low and high ratio of this provider's token counts to cl100k_base's."""
+    error_fields: ErrorFields = ErrorFields()
+    error_rules: tuple[ErrorRule, ...] = ()
+
+    def classify(self, status: int, headers: Mapping[str, str], body: Any) -> ProviderError:
+        """The typed error for a failed answer, by the spec's error table (first match wins)."""
+        type_ = _field(self.error_fields.type, headers, body)
+        code = _field(self.error_fields.code, headers, body)
+        message = _field(self.error_fields.message, headers, body) or (body if isinstance(body, str) else "")
+        for rule in self.error_rules:
+            if rule.matches(status, type_, code, message):
+                cls = ERROR_KINDS[rule.kind]
+                break
+        else:
+            cls = ServerError if status >= 500 else ERROR_KINDS["invalid_request"]
+        text = f"{self.title} answered {status}" + (f" ({type_ or code})" if type_ or code else "") + (f": {message}" if message else "")
+        return cls(text, status=status, provider_type=type_, provider_code=code, body=body)
+
+
+def _field(where: str | None, headers: Mapping[str, str], body: Any) -> str | None:
+    if where is None:
+        return None
+    if where.startswith("header:"):
+        name = where.removeprefix("header:").lower()
+        return next((v for k, v in headers.items() if k.lower() == name), None)
+    value = dig(body, tuple(where.split(".")))
+    return None if value is None else str(value)

@@ -1,0 +1,145 @@
+"""From a model name and a prompt to the exact HTTP request, and from an answer to an APIResponse.
+
+`render` and `parse` are public so users can snapshot-test their own payloads; the client uses
+the same two steps on every attempt.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+from cloudburst._capabilities import check_request
+from cloudburst._conversation import Conversation
+from cloudburst._errors import ConfigurationError, InvalidResponseError, UnsupportedOptionError
+from cloudburst._models import ModelInfo
+from cloudburst._options import RequestOptions
+from cloudburst._providers import ProviderInfo
+from cloudburst._registry import get_model
+from cloudburst._response import APIResponse
+from cloudburst._sampling import SamplingParams
+from cloudburst.generated import APIS, PROVIDERS
+
+REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedRequest:
+    """One request exactly as it would be sent."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any] = field(default_factory=dict)
+
+    def content(self) -> bytes:
+        """The body serialised once, as sent on the wire."""
+        return orjson.dumps(self.body)
+
+
+def adapter_for(model: ModelInfo) -> tuple[ProviderInfo, ModuleType]:
+    adapter = APIS.get((model.provider, model.api))
+    if adapter is None:
+        raise ConfigurationError(
+            f"{model.id} speaks {model.provider}'s {model.api!r} API, which has no adapter yet; "
+            f"available: {', '.join(f'{p}/{a}' for p, a in sorted(APIS))}"
+        )
+    return PROVIDERS[model.provider], adapter
+
+
+def base_url(provider: ProviderInfo, model: ModelInfo) -> str:
+    """The model's own endpoint, else the provider's URL variable, else the public URL."""
+    env = os.environ.get(provider.base_url_env) if provider.base_url_env else None
+    return (model.base_url or env or provider.base_url).rstrip("/")
+
+
+def build_request(
+    model: ModelInfo,
+    prompt: str | Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    url: str,
+    api_key: str | None,
+) -> RenderedRequest:
+    """The request to send: checks, the generated adapter's body, then URL and headers."""
+    provider, adapter = adapter_for(model)
+    conversation = Conversation.of(prompt)
+    check_request(model, conversation, sampling)
+    provider_options = options.provider
+    if provider_options is not None and not isinstance(provider_options, adapter.Options or ()):
+        wanted = adapter.Options.__name__ if adapter.Options else "no provider options"
+        raise UnsupportedOptionError(
+            f"{type(provider_options).__name__} does not apply to {model.id} ({provider.title} {adapter.API}); "
+            f"it takes {wanted}"
+        )
+    body = adapter.build_body(model.name, conversation, sampling, provider_options)
+    body.update(options.extra_body)
+    headers = {"content-type": "application/json", **provider.headers}
+    if api_key is not None and provider.auth.scheme == "bearer":
+        headers[provider.auth.header] = f"Bearer {api_key}"
+    elif api_key is not None and provider.auth.scheme == "header":
+        headers[provider.auth.header] = api_key
+    headers.update(options.extra_headers)
+    path = adapter.PATH.replace("{model}", model.name)
+    return RenderedRequest(adapter.METHOD, url + path, headers, body)
+
+
+def render(
+    model: str,
+    prompt: str | Conversation,
+    sampling: SamplingParams | None = None,
+    options: RequestOptions | None = None,
+) -> RenderedRequest:
+    """The request cloudburst would send for this prompt, API key redacted. Raises
+    ConfigurationError (unknown model, unsupported option or content) as sending would."""
+    info = get_model(model)
+    provider, _ = adapter_for(info)
+    key = REDACTED if provider.auth.scheme != "none" else None
+    return build_request(
+        info, prompt, sampling or SamplingParams(), options or RequestOptions(), url=base_url(provider, info), api_key=key
+    )
+
+
+def parse(
+    model: str | ModelInfo,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes | str | Mapping[str, Any],
+    *,
+    batch: bool = False,
+) -> APIResponse:
+    """An APIResponse from a provider's answer: the completion, usage and cost, or a typed and
+    classified error. Never raises for what the provider said."""
+    info = model if isinstance(model, ModelInfo) else get_model(model)
+    provider, adapter = adapter_for(info)
+    request_id = _header(headers, provider.request_id_header)
+    data: Any
+    try:
+        data = orjson.loads(body) if isinstance(body, (bytes, str)) else body
+    except orjson.JSONDecodeError:
+        data = body.decode(errors="replace") if isinstance(body, bytes) else body
+        if status < 400:
+            error = InvalidResponseError(f"{provider.title} answered {status} with a body that is not JSON", status=status, body=data)
+            return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
+    if status >= 400 or not isinstance(data, Mapping):
+        error = provider.classify(status, headers, data)
+        return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
+    response: APIResponse = adapter.parse_body(data)
+    response.model = info.id
+    response.status = status
+    response.request_id = request_id
+    response.raw = data
+    response.cost = info.cost(response.usage, batch=batch)
+    return response
+
+
+def _header(headers: Mapping[str, str], name: str | None) -> str | None:
+    if name is None:
+        return None
+    return headers.get(name) or next((v for k, v in headers.items() if k.lower() == name), None)

@@ -1,0 +1,52 @@
+"""APIResponse: everything a provider answered to one prompt, normalised."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from cloudburst._errors import ProviderError
+
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal"]
+
+
+@dataclass(slots=True)
+class Usage:
+    """Tokens as the provider billed them, the same way for every provider: `input_tokens` is the
+    whole prompt (cache reads and writes included), `output_tokens` everything generated
+    (reasoning included); the other fields say how much of those was what."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    """Part of `cache_write_tokens` written with a 1-hour lifetime (Anthropic)."""
+
+
+@dataclass(slots=True)
+class APIResponse:
+    """One prompt's outcome: a completion, or `error` saying why there is none."""
+
+    provider: str
+    model: str = ""
+    """cloudburst's model id (from the registry)."""
+    provider_model: str | None = None
+    """The model name the provider reported."""
+    id: str | None = None
+    completion: str | None = None
+    finish_reason: FinishReason | None = None
+    raw_finish_reason: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    cost: float = 0.0
+    """USD, from usage and the registry's prices."""
+    status: int | None = None
+    request_id: str | None = None
+    error: ProviderError | None = None
+    raw: Any = None
+    """The provider's body as parsed JSON (or text, when it was not JSON)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

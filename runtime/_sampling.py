@@ -1,0 +1,42 @@
+"""SamplingParams: how to sample, said once for every provider."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+
+class SamplingParams(BaseModel):
+    """Unified sampling settings. Unset (None) settings are not sent; a setting the chosen
+    provider or model does not accept raises UnsupportedOptionError before anything is sent.
+    Each field's note says which providers take it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    """Randomness. OpenAI, Anthropic (0-1), Gemini, Mistral, Cohere, Bedrock."""
+    top_p: float | None = Field(None, ge=0, le=1)
+    """Nucleus sampling. OpenAI, Anthropic, Gemini, Mistral, Cohere, Bedrock."""
+    max_new_tokens: int | None = Field(None, gt=0)
+    """Most tokens to generate, thinking included where the provider counts it so."""
+    stop: list[str] | None = None
+    """Stop sequences."""
+    seed: int | None = None
+    """Best-effort determinism. OpenAI, Gemini, Mistral, Cohere."""
+    reasoning_effort: ReasoningEffort | None = None
+    """How hard a reasoning model thinks. OpenAI (reasoning_effort), Anthropic (effort),
+    Gemini 3 (thinking level)."""
+    thinking_budget: int | None = Field(None, ge=0)
+    """Tokens a model may spend thinking; 0 turns thinking off where the model allows it.
+    Anthropic (extended thinking), Gemini 2.5, Bedrock's Anthropic models."""
+    logprobs: bool | None = None
+    """Return the log probability of each output token. OpenAI (non-reasoning models)."""
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    """How many likeliest alternatives to return per token, with logprobs."""
+    json_mode: bool | None = None
+    """Answer with a JSON object."""
+    output_schema: Any = None
+    """A pydantic model class or a JSON schema the answer must follow."""

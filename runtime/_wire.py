@@ -1,0 +1,46 @@
+"""Small helpers the generated adapters call: what is the same for every provider lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from pydantic import BaseModel
+
+from cloudburst._errors import UnsupportedContentError, UnsupportedOptionError
+from cloudburst._sampling import SamplingParams
+
+
+def dig(body: Any, path: tuple[str | int, ...]) -> Any:
+    """The value at `path` in parsed JSON, or None where any step is missing."""
+    for step in path:
+        try:
+            body = body[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return body
+
+
+def check_sampling(sampling: SamplingParams, supported: Collection[str], where: str) -> None:
+    """Refuse a sampling setting the API does not map, instead of dropping it."""
+    for name in type(sampling).model_fields:
+        value = getattr(sampling, name)
+        if value is not None and value is not False and name not in supported:
+            raise UnsupportedOptionError(
+                f"{where} does not support SamplingParams.{name}; it supports: {', '.join(sorted(supported))}"
+            )
+
+
+def json_value(value: Any) -> Any:
+    """Plain JSON data for an option value (generated option fields may hold models)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if isinstance(value, list):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_value(item) for key, item in value.items()}
+    return value
+
+
+def unsupported_part(kind: str, where: str) -> UnsupportedContentError:
+    return UnsupportedContentError(f"{where} cannot take a {kind.replace('_', ' ')} part")
