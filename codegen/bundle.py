@@ -52,9 +52,11 @@ def parse_model(model: type[M], spec: SpecFile, problems: list[Problem], loc: Pa
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        grouped: dict[PathKey, list[Any]] = {}
         for error in exc.errors():
-            where = (*loc, *_data_loc(data, error["loc"]))
-            problems.append(spec.problem(where, _describe(error, where, model, data)))
+            grouped.setdefault((*loc, *_data_loc(data, error["loc"])), []).append(error)
+        for where, errors in grouped.items():
+            problems.append(spec.problem(where, _describe(errors, where, model)))
         return None
 
 
@@ -62,10 +64,9 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> PathKey:
     """pydantic's error location minus the union-member names it inserts (`str`, `Placement`)."""
     kept: list[str | int] = []
     for part in loc:
-        if isinstance(data, Mapping) and part in data:
-            data = data[part]
-            kept.append(part)
-        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+        if (isinstance(data, Mapping) and part in data) or (
+            isinstance(data, list) and isinstance(part, int) and part < len(data)
+        ):
             data = data[part]
             kept.append(part)
     if loc and isinstance(loc[-1], str) and (not kept or kept[-1] != loc[-1]) and not _is_type_name(loc[-1]):
@@ -77,15 +78,35 @@ def _is_type_name(part: str) -> bool:
     return part[:1].isupper() or part in {"str", "int", "float", "bool", "list", "dict"} or "[" in part
 
 
-def _describe(error: Any, where: PathKey, model: type[BaseModel], data: Any) -> str:
+_EXPECTED = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+}
+
+
+def _describe(errors: list[Any], where: PathKey, model: type[BaseModel]) -> str:
+    """One message for all of pydantic's complaints about one place (a union gives several)."""
     at = ".".join(str(p) for p in where) or "top level"
-    if error["type"] == "extra_forbidden":
+    first = errors[0]
+    if first["type"] == "extra_forbidden":
         parent = _model_at(model, where[:-1])
         expected = f" (expected one of: {', '.join(parent.model_fields)})" if parent else ""
         return f"unknown key {where[-1]!r} at {at}{expected}"
-    if error["type"] == "missing":
+    if first["type"] == "missing":
         return f"missing required key {where[-1]!r}" if where else "missing required key"
-    return f"{at}: {error['msg']} (got {error['input']!r})"
+    wanted = list(dict.fromkeys(_EXPECTED.get(e["type"], e["msg"]) for e in errors))
+    phrase = "expected " + " or ".join(wanted) if all(e["type"] in _EXPECTED for e in errors) else "; ".join(wanted)
+    return f"{at}: {phrase} (got {first['input']!r})"
 
 
 def _model_at(model: type[BaseModel], loc: PathKey) -> type[BaseModel] | None:
@@ -187,9 +208,7 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
     )
 
 
-def _check_schema(
-    node: Any, loc: PathKey, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]
-) -> None:
+def _check_schema(node: Any, loc: PathKey, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]) -> None:
     """Structural checks JSON Schema itself would make, plus references that resolve."""
     for ref_loc, ref in references(node, loc):
         name = ref.removeprefix(REF_PREFIX)
@@ -197,7 +216,9 @@ def _check_schema(
             problems.append(spec.problem((*ref_loc, "$ref"), f"$ref {ref!r} must look like '{REF_PREFIX}Name'"))
         elif name not in schemas:
             problems.append(
-                spec.problem((*ref_loc, "$ref"), f"dangling $ref {ref!r}: no schema named {name!r} in this provider folder")
+                spec.problem(
+                    (*ref_loc, "$ref"), f"dangling $ref {ref!r}: no schema named {name!r} in this provider folder"
+                )
             )
     _check_keywords(node, loc, spec, problems)
 
@@ -210,7 +231,9 @@ def _check_keywords(node: Any, loc: PathKey, spec: SpecFile, problems: list[Prob
     kinds = kind if isinstance(kind, list) else [kind]
     for one in kinds:
         if one is not None and one not in JSON_TYPES:
-            problems.append(spec.problem((*loc, "type"), f"unknown type {one!r} (expected one of: {', '.join(sorted(JSON_TYPES))})"))
+            problems.append(
+                spec.problem((*loc, "type"), f"unknown type {one!r} (expected one of: {', '.join(sorted(JSON_TYPES))})")
+            )
     properties = node.get("properties")
     if properties is not None:
         if not isinstance(properties, Mapping):
@@ -270,7 +293,9 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
     if messages.system != "message":
         request_path(messages.system, (*base, "messages", "system"))
     elif "system" not in messages.roles:
-        problems.append(spec.problem((*base, "messages", "roles"), "roles must name the system role when system is 'message'"))
+        problems.append(
+            spec.problem((*base, "messages", "roles"), "roles must name the system role when system is 'message'")
+        )
     for kind, template in messages.parts.items():
         _check_template(template, PART_VARIABLES[kind], (*base, "messages", "parts", kind), spec, problems)
     output = api.output
@@ -290,12 +315,16 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         problems.append(spec.problem((*base, "options"), "options need options_class: the name of the generated model"))
 
 
-def _check_template(template: Any, allowed: frozenset[str], loc: PathKey, spec: SpecFile, problems: list[Problem]) -> None:
+def _check_template(
+    template: Any, allowed: frozenset[str], loc: PathKey, spec: SpecFile, problems: list[Problem]
+) -> None:
     if isinstance(template, str):
         for variable in TEMPLATE_VARIABLE.findall(template):
             if variable not in allowed:
                 problems.append(
-                    spec.problem(loc, f"unknown template variable ${variable} (expected one of: ${', $'.join(sorted(allowed))})")
+                    spec.problem(
+                        loc, f"unknown template variable ${variable} (expected one of: ${', $'.join(sorted(allowed))})"
+                    )
                 )
     elif isinstance(template, Mapping):
         for key, value in template.items():
@@ -319,7 +348,9 @@ def load_registry(path: Path, root: Path) -> ModelsSpec:
             for index, name in enumerate((model_id, *model.aliases)):
                 loc: PathKey = ("models", model_id) if index == 0 else ("models", model_id, "aliases", index - 1)
                 if name in owners and owners[name] != model_id:
-                    problems.append(spec.problem(loc, f"duplicate model name {name!r} (already used by {owners[name]!r})"))
+                    problems.append(
+                        spec.problem(loc, f"duplicate model name {name!r} (already used by {owners[name]!r})")
+                    )
                 owners.setdefault(name, model_id)
             if model.kind == "chat" and model.max_output_tokens is None:
                 problems.append(spec.problem(("models", model_id), "a chat model needs max_output_tokens"))

@@ -23,8 +23,8 @@ from datamodel_code_generator import generate as datamodel_generate
 from codegen import pyexpr
 from codegen.bundle import ProviderBundle, load_provider, load_registry
 from codegen.errors import Problem, SpecError
-from codegen.spec import ModelsSpec
 from codegen.schema_paths import REF_PREFIX, schema_at, split_path
+from codegen.spec import ModelsSpec
 from codegen.vocabulary import PART_VARIABLES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -178,6 +178,7 @@ def render_models(bundle: ProviderBundle, file_header: str) -> str:
         enum_field_as_literal="all",
         field_constraints=True,
         use_annotated=True,
+        collapse_root_models=True,
     )
     assert isinstance(output, str)
     return output
@@ -187,7 +188,9 @@ def format_tree(root: Path) -> None:
     """The pinned formatter, as the last step: sorted imports, then ruff's layout."""
     ruff = [sys.executable, "-m", "ruff"]
     common = ["--isolated", "--line-length", str(LINE_LENGTH), "--target-version", "py310"]
-    subprocess.run([*ruff, "check", *common, "--select", "I,F401", "--fix", "--quiet", "--exit-zero", str(root)], check=True)
+    subprocess.run(
+        [*ruff, "check", *common, "--select", "I,F401", "--fix", "--quiet", "--exit-zero", str(root)], check=True
+    )
     subprocess.run([*ruff, "format", *common, "--quiet", str(root)], check=True)
 
 

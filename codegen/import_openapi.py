@@ -15,7 +15,6 @@ fields, as the provider's server does.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     picked = closure(document["components"]["schemas"], args.roots, _defined_elsewhere(args.into))
     for name in args.strict:
         picked[name] = {**picked[name], "additionalProperties": False}
-    header = f"# Imported by `python -m codegen.import_openapi`; refresh it the same way.\n"
+    header = "# Imported by `python -m codegen.import_openapi`; refresh it the same way.\n"
     body = yaml.safe_dump({"source": args.source, "schemas": picked}, sort_keys=False, width=100, allow_unicode=True)
     args.into.write_text(header + body)
     print(f"wrote {len(picked)} schemas to {args.into}")

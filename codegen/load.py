@@ -77,7 +77,11 @@ def _build(node: yaml.Node, loc: PathKey, spec: SpecFile, problems: list[Problem
             if key in out:
                 first = spec.lines[(*loc, key)]
                 problems.append(
-                    Problem(spec.path, key_node.start_mark.line + 1, f"duplicate key {key!r} (first defined on line {first})")
+                    Problem(
+                        spec.path,
+                        key_node.start_mark.line + 1,
+                        f"duplicate key {key!r} (first defined on line {first})",
+                    )
                 )
                 continue
             spec.lines[(*loc, key)] = key_node.start_mark.line + 1

@@ -174,7 +174,17 @@ class MappingSpec(SpecModel):
 # models.yaml --------------------------------------------------------------------------------
 
 Capability = Literal[
-    "images", "pdfs", "tools", "json_mode", "structured_output", "logprobs", "batch", "files", "embeddings", "rerank", "audio"
+    "images",
+    "pdfs",
+    "tools",
+    "json_mode",
+    "structured_output",
+    "logprobs",
+    "batch",
+    "files",
+    "embeddings",
+    "rerank",
+    "audio",
 ]
 
 

@@ -26,7 +26,12 @@ SamplingField = Literal[
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal"]
 
 UsageField = Literal[
-    "input_tokens", "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens"
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
 ]
 
 ErrorKind = Literal[

@@ -33,8 +33,8 @@ def check_request(model: ModelInfo, conversation: Conversation, sampling: Sampli
             raise UnsupportedOptionError(f"{model.id} does not support {setting} (no {capability} capability)")
     for message in conversation.messages:
         for part in message.parts:
-            capability = _PART_NEEDS.get(type(part))
-            if capability and not model.supports(capability):
+            needed = _PART_NEEDS.get(type(part))
+            if needed and not model.supports(needed):
                 raise UnsupportedContentError(f"{model.id} cannot take {type(part).__name__.lower()} input")
     if (
         sampling.max_new_tokens is not None

@@ -20,8 +20,11 @@ log = logging.getLogger("cloudburst")
 
 
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in (header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    lines = [
+        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -68,7 +71,11 @@ def _sampling(args: argparse.Namespace) -> SamplingParams:
 def cmd_render(args: argparse.Namespace) -> int:
     conversation = Conversation.system(args.system).user(args.prompt) if args.system else Conversation.of(args.prompt)
     request = render(args.model, conversation, _sampling(args))
-    print(json.dumps({"method": request.method, "url": request.url, "headers": request.headers, "body": request.body}, indent=2))
+    print(
+        json.dumps(
+            {"method": request.method, "url": request.url, "headers": request.headers, "body": request.body}, indent=2
+        )
+    )
     return 0
 
 

@@ -12,7 +12,7 @@ import mimetypes
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -60,7 +60,9 @@ class Document:
 
     @classmethod
     def from_path(cls, path: str | Path) -> Document:
-        return cls(data=Path(path).read_bytes(), media_type=_media_type(path, "application/pdf"), filename=Path(path).name)
+        return cls(
+            data=Path(path).read_bytes(), media_type=_media_type(path, "application/pdf"), filename=Path(path).name
+        )
 
     def wire(self) -> tuple[str, dict[str, str]]:
         common = {"media_type": self.media_type, "filename": self.filename}
@@ -73,7 +75,7 @@ class Document:
         return "document_url", {"url": self.url, **common}
 
 
-Part = Union[Text, Image, Document]
+Part = Text | Image | Document
 
 
 def _media_type(path: str | Path, default: str) -> str:
@@ -92,7 +94,7 @@ class Message:
         return "".join(part.text for part in self.parts if isinstance(part, Text))
 
 
-Content = Union[str, Part, Sequence[Union[str, Part]]]
+Content = str | Part | Sequence[str | Part]
 
 
 def _parts(content: Content) -> tuple[Part, ...]:
@@ -116,7 +118,7 @@ class _Builder:
 class Conversation:
     """An immutable list of messages. Builders return a new conversation:
 
-        Conversation.system("Be brief.").user("What is 2+2?")
+    Conversation.system("Be brief.").user("What is 2+2?")
     """
 
     messages: tuple[Message, ...] = ()

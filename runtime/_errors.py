@@ -1,24 +1,24 @@
 """Every error cloudburst raises or returns, in one tree.
 
-    CloudburstError
-    ├── ConfigurationError ·········· a caller's mistake, raised before anything is sent
-    │   ├── UnknownModelError ······· a model name the registry lacks (lists the closest names)
-    │   ├── UnsupportedOptionError ·· a setting the provider, API or model does not accept
-    │   └── UnsupportedContentError · a content part (image, PDF, ...) the provider cannot take
-    └── ProviderError ··············· the provider (or the way to it) failed; a value on
-        │                             `APIResponse.error`, never raised out of a batch
-        ├── RateLimitedError ········ 429: too many requests or tokens             (retry)
-        ├── OverloadedError ········· 503 / 529: the provider is busy              (retry)
-        ├── ServerError ············· 5xx                                          (retry)
-        ├── RequestTimeoutError ····· no answer in time                            (retry)
-        ├── ConnectionFailedError ··· connection refused or reset                  (retry)
-        ├── InvalidResponseError ···· a body that is not what the provider promises (retry)
-        ├── ContextOverflowError ···· the prompt is longer than the context window
-        ├── AuthError ··············· a missing or wrong API key
-        ├── PermissionDeniedError ··· the key may not use this model or endpoint
-        ├── NotFoundError ··········· no such model, file or batch
-        ├── QuotaExceededError ······ out of credit or monthly quota
-        └── InvalidRequestError ····· the provider rejected the request as malformed
+CloudburstError
+├── ConfigurationError ·········· a caller's mistake, raised before anything is sent
+│   ├── UnknownModelError ······· a model name the registry lacks (lists the closest names)
+│   ├── UnsupportedOptionError ·· a setting the provider, API or model does not accept
+│   └── UnsupportedContentError · a content part (image, PDF, ...) the provider cannot take
+└── ProviderError ··············· the provider (or the way to it) failed; a value on
+    │                             `APIResponse.error`, never raised out of a batch
+    ├── RateLimitedError ········ 429: too many requests or tokens             (retry)
+    ├── OverloadedError ········· 503 / 529: the provider is busy              (retry)
+    ├── ServerError ············· 5xx                                          (retry)
+    ├── RequestTimeoutError ····· no answer in time                            (retry)
+    ├── ConnectionFailedError ··· connection refused or reset                  (retry)
+    ├── InvalidResponseError ···· a body that is not what the provider promises (retry)
+    ├── ContextOverflowError ···· the prompt is longer than the context window
+    ├── AuthError ··············· a missing or wrong API key
+    ├── PermissionDeniedError ··· the key may not use this model or endpoint
+    ├── NotFoundError ··········· no such model, file or batch
+    ├── QuotaExceededError ······ out of credit or monthly quota
+    └── InvalidRequestError ····· the provider rejected the request as malformed
 """
 
 from __future__ import annotations

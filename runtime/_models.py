@@ -85,8 +85,10 @@ class ModelInfo:
                 scale = tier.input / input_price if input_price else 1.0
                 input_price = tier.input
                 output_price = tier.output if tier.output is not None else output_price
-                cached_price = tier.cached_input if tier.cached_input is not None else (
-                    cached_price * scale if cached_price is not None else None
+                cached_price = (
+                    tier.cached_input
+                    if tier.cached_input is not None
+                    else (cached_price * scale if cached_price is not None else None)
                 )
         cached_price = input_price if cached_price is None else cached_price
         write_5m = p.cache_write if p.cache_write is not None else input_price

@@ -86,7 +86,11 @@ class ProviderInfo:
                 break
         else:
             cls = ServerError if status >= 500 else ERROR_KINDS["invalid_request"]
-        text = f"{self.title} answered {status}" + (f" ({type_ or code})" if type_ or code else "") + (f": {message}" if message else "")
+        text = (
+            f"{self.title} answered {status}"
+            + (f" ({type_ or code})" if type_ or code else "")
+            + (f": {message}" if message else "")
+        )
         return cls(text, status=status, provider_type=type_, provider_code=code, body=body)
 
 

@@ -23,7 +23,9 @@ class Registry:
         for name in (model.id, *model.aliases):
             owner = self._names.get(name)
             if owner is not None and not (replace and owner == model.id):
-                raise ConfigurationError(f"model name {name!r} is already taken by {owner!r}; pass replace=True to redefine it")
+                raise ConfigurationError(
+                    f"model name {name!r} is already taken by {owner!r}; pass replace=True to redefine it"
+                )
         if replace and model.id in self._models:
             for name in (model.id, *self._models[model.id].aliases):
                 self._names.pop(name, None)

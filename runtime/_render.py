@@ -16,7 +16,7 @@ import orjson
 
 from cloudburst._capabilities import check_request
 from cloudburst._conversation import Conversation
-from cloudburst._errors import ConfigurationError, InvalidResponseError, UnsupportedOptionError
+from cloudburst._errors import ConfigurationError, InvalidResponseError, ProviderError, UnsupportedOptionError
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._providers import ProviderInfo
@@ -102,7 +102,12 @@ def render(
     provider, _ = adapter_for(info)
     key = REDACTED if provider.auth.scheme != "none" else None
     return build_request(
-        info, prompt, sampling or SamplingParams(), options or RequestOptions(), url=base_url(provider, info), api_key=key
+        info,
+        prompt,
+        sampling or SamplingParams(),
+        options or RequestOptions(),
+        url=base_url(provider, info),
+        api_key=key,
     )
 
 
@@ -124,11 +129,14 @@ def parse(
         data = orjson.loads(body) if isinstance(body, (bytes, str)) else body
     except orjson.JSONDecodeError:
         data = body.decode(errors="replace") if isinstance(body, bytes) else body
-        if status < 400:
-            error = InvalidResponseError(f"{provider.title} answered {status} with a body that is not JSON", status=status, body=data)
-            return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
-    if status >= 400 or not isinstance(data, Mapping):
+    error: ProviderError | None = None
+    if status >= 400:
         error = provider.classify(status, headers, data)
+    elif not isinstance(data, Mapping):
+        error = InvalidResponseError(
+            f"{provider.title} answered {status} with a body that is not a JSON object", status=status, body=data
+        )
+    if error is not None:
         return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
     response: APIResponse = adapter.parse_body(data)
     response.model = info.id

@@ -37,10 +37,16 @@ def count_text(text: str) -> int:
 
 def _pdf_pages(data: bytes) -> int:
     """Pages of a PDF, read from its page objects; at least one."""
-    return max(1, data.count(b"/Type /Page") - data.count(b"/Type /Pages") + data.count(b"/Type/Page") - data.count(b"/Type/Pages"))
+    return max(
+        1,
+        data.count(b"/Type /Page")
+        - data.count(b"/Type /Pages")
+        + data.count(b"/Type/Page")
+        - data.count(b"/Type/Pages"),
+    )
 
 
-def prompt_tokens(conversation: Conversation) -> tuple[int, int]:
+def prompt_tokens(conversation: Conversation) -> tuple[int, tuple[int, int]]:
     """(reference text tokens, (low, high) tokens for everything that is not text)."""
     text = 0
     low = high = REPLY_PRIMING

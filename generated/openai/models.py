@@ -45,14 +45,6 @@ class ChatCompletionMessageToolCall(BaseModel):
     function: Function
 
 
-class ChatCompletionMessageToolCalls1(RootModel[ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall]):
-    root: Annotated[ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall, Field(discriminator="type")]
-
-
-class ChatCompletionMessageToolCalls(RootModel[list[ChatCompletionMessageToolCalls1]]):
-    root: list[ChatCompletionMessageToolCalls1]
-
-
 class Function1(BaseModel):
     name: str
 
@@ -112,32 +104,8 @@ class ChatCompletionStreamOptions1(BaseModel):
     include_obfuscation: bool | None = None
 
 
-class ChatCompletionStreamOptions(RootModel[ChatCompletionStreamOptions1 | None]):
-    root: ChatCompletionStreamOptions1 | None
-
-
-class ChatCompletionToolChoiceOption(
-    RootModel[
-        Literal["none", "auto", "required"]
-        | ChatCompletionAllowedToolsChoice
-        | ChatCompletionNamedToolChoice
-        | ChatCompletionNamedToolChoiceCustom
-    ]
-):
-    root: (
-        Literal["none", "auto", "required"]
-        | ChatCompletionAllowedToolsChoice
-        | ChatCompletionNamedToolChoice
-        | ChatCompletionNamedToolChoiceCustom
-    )
-
-
 class TopLogprobs(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=20)]
-
-
-class TopLogprobs1(RootModel[None]):
-    root: None
 
 
 class Format(BaseModel):
@@ -177,190 +145,6 @@ class FunctionParameters(BaseModel):
     )
 
 
-class Metadata(RootModel[dict[str, str] | None]):
-    root: dict[str, str] | None
-
-
-class ModelIdsShared(
-    RootModel[
-        str
-        | Literal[
-            "gpt-5.6-sol",
-            "gpt-5.6-terra",
-            "gpt-5.6-luna",
-            "gpt-5.5",
-            "gpt-5.5-2026-04-23",
-            "gpt-5.4",
-            "gpt-5.4-mini",
-            "gpt-5.4-nano",
-            "gpt-5.4-mini-2026-03-17",
-            "gpt-5.4-nano-2026-03-17",
-            "gpt-5.3-chat-latest",
-            "gpt-5.2",
-            "gpt-5.2-2025-12-11",
-            "gpt-5.2-chat-latest",
-            "gpt-5.2-pro",
-            "gpt-5.2-pro-2025-12-11",
-            "gpt-5.1",
-            "gpt-5.1-2025-11-13",
-            "gpt-5.1-codex",
-            "gpt-5.1-mini",
-            "gpt-5.1-chat-latest",
-            "gpt-5",
-            "gpt-5-mini",
-            "gpt-5-nano",
-            "gpt-5-2025-08-07",
-            "gpt-5-mini-2025-08-07",
-            "gpt-5-nano-2025-08-07",
-            "gpt-5-chat-latest",
-            "gpt-4.1",
-            "gpt-4.1-mini",
-            "gpt-4.1-nano",
-            "gpt-4.1-2025-04-14",
-            "gpt-4.1-mini-2025-04-14",
-            "gpt-4.1-nano-2025-04-14",
-            "o4-mini",
-            "o4-mini-2025-04-16",
-            "o3",
-            "o3-2025-04-16",
-            "o3-mini",
-            "o3-mini-2025-01-31",
-            "o1",
-            "o1-2024-12-17",
-            "o1-preview",
-            "o1-preview-2024-09-12",
-            "o1-mini",
-            "o1-mini-2024-09-12",
-            "gpt-4o",
-            "gpt-4o-2024-11-20",
-            "gpt-4o-2024-08-06",
-            "gpt-4o-2024-05-13",
-            "gpt-4o-audio-preview",
-            "gpt-4o-audio-preview-2024-10-01",
-            "gpt-4o-audio-preview-2024-12-17",
-            "gpt-4o-audio-preview-2025-06-03",
-            "gpt-4o-mini-audio-preview",
-            "gpt-4o-mini-audio-preview-2024-12-17",
-            "gpt-4o-search-preview",
-            "gpt-4o-mini-search-preview",
-            "gpt-4o-search-preview-2025-03-11",
-            "gpt-4o-mini-search-preview-2025-03-11",
-            "chatgpt-4o-latest",
-            "codex-mini-latest",
-            "gpt-4o-mini",
-            "gpt-4o-mini-2024-07-18",
-            "gpt-4-turbo",
-            "gpt-4-turbo-2024-04-09",
-            "gpt-4-0125-preview",
-            "gpt-4-turbo-preview",
-            "gpt-4-1106-preview",
-            "gpt-4-vision-preview",
-            "gpt-4",
-            "gpt-4-0314",
-            "gpt-4-0613",
-            "gpt-4-32k",
-            "gpt-4-32k-0314",
-            "gpt-4-32k-0613",
-            "gpt-3.5-turbo",
-            "gpt-3.5-turbo-16k",
-            "gpt-3.5-turbo-0301",
-            "gpt-3.5-turbo-0613",
-            "gpt-3.5-turbo-1106",
-            "gpt-3.5-turbo-0125",
-            "gpt-3.5-turbo-16k-0613",
-        ]
-    ]
-):
-    root: (
-        str
-        | Literal[
-            "gpt-5.6-sol",
-            "gpt-5.6-terra",
-            "gpt-5.6-luna",
-            "gpt-5.5",
-            "gpt-5.5-2026-04-23",
-            "gpt-5.4",
-            "gpt-5.4-mini",
-            "gpt-5.4-nano",
-            "gpt-5.4-mini-2026-03-17",
-            "gpt-5.4-nano-2026-03-17",
-            "gpt-5.3-chat-latest",
-            "gpt-5.2",
-            "gpt-5.2-2025-12-11",
-            "gpt-5.2-chat-latest",
-            "gpt-5.2-pro",
-            "gpt-5.2-pro-2025-12-11",
-            "gpt-5.1",
-            "gpt-5.1-2025-11-13",
-            "gpt-5.1-codex",
-            "gpt-5.1-mini",
-            "gpt-5.1-chat-latest",
-            "gpt-5",
-            "gpt-5-mini",
-            "gpt-5-nano",
-            "gpt-5-2025-08-07",
-            "gpt-5-mini-2025-08-07",
-            "gpt-5-nano-2025-08-07",
-            "gpt-5-chat-latest",
-            "gpt-4.1",
-            "gpt-4.1-mini",
-            "gpt-4.1-nano",
-            "gpt-4.1-2025-04-14",
-            "gpt-4.1-mini-2025-04-14",
-            "gpt-4.1-nano-2025-04-14",
-            "o4-mini",
-            "o4-mini-2025-04-16",
-            "o3",
-            "o3-2025-04-16",
-            "o3-mini",
-            "o3-mini-2025-01-31",
-            "o1",
-            "o1-2024-12-17",
-            "o1-preview",
-            "o1-preview-2024-09-12",
-            "o1-mini",
-            "o1-mini-2024-09-12",
-            "gpt-4o",
-            "gpt-4o-2024-11-20",
-            "gpt-4o-2024-08-06",
-            "gpt-4o-2024-05-13",
-            "gpt-4o-audio-preview",
-            "gpt-4o-audio-preview-2024-10-01",
-            "gpt-4o-audio-preview-2024-12-17",
-            "gpt-4o-audio-preview-2025-06-03",
-            "gpt-4o-mini-audio-preview",
-            "gpt-4o-mini-audio-preview-2024-12-17",
-            "gpt-4o-search-preview",
-            "gpt-4o-mini-search-preview",
-            "gpt-4o-search-preview-2025-03-11",
-            "gpt-4o-mini-search-preview-2025-03-11",
-            "chatgpt-4o-latest",
-            "codex-mini-latest",
-            "gpt-4o-mini",
-            "gpt-4o-mini-2024-07-18",
-            "gpt-4-turbo",
-            "gpt-4-turbo-2024-04-09",
-            "gpt-4-0125-preview",
-            "gpt-4-turbo-preview",
-            "gpt-4-1106-preview",
-            "gpt-4-vision-preview",
-            "gpt-4",
-            "gpt-4-0314",
-            "gpt-4-0613",
-            "gpt-4-32k",
-            "gpt-4-32k-0314",
-            "gpt-4-32k-0613",
-            "gpt-3.5-turbo",
-            "gpt-3.5-turbo-16k",
-            "gpt-3.5-turbo-0301",
-            "gpt-3.5-turbo-0613",
-            "gpt-3.5-turbo-1106",
-            "gpt-3.5-turbo-0125",
-            "gpt-3.5-turbo-16k-0613",
-        ]
-    )
-
-
 class TopLogprobs2(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=20)]
 
@@ -378,7 +162,7 @@ class SafetyIdentifier(RootModel[str]):
 
 
 class ModelResponseProperties(BaseModel):
-    metadata: Metadata | None = None
+    metadata: dict[str, str] | None = None
     top_logprobs: TopLogprobs2 | None = None
     temperature: Temperature | None = None
     top_p: TopP | None = None
@@ -388,28 +172,8 @@ class ModelResponseProperties(BaseModel):
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None
 
 
-class ModerationMode(RootModel[Literal["score", "block"]]):
-    root: Literal["score", "block"]
-
-
-class ParallelToolCalls(RootModel[bool]):
-    root: bool = True
-
-
 class PromptCacheBreakpointParam(BaseModel):
     mode: Literal["explicit"]
-
-
-class PromptCacheModeEnum(RootModel[Literal["implicit", "explicit"]]):
-    root: Literal["implicit", "explicit"]
-
-
-class PromptCacheTTLEnum(RootModel[Literal["30m"]]):
-    root: Literal["30m"]
-
-
-class ReasoningEffort(RootModel[Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None]):
-    root: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None
 
 
 class ResponseFormatJsonObject(BaseModel):
@@ -426,24 +190,8 @@ class ResponseFormatText(BaseModel):
     type: Literal["text"]
 
 
-class ResponseModalities(RootModel[list[Literal["text", "audio"]] | None]):
-    root: list[Literal["text", "audio"]] | None
-
-
-class ServiceTier(RootModel[Literal["auto", "default", "flex", "scale", "priority", "fast"] | None]):
-    root: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None
-
-
 class StopConfiguration1(RootModel[list[str] | None]):
     root: Annotated[list[str] | None, Field(max_length=4, min_length=1)] = None
-
-
-class StopConfiguration(RootModel[str | StopConfiguration1 | None]):
-    root: str | StopConfiguration1 | None = None
-
-
-class Verbosity(RootModel[Literal["low", "medium", "high"] | None]):
-    root: Literal["low", "medium", "high"] | None
 
 
 class VoiceIdsOrCustomVoice1(BaseModel):
@@ -451,16 +199,6 @@ class VoiceIdsOrCustomVoice1(BaseModel):
         extra="forbid",
     )
     id: str
-
-
-class VoiceIdsShared(
-    RootModel[str | Literal["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]]
-):
-    root: str | Literal["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
-
-
-class WebSearchContextSize(RootModel[Literal["low", "medium", "high"]]):
-    root: Literal["low", "medium", "high"] = "medium"
 
 
 class WebSearchLocation(BaseModel):
@@ -498,7 +236,12 @@ class Audio2(BaseModel):
 class ChatCompletionResponseMessage(BaseModel):
     content: str | None
     refusal: str | None
-    tool_calls: ChatCompletionMessageToolCalls | None = None
+    tool_calls: (
+        list[
+            Annotated[ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall, Field(discriminator="type")]
+        ]
+        | None
+    ) = None
     annotations: list[Annotation] | None = None
     role: Literal["assistant"]
     function_call: FunctionCall | None = None
@@ -554,17 +297,13 @@ class Choice(BaseModel):
     logprobs: Logprobs | None
 
 
-class ModerationInputType(RootModel[Literal["text", "image"]]):
-    root: Literal["text", "image"]
-
-
 class ModerationResultBody(BaseModel):
     type: Literal["moderation_result"]
     model: str
     flagged: bool
     categories: dict[str, bool]
     category_scores: dict[str, float]
-    category_applied_input_types: dict[str, list[ModerationInputType]]
+    category_applied_input_types: dict[str, list[Literal["text", "image"]]]
 
 
 class ChatCompletionFunctions(BaseModel):
@@ -605,22 +344,6 @@ class ChatCompletionRequestToolMessageContentPart(RootModel[ChatCompletionReques
     root: ChatCompletionRequestMessageContentPartText
 
 
-class ChatCompletionRequestUserMessageContentPart(
-    RootModel[
-        ChatCompletionRequestMessageContentPartText
-        | ChatCompletionRequestMessageContentPartImage
-        | ChatCompletionRequestMessageContentPartAudio
-        | ChatCompletionRequestMessageContentPartFile
-    ]
-):
-    root: (
-        ChatCompletionRequestMessageContentPartText
-        | ChatCompletionRequestMessageContentPartImage
-        | ChatCompletionRequestMessageContentPartAudio
-        | ChatCompletionRequestMessageContentPartFile
-    )
-
-
 class UserLocation(BaseModel):
     type: Literal["approximate"]
     approximate: WebSearchLocation
@@ -628,7 +351,7 @@ class UserLocation(BaseModel):
 
 class WebSearchOptions(BaseModel):
     user_location: UserLocation | None = None
-    search_context_size: Annotated[WebSearchContextSize | None, Field(validate_default=True)] = "medium"
+    search_context_size: Literal["low", "medium", "high"] | None = "medium"
 
 
 class FunctionObject(BaseModel):
@@ -639,7 +362,7 @@ class FunctionObject(BaseModel):
 
 
 class ModerationConfigParam(BaseModel):
-    mode: ModerationMode
+    mode: Literal["score", "block"]
 
 
 class ModerationPolicyParam(BaseModel):
@@ -657,8 +380,8 @@ class PredictionContent(BaseModel):
 
 
 class PromptCacheOptionsParam(BaseModel):
-    ttl: PromptCacheTTLEnum | None = None
-    mode: PromptCacheModeEnum | None = None
+    ttl: Literal["30m"] | None = None
+    mode: Literal["implicit", "explicit"] | None = None
 
 
 class JsonSchema(BaseModel):
@@ -673,23 +396,10 @@ class ResponseFormatJsonSchema(BaseModel):
     json_schema: JsonSchema
 
 
-class VoiceIdsOrCustomVoice(RootModel[VoiceIdsShared | VoiceIdsOrCustomVoice1]):
-    root: VoiceIdsShared | VoiceIdsOrCustomVoice1
-
-
 class ChatCompletionModerationResults(BaseModel):
     type: Literal["moderation_results"]
     model: str
     results: list[ModerationResultBody]
-
-
-class ChatCompletionRequestAssistantMessageContentPart(
-    RootModel[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartRefusal]
-):
-    root: Annotated[
-        ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartRefusal,
-        Field(discriminator="type"),
-    ]
 
 
 class ChatCompletionRequestDeveloperMessage(BaseModel):
@@ -718,8 +428,25 @@ class ChatCompletionRequestToolMessage(BaseModel):
     tool_call_id: str
 
 
-class Content4(RootModel[list[ChatCompletionRequestUserMessageContentPart]]):
-    root: Annotated[list[ChatCompletionRequestUserMessageContentPart], Field(min_length=1)]
+class Content4(
+    RootModel[
+        list[
+            ChatCompletionRequestMessageContentPartText
+            | ChatCompletionRequestMessageContentPartImage
+            | ChatCompletionRequestMessageContentPartAudio
+            | ChatCompletionRequestMessageContentPartFile
+        ]
+    ]
+):
+    root: Annotated[
+        list[
+            ChatCompletionRequestMessageContentPartText
+            | ChatCompletionRequestMessageContentPartImage
+            | ChatCompletionRequestMessageContentPartAudio
+            | ChatCompletionRequestMessageContentPartFile
+        ],
+        Field(min_length=1),
+    ]
 
 
 class ChatCompletionRequestUserMessage(BaseModel):
@@ -734,13 +461,17 @@ class ChatCompletionTool(BaseModel):
 
 
 class Audio1(BaseModel):
-    voice: VoiceIdsOrCustomVoice
+    voice: (
+        VoiceIdsOrCustomVoice1
+        | str
+        | Literal["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
+    )
     format: Literal["wav", "aac", "mp3", "flac", "opus", "pcm16"]
 
 
 class CreateModelResponseProperties(ModelResponseProperties):
     prompt_cache_options: PromptCacheOptionsParam | None = None
-    top_logprobs: TopLogprobs | TopLogprobs1 | None = None
+    top_logprobs: TopLogprobs | None = None
 
 
 class ModerationParam(BaseModel):
@@ -758,16 +489,33 @@ class CreateChatCompletionResponse(BaseModel):
     choices: list[Choice]
     created: int
     model: str
-    metadata: Metadata | None = None
-    service_tier: ServiceTier | None = None
+    metadata: dict[str, str] | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
     system_fingerprint: str | None = None
     object: Literal["chat.completion"]
     usage: CompletionUsage | None = None
     moderation: ChatCompletionModeration | None = None
 
 
-class Content(RootModel[list[ChatCompletionRequestAssistantMessageContentPart]]):
-    root: Annotated[list[ChatCompletionRequestAssistantMessageContentPart], Field(min_length=1)]
+class Content(
+    RootModel[
+        list[
+            Annotated[
+                ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartRefusal,
+                Field(discriminator="type"),
+            ]
+        ]
+    ]
+):
+    root: Annotated[
+        list[
+            Annotated[
+                ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartRefusal,
+                Field(discriminator="type"),
+            ]
+        ],
+        Field(min_length=1),
+    ]
 
 
 class ChatCompletionRequestAssistantMessage(BaseModel):
@@ -776,41 +524,125 @@ class ChatCompletionRequestAssistantMessage(BaseModel):
     role: Literal["assistant"]
     name: str | None = None
     audio: Audio | None = None
-    tool_calls: ChatCompletionMessageToolCalls | None = None
+    tool_calls: (
+        list[
+            Annotated[ChatCompletionMessageToolCall | ChatCompletionMessageCustomToolCall, Field(discriminator="type")]
+        ]
+        | None
+    ) = None
     function_call: FunctionCall | None = None
-
-
-class ChatCompletionRequestMessage(
-    RootModel[
-        ChatCompletionRequestDeveloperMessage
-        | ChatCompletionRequestSystemMessage
-        | ChatCompletionRequestUserMessage
-        | ChatCompletionRequestAssistantMessage
-        | ChatCompletionRequestToolMessage
-        | ChatCompletionRequestFunctionMessage
-    ]
-):
-    root: Annotated[
-        ChatCompletionRequestDeveloperMessage
-        | ChatCompletionRequestSystemMessage
-        | ChatCompletionRequestUserMessage
-        | ChatCompletionRequestAssistantMessage
-        | ChatCompletionRequestToolMessage
-        | ChatCompletionRequestFunctionMessage,
-        Field(discriminator="role"),
-    ]
 
 
 class CreateChatCompletionRequest(CreateModelResponseProperties):
     model_config = ConfigDict(
         extra="forbid",
     )
-    messages: Annotated[list[ChatCompletionRequestMessage], Field(min_length=1)]
-    model: ModelIdsShared
-    service_tier: ServiceTier | None = None
-    modalities: ResponseModalities | None = None
-    verbosity: Verbosity | None = None
-    reasoning_effort: ReasoningEffort | None = None
+    messages: Annotated[
+        list[
+            Annotated[
+                ChatCompletionRequestDeveloperMessage
+                | ChatCompletionRequestSystemMessage
+                | ChatCompletionRequestUserMessage
+                | ChatCompletionRequestAssistantMessage
+                | ChatCompletionRequestToolMessage
+                | ChatCompletionRequestFunctionMessage,
+                Field(discriminator="role"),
+            ]
+        ],
+        Field(min_length=1),
+    ]
+    model: (
+        str
+        | Literal[
+            "gpt-5.6-sol",
+            "gpt-5.6-terra",
+            "gpt-5.6-luna",
+            "gpt-5.5",
+            "gpt-5.5-2026-04-23",
+            "gpt-5.4",
+            "gpt-5.4-mini",
+            "gpt-5.4-nano",
+            "gpt-5.4-mini-2026-03-17",
+            "gpt-5.4-nano-2026-03-17",
+            "gpt-5.3-chat-latest",
+            "gpt-5.2",
+            "gpt-5.2-2025-12-11",
+            "gpt-5.2-chat-latest",
+            "gpt-5.2-pro",
+            "gpt-5.2-pro-2025-12-11",
+            "gpt-5.1",
+            "gpt-5.1-2025-11-13",
+            "gpt-5.1-codex",
+            "gpt-5.1-mini",
+            "gpt-5.1-chat-latest",
+            "gpt-5",
+            "gpt-5-mini",
+            "gpt-5-nano",
+            "gpt-5-2025-08-07",
+            "gpt-5-mini-2025-08-07",
+            "gpt-5-nano-2025-08-07",
+            "gpt-5-chat-latest",
+            "gpt-4.1",
+            "gpt-4.1-mini",
+            "gpt-4.1-nano",
+            "gpt-4.1-2025-04-14",
+            "gpt-4.1-mini-2025-04-14",
+            "gpt-4.1-nano-2025-04-14",
+            "o4-mini",
+            "o4-mini-2025-04-16",
+            "o3",
+            "o3-2025-04-16",
+            "o3-mini",
+            "o3-mini-2025-01-31",
+            "o1",
+            "o1-2024-12-17",
+            "o1-preview",
+            "o1-preview-2024-09-12",
+            "o1-mini",
+            "o1-mini-2024-09-12",
+            "gpt-4o",
+            "gpt-4o-2024-11-20",
+            "gpt-4o-2024-08-06",
+            "gpt-4o-2024-05-13",
+            "gpt-4o-audio-preview",
+            "gpt-4o-audio-preview-2024-10-01",
+            "gpt-4o-audio-preview-2024-12-17",
+            "gpt-4o-audio-preview-2025-06-03",
+            "gpt-4o-mini-audio-preview",
+            "gpt-4o-mini-audio-preview-2024-12-17",
+            "gpt-4o-search-preview",
+            "gpt-4o-mini-search-preview",
+            "gpt-4o-search-preview-2025-03-11",
+            "gpt-4o-mini-search-preview-2025-03-11",
+            "chatgpt-4o-latest",
+            "codex-mini-latest",
+            "gpt-4o-mini",
+            "gpt-4o-mini-2024-07-18",
+            "gpt-4-turbo",
+            "gpt-4-turbo-2024-04-09",
+            "gpt-4-0125-preview",
+            "gpt-4-turbo-preview",
+            "gpt-4-1106-preview",
+            "gpt-4-vision-preview",
+            "gpt-4",
+            "gpt-4-0314",
+            "gpt-4-0613",
+            "gpt-4-32k",
+            "gpt-4-32k-0314",
+            "gpt-4-32k-0613",
+            "gpt-3.5-turbo",
+            "gpt-3.5-turbo-16k",
+            "gpt-3.5-turbo-0301",
+            "gpt-3.5-turbo-0613",
+            "gpt-3.5-turbo-1106",
+            "gpt-3.5-turbo-0125",
+            "gpt-3.5-turbo-16k-0613",
+        ]
+    )
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
+    modalities: list[Literal["text", "audio"]] | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     max_completion_tokens: int | None = None
     frequency_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = 0
     presence_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = 0
@@ -823,16 +655,22 @@ class CreateChatCompletionRequest(CreateModelResponseProperties):
     store: bool | None = False
     moderation: ModerationParam | None = None
     stream: bool | None = False
-    stop: StopConfiguration | None = None
+    stop: str | StopConfiguration1 | None = None
     logit_bias: dict[str, int] | None = None
     logprobs: bool | None = False
     max_tokens: int | None = None
     n: Annotated[int | None, Field(ge=1, le=128)] = 1
     prediction: PredictionContent | None = None
     seed: Annotated[int | None, Field(ge=-9223372036854776000, le=9223372036854776000)] = None
-    stream_options: ChatCompletionStreamOptions | None = None
+    stream_options: ChatCompletionStreamOptions1 | None = None
     tools: list[ChatCompletionTool | CustomToolChatCompletions] | None = None
-    tool_choice: ChatCompletionToolChoiceOption | None = None
-    parallel_tool_calls: Annotated[ParallelToolCalls | None, Field(validate_default=True)] = True
+    tool_choice: (
+        Literal["none", "auto", "required"]
+        | ChatCompletionAllowedToolsChoice
+        | ChatCompletionNamedToolChoice
+        | ChatCompletionNamedToolChoiceCustom
+        | None
+    ) = None
+    parallel_tool_calls: bool | None = True
     function_call: Literal["none", "auto"] | ChatCompletionFunctionCallOption | None = None
     functions: Annotated[list[ChatCompletionFunctions] | None, Field(max_length=128, min_length=1)] = None

@@ -1,0 +1,44 @@
+# Everything runs in a local virtual environment that `make` creates on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv generate check-generated lint typecheck test demo bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || (echo "cloudburst needs Python 3.10+"; exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+generate: $(STAMP)  ## regenerate generated/ from specs/
+	$(BIN)/python -m codegen
+
+check-generated: $(STAMP)  ## fail if generated/ is not what specs/ give
+	$(BIN)/python -m codegen --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check runtime codegen tests
+	$(BIN)/ruff format --check runtime codegen tests
+
+typecheck: $(STAMP)  
+	$(BIN)/mypy
+
+test: check-generated lint typecheck  ## drift check, linters, type checker, then pytest
+	$(BIN)/pytest
+
+demo: $(STAMP)  ## the main job, against nothing but local code for now
+	$(BIN)/python -m codegen --check
+	$(BIN)/cloudburst models --provider openai --supports logprobs
+	$(BIN)/cloudburst render gpt-4.1-mini "Name three prime numbers." --system "Answer in one line." --max-new-tokens 64
+	$(BIN)/cloudburst estimate gpt-4.1-mini examples/prompts.jsonl --max-new-tokens 64
+
+bench: $(STAMP)
+	$(BIN)/python -m codegen.bench
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

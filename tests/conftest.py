@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+
+@pytest.fixture
+def specs_copy(tmp_path: Path) -> Path:
+    """A private copy of specs/ to break or extend without touching the real one."""
+    target = tmp_path / "specs"
+    shutil.copytree(SPECS, target)
+    return target

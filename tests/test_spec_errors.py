@@ -1,0 +1,155 @@
+"""Each kind of spec mistake fails codegen with the file, the line and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codegen.errors import SpecError
+from codegen.generate import render_all
+
+
+def errors_for(specs: Path) -> SpecError:
+    with pytest.raises(SpecError) as caught:
+        render_all(specs)
+    return caught.value
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def only_problem(error: SpecError) -> tuple[str, int, str]:
+    assert len(error.problems) == 1, error
+    problem = error.problems[0]
+    return problem.file.as_posix(), problem.line, problem.message
+
+
+def test_unknown_key_names_the_key_and_what_is_allowed(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "      text_as_string: true", "      text_as_strng: true")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert file == "specs/openai/mapping.yaml"
+    assert line == line_of(mapping, "text_as_strng")
+    assert "unknown key 'text_as_strng'" in message
+    assert "text_as_string" in message  # the expected keys are listed
+
+
+def test_wrong_type_says_what_was_expected(specs_copy: Path) -> None:
+    provider = specs_copy / "openai" / "provider.yaml"
+    replace_in(provider, "{status: 401, kind: auth}", "{status: unauthorised, kind: auth}")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert file == "specs/openai/provider.yaml"
+    assert line == line_of(provider, "unauthorised")
+    assert message == "errors.5.status: expected an integer or a list (got 'unauthorised')"
+
+
+def test_wrong_value_in_a_closed_vocabulary(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "        length: length\n", "        length: truncated\n")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "length: truncated"))
+    assert "'stop', 'length', 'tool_calls', 'content_filter' or 'refusal'" in message
+
+
+def test_missing_required_key(specs_copy: Path) -> None:
+    provider = specs_copy / "openai" / "provider.yaml"
+    replace_in(provider, "title: OpenAI\n", "")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert file == "specs/openai/provider.yaml"
+    assert line == line_of(provider, "name: openai")  # the mapping that lacks it
+    assert "missing required key 'title'" in message
+
+
+def test_dangling_ref(specs_copy: Path) -> None:
+    response = specs_copy / "openai" / "response.yaml"
+    replace_in(response, "$ref: '#/schemas/CompletionUsage'", "$ref: '#/schemas/CompletionUsag'")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/response.yaml", line_of(response, "CompletionUsag'"))
+    assert "dangling $ref '#/schemas/CompletionUsag'" in message
+
+
+def test_duplicate_schema_name_across_files(specs_copy: Path) -> None:
+    response = specs_copy / "openai" / "response.yaml"
+    response.write_text(response.read_text() + "  ServiceTier:\n    type: string\n")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert file == "specs/openai/response.yaml"
+    assert line == len(response.read_text().splitlines()) - 1
+    assert "duplicate schema name 'ServiceTier'" in message
+    assert "specs/openai/request.yaml:" in message  # where the first one is
+
+
+def test_duplicate_yaml_key(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "      top_p: top_p\n", "      top_p: top_p\n      top_p: top_p\n")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert file == "specs/openai/mapping.yaml"
+    assert line == line_of(mapping, "top_p: top_p") + 1
+    assert f"duplicate key 'top_p' (first defined on line {line - 1})" in message
+
+
+def test_duplicate_model_name_in_registry(specs_copy: Path) -> None:
+    models = specs_copy / "models.yaml"
+    replace_in(models, "aliases: [gpt-4o-mini-2024-07-18]", "aliases: [gpt-4o-mini-2024-07-18, gpt-4o]")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/models.yaml", line_of(models, "gpt-4o-mini-2024-07-18, gpt-4o]"))
+    assert "duplicate model name 'gpt-4o'" in message
+
+
+def test_yaml_syntax_error(specs_copy: Path) -> None:
+    provider = specs_copy / "openai" / "provider.yaml"
+    replace_in(provider, "base_url_env: OPENAI_BASE_URL", "base_url_env: [OPENAI_BASE_URL")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert file == "specs/openai/provider.yaml"
+    assert line == line_of(provider, "base_url_env") + 1  # where the parser gave up
+    assert message.startswith("YAML syntax error")
+
+
+def test_mapping_to_a_field_the_request_schema_lacks(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "max_new_tokens: max_completion_tokens", "max_new_tokens: max_output_tokens")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "max_output_tokens"))
+    assert "'max_output_tokens' is not a field of the request schema 'CreateChatCompletionRequest'" in message
+
+
+def test_mapping_to_a_field_the_response_schema_lacks(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "text: choices.0.message.content", "text: choices.0.message.text")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "choices.0.message.text"))
+    assert "is not a field of the response schema" in message
+
+
+def test_unknown_template_variable(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "image_url: {url: $url}}", "image_url: {url: $uri}}")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "$uri"))
+    assert "unknown template variable $uri (expected one of: $media_type, $url)" in message
+
+
+def test_unknown_spec_file_and_all_problems_reported_together(specs_copy: Path) -> None:
+    (specs_copy / "openai" / "requests.yaml").write_text("schemas: {}\n")
+    replace_in(specs_copy / "models.yaml", "context_window: 1047576", "context_window: -5", )
+    error = errors_for(specs_copy)
+    messages = [str(problem) for problem in error.problems]
+    assert any("specs/openai/requests.yaml:1: unknown spec file 'requests.yaml'" in m for m in messages)
+    assert any(m.startswith("specs/models.yaml:") and "greater than 0" in m for m in messages)
+
+
+def test_nothing_is_written_when_a_spec_is_wrong(specs_copy: Path, tmp_path: Path) -> None:
+    from codegen.generate import generate
+
+    replace_in(specs_copy / "openai" / "mapping.yaml", "kind: chat", "kind: chatt")
+    out = tmp_path / "out"
+    with pytest.raises(SpecError):
+        generate(specs_copy, out)
+    assert not out.exists()
