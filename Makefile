@@ -22,8 +22,8 @@ check-generated: $(STAMP)  ## fail if generated/ is not what specs/ give
 	$(BIN)/python -m codegen --check
 
 lint: $(STAMP)
-	$(BIN)/ruff check runtime codegen tests
-	$(BIN)/ruff format --check runtime codegen tests
+	$(BIN)/ruff check runtime codegen tests bench
+	$(BIN)/ruff format --check runtime codegen tests bench
 
 typecheck: $(STAMP)  
 	$(BIN)/mypy
@@ -38,7 +38,7 @@ demo: $(STAMP)  ## the main job, against nothing but local code for now
 	$(BIN)/cloudburst estimate gpt-4.1-mini examples/prompts.jsonl --max-new-tokens 64
 
 bench: $(STAMP)
-	$(BIN)/python -m codegen.bench
+	$(BIN)/python bench/codegen.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -15,3 +15,14 @@ def specs_copy(tmp_path: Path) -> Path:
     target = tmp_path / "specs"
     shutil.copytree(SPECS, target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def _no_provider_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendered payloads must not depend on the machine's provider variables."""
+    from cloudburst.generated import PROVIDERS
+
+    for provider in PROVIDERS.values():
+        for name in (provider.base_url_env, provider.auth.env):
+            if name:
+                monkeypatch.delenv(name, raising=False)

@@ -138,7 +138,11 @@ def test_unknown_template_variable(specs_copy: Path) -> None:
 
 def test_unknown_spec_file_and_all_problems_reported_together(specs_copy: Path) -> None:
     (specs_copy / "openai" / "requests.yaml").write_text("schemas: {}\n")
-    replace_in(specs_copy / "models.yaml", "context_window: 1047576", "context_window: -5", )
+    replace_in(
+        specs_copy / "models.yaml",
+        "context_window: 1047576",
+        "context_window: -5",
+    )
     error = errors_for(specs_copy)
     messages = [str(problem) for problem in error.problems]
     assert any("specs/openai/requests.yaml:1: unknown spec file 'requests.yaml'" in m for m in messages)

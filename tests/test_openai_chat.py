@@ -1,0 +1,219 @@
+"""The pilot adapter, OpenAI Chat Completions: payloads pinned by snapshots, answers parsed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+import cloudburst
+from cloudburst import Conversation, Document, Image, OpenAIOptions, RequestOptions, SamplingParams
+from cloudburst.generated.openai.models import CreateChatCompletionRequest, CreateChatCompletionResponse
+
+MODEL = "gpt-4o-mini"
+RECORDED = {
+    e["title"]: e
+    for e in json.loads((Path(__file__).parent / "fixtures" / "openai_chat_recorded.json").read_text())["examples"]
+}
+
+PAYLOADS = {
+    "plain_prompt": ("Name three primes.", SamplingParams(), None),
+    "system_and_turns": (
+        Conversation.system("Answer in French.").user("Hi").assistant("Bonjour !").user("How are you?"),
+        SamplingParams(),
+        None,
+    ),
+    "sampling": (
+        "Count to five.",
+        SamplingParams(temperature=0.3, top_p=0.9, max_new_tokens=64, stop=["6"], seed=42),
+        None,
+    ),
+    "logprobs": ("Hello!", SamplingParams(logprobs=True, top_logprobs=2), None),
+    "json_mode": ("Give me a JSON object with a key 'ok'.", SamplingParams(json_mode=True), None),
+    "images": (
+        Conversation.user(
+            ["What differs?", Image(url="https://example.com/a.png"), Image(data=b"\x89PNG", media_type="image/png")]
+        ),
+        SamplingParams(),
+        None,
+    ),
+    "pdf": (
+        Conversation.user(["Summarise.", Document(data=b"%PDF-1.4 tiny", filename="a.pdf")]),
+        SamplingParams(),
+        None,
+    ),
+    "provider_options": (
+        "Hi",
+        SamplingParams(),
+        RequestOptions(provider=OpenAIOptions(service_tier="flex", metadata={"job": "nightly"}, store=False)),
+    ),
+    "extra_body_and_headers": (
+        "Hi",
+        SamplingParams(),
+        RequestOptions(extra_body={"user": "u-1"}, extra_headers={"OpenAI-Organization": "org-1"}),
+    ),
+}
+
+
+@pytest.mark.parametrize("feature", PAYLOADS)
+def test_openai_chat_payload(feature: str, snapshot: SnapshotAssertion) -> None:
+    prompt, sampling, options = PAYLOADS[feature]
+    request = cloudburst.render(MODEL, prompt, sampling, options)
+    assert request.headers["Authorization"] == "Bearer <redacted>"
+    assert {"method": request.method, "url": request.url, "headers": request.headers, "body": request.body} == snapshot
+    CreateChatCompletionRequest.model_validate(request.body)  # valid by OpenAI's published schema
+
+
+def test_reasoning_model_payload(snapshot: SnapshotAssertion) -> None:
+    request = cloudburst.render("gpt-5.4", "Plan a trip.", SamplingParams(reasoning_effort="high", max_new_tokens=4000))
+    assert request.body == snapshot
+    CreateChatCompletionRequest.model_validate(request.body)
+
+
+def test_base_url_follows_the_provider_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9999/v1")
+    assert cloudburst.render(MODEL, "hi").url == "http://127.0.0.1:9999/v1/chat/completions"
+
+
+def test_options_of_another_provider_are_refused() -> None:
+    from pydantic import BaseModel
+
+    class OtherOptions(BaseModel):
+        x: int = 1
+
+    with pytest.raises(cloudburst.UnsupportedOptionError, match="OtherOptions does not apply to gpt-4o-mini"):
+        cloudburst.render(MODEL, "hi", options=RequestOptions(provider=OtherOptions()))
+
+
+def test_a_setting_the_api_has_no_place_for_is_refused() -> None:
+    from cloudburst.generated.openai import chat
+
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError, match=r"OpenAI chat does not support SamplingParams\.thinking_budget"
+    ):
+        chat.build_body("gpt-4o-mini", Conversation.of("hi"), SamplingParams(thinking_budget=1024))
+
+
+def test_provider_options_are_typed() -> None:
+    with pytest.raises(ValueError, match="service_tier"):
+        OpenAIOptions(service_tier="cheap")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown_option"):
+        OpenAIOptions(unknown_option=1)  # type: ignore[call-arg]
+
+
+def test_parse_recorded_answer() -> None:
+    body = RECORDED["Default"]["response"]
+    CreateChatCompletionResponse.model_validate(body)
+    response = cloudburst.parse("gpt-5.4", 200, {"x-request-id": "req_1"}, json.dumps(body).encode())
+    assert response.ok and response.error is None
+    assert response.completion == "Hello! How can I assist you today?"
+    assert (response.finish_reason, response.raw_finish_reason) == ("stop", "stop")
+    assert response.usage == cloudburst.Usage(input_tokens=19, output_tokens=10)
+    assert (response.id, response.model, response.provider_model) == (
+        "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+        "gpt-5.4",
+        "gpt-5.4",
+    )
+    assert response.request_id == "req_1" and response.status == 200 and response.raw == body
+
+
+def test_parse_tool_call_answer_records_the_finish_reason() -> None:
+    response = cloudburst.parse("gpt-4o-mini", 200, {}, RECORDED["Functions"]["response"])
+    assert response.completion is None
+    assert response.finish_reason == "tool_calls"
+
+
+def test_parse_length_with_reasoning_tokens() -> None:
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-5.4",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "", "refusal": None},
+                "finish_reason": "length",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 12,
+            "completion_tokens": 256,
+            "total_tokens": 268,
+            "completion_tokens_details": {"reasoning_tokens": 256},
+            "prompt_tokens_details": {"cached_tokens": 0},
+        },
+    }
+    response = cloudburst.parse("gpt-5.4", 200, {}, body)
+    assert response.finish_reason == "length"
+    assert response.usage.reasoning_tokens == 256 and response.usage.output_tokens == 256
+    assert response.cost == pytest.approx((12 * 2.5 + 256 * 15.0) / 1e6)
+
+
+def error_body(type_: str, code: str | None, message: str) -> bytes:
+    return json.dumps({"error": {"message": message, "type": type_, "param": None, "code": code}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (
+            429,
+            error_body("requests", "rate_limit_exceeded", "Rate limit reached for requests"),
+            cloudburst.RateLimitedError,
+        ),
+        (
+            429,
+            error_body("insufficient_quota", "insufficient_quota", "You exceeded your current quota"),
+            cloudburst.QuotaExceededError,
+        ),
+        (
+            400,
+            error_body(
+                "invalid_request_error",
+                "context_length_exceeded",
+                "This model's maximum context length is 128000 tokens.",
+            ),
+            cloudburst.ContextOverflowError,
+        ),
+        (
+            400,
+            error_body("invalid_request_error", None, "Unrecognized request argument supplied: foo"),
+            cloudburst.InvalidRequestError,
+        ),
+        (
+            401,
+            error_body("invalid_request_error", "invalid_api_key", "Incorrect API key provided"),
+            cloudburst.AuthError,
+        ),
+        (
+            403,
+            error_body("invalid_request_error", "unsupported_country_region_territory", "Country not supported"),
+            cloudburst.PermissionDeniedError,
+        ),
+        (
+            404,
+            error_body("invalid_request_error", "model_not_found", "The model does not exist"),
+            cloudburst.NotFoundError,
+        ),
+        (500, error_body("server_error", None, "The server had an error"), cloudburst.ServerError),
+        (503, error_body("server_error", None, "The engine is currently overloaded"), cloudburst.OverloadedError),
+        (502, b"<html>Bad gateway</html>", cloudburst.ServerError),
+    ],
+)
+def test_errors_are_typed_and_classified(status: int, body: bytes, expected: type[cloudburst.ProviderError]) -> None:
+    response = cloudburst.parse(MODEL, status, {"x-request-id": "req_9"}, body)
+    assert not response.ok and type(response.error) is expected
+    assert response.error.status == status and response.request_id == "req_9"
+    assert response.error.retryable == (
+        expected in (cloudburst.RateLimitedError, cloudburst.ServerError, cloudburst.OverloadedError)
+    )
+
+
+def test_a_success_status_with_a_broken_body_is_an_invalid_response() -> None:
+    response = cloudburst.parse(MODEL, 200, {}, b'{"id": "chatcmpl-1", "choi')
+    assert isinstance(response.error, cloudburst.InvalidResponseError)
+    assert response.error.retryable and response.raw == '{"id": "chatcmpl-1", "choi'
