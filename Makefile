@@ -25,7 +25,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check runtime codegen tests bench
 	$(BIN)/ruff format --check runtime codegen tests bench
 
-typecheck: $(STAMP)  
+typecheck: $(STAMP)  ## mypy --strict over runtime/ and generated/, laid out as the package `cloudburst`
+	rm -rf build/typecheck && mkdir -p build/typecheck/cloudburst
+	cp -rs "$(CURDIR)/runtime/." build/typecheck/cloudburst/
+	cp -rs "$(CURDIR)/generated" build/typecheck/cloudburst/generated
 	$(BIN)/mypy
 
 test: check-generated lint typecheck  ## drift check, linters, type checker, then pytest
