@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: venv generate check-generated lint typecheck test demo bench clean
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || (echo "cloudburst needs Python 3.10+"; exit 1)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || (echo "cloudburst needs Python 3.10+ as $(PYTHON) (set PYTHON=...)"; exit 1)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

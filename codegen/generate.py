@@ -104,9 +104,8 @@ def render_all(specs: Path) -> dict[str, str]:
     }
     for bundle in bundles:
         files.update(render_provider(bundle))
-    all_sources = sorted(src for bundle in bundles for src in (f"{bundle.folder.name}/",))
     files["__init__.py"] = _jinja.get_template("index.py.jinja").render(
-        header=header([f"specs/{s}" for s in all_sources], "index.py.jinja"), bundles=bundles
+        header=header([f"specs/{bundle.folder.name}/" for bundle in bundles], "index.py.jinja"), bundles=bundles
     )
     return files
 

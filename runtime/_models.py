@@ -79,20 +79,19 @@ class ModelInfo:
         reasoning as output, the long-context tier when the prompt passes it, the batch
         discount for batch results."""
         p = self.prices
-        input_price, cached_price, output_price = p.input or 0.0, p.cached_input, p.output or 0.0
+        input_price, output_price = p.input or 0.0, p.output or 0.0
+        cached_price, write_5m, write_1h = p.cached_input, p.cache_write, p.cache_write_1h
         for tier in sorted(p.tiers, key=lambda t: t.above):
             if usage.input_tokens > tier.above:
+                # the whole request moves to the tier; cache prices keep their ratio to input
                 scale = tier.input / input_price if input_price else 1.0
                 input_price = tier.input
                 output_price = tier.output if tier.output is not None else output_price
-                cached_price = (
-                    tier.cached_input
-                    if tier.cached_input is not None
-                    else (cached_price * scale if cached_price is not None else None)
-                )
+                cached_price = tier.cached_input if tier.cached_input is not None else _scaled(cached_price, scale)
+                write_5m, write_1h = _scaled(write_5m, scale), _scaled(write_1h, scale)
         cached_price = input_price if cached_price is None else cached_price
-        write_5m = p.cache_write if p.cache_write is not None else input_price
-        write_1h = p.cache_write_1h if p.cache_write_1h is not None else write_5m
+        write_5m = input_price if write_5m is None else write_5m
+        write_1h = write_5m if write_1h is None else write_1h
         writes_5m = usage.cache_write_tokens - usage.cache_write_1h_tokens
         fresh = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
         dollars = (
@@ -105,3 +104,7 @@ class ModelInfo:
         if batch and p.batch_discount:
             dollars *= 1 - p.batch_discount
         return dollars
+
+
+def _scaled(price: float | None, scale: float) -> float | None:
+    return None if price is None else price * scale

@@ -87,6 +87,26 @@ def test_cost_bills_cache_reads_and_writes_at_their_own_prices() -> None:
     assert model.cost(usage) == pytest.approx(0.0483, rel=1e-12)
 
 
+def test_long_context_tier_moves_cache_writes_too() -> None:
+    model = priced(
+        input=3.0,
+        cached_input=0.3,
+        cache_write=3.75,
+        cache_write_1h=6.0,
+        output=15.0,
+        tiers=(PriceTier(above=200_000, input=6.0, output=22.5, cached_input=0.6),),
+    )
+    usage = Usage(
+        input_tokens=300_000,
+        cache_read_tokens=100_000,
+        cache_write_tokens=100_000,
+        cache_write_1h_tokens=50_000,
+        output_tokens=1_000,
+    )
+    expected = (100_000 * 6.0 + 100_000 * 0.6 + 50_000 * 7.5 + 50_000 * 12.0 + 1_000 * 22.5) / 1e6
+    assert model.cost(usage) == pytest.approx(expected, rel=1e-12)
+
+
 def test_cost_applies_the_batch_discount_and_long_context_tier() -> None:
     model = priced(
         input=2.0,
@@ -98,7 +118,7 @@ def test_cost_applies_the_batch_discount_and_long_context_tier() -> None:
     short = Usage(input_tokens=200_000, output_tokens=1_000)
     long = Usage(input_tokens=200_001, cache_read_tokens=1, output_tokens=1_000)
     assert model.cost(short) == pytest.approx((200_000 * 2.0 + 1_000 * 10.0) / 1e6)
-    # past the tier the whole request moves: cached reads scale with the input price (0.2 -> 0.4)
+    # past the tier the whole request moves: cache prices scale with the input price (0.2 -> 0.4)
     assert model.cost(long) == pytest.approx((200_000 * 4.0 + 1 * 0.4 + 1_000 * 15.0) / 1e6)
     assert model.cost(short, batch=True) == pytest.approx(model.cost(short) / 2)
 
