@@ -136,12 +136,17 @@ def _model_in(annotation: Any) -> Any:
     return None
 
 
+def shown_path(path: Path, root: Path) -> Path:
+    """How a spec file is named in errors and headers: `specs/...`, wherever the folder is."""
+    return Path("specs") / path.relative_to(root)
+
+
 def load_provider(folder: Path, root: Path) -> ProviderBundle:
     """Load and check every file of a provider folder. Raises SpecError listing all problems."""
     problems: list[Problem] = []
     files: dict[str, SpecFile] = {}
     for path in sorted(folder.glob("*.y*ml")):
-        shown = path.relative_to(root.parent) if path.is_relative_to(root.parent) else path
+        shown = shown_path(path, root)
         if path.suffix != ".yaml":
             problems.append(Problem(shown, 1, "spec files end in .yaml"))
             continue
@@ -266,14 +271,18 @@ def _check_keywords(node: Any, loc: PathKey, spec: SpecFile, problems: list[Prob
 
 def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]) -> None:
     base: PathKey = ("apis", name)
-    for key, root in (("request", api.request), ("response", api.response)):
-        if root not in schemas:
-            problems.append(spec.problem((*base, key), f"{key} schema {root!r} is not defined in this provider folder"))
-    if problems:
+    missing = [
+        (key, root) for key, root in (("request", api.request), ("response", api.response)) if root not in schemas
+    ]
+    for key, root in missing:
+        problems.append(spec.problem((*base, key), f"{key} schema {root!r} is not defined in this provider folder"))
+    if missing:
         return
 
     def request_path(path: str, loc: PathKey) -> None:
-        if schema_at(schemas, api.request, split_path(path)) is None:
+        if any(isinstance(part, int) for part in split_path(path)):
+            problems.append(spec.problem(loc, f"{path!r}: a request path names fields only (no list indexes)"))
+        elif schema_at(schemas, api.request, split_path(path)) is None:
             problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
 
     def response_path(path: str, loc: PathKey) -> None:
@@ -334,9 +343,14 @@ def _check_template(
             _check_template(value, allowed, (*loc, index), spec, problems)
 
 
+PLANNED_PROVIDERS = frozenset({"anthropic", "gemini", "bedrock", "mistral", "cohere"})
+"""Providers the registry may list before their spec folder exists (their adapters are coming);
+any provider with a folder under specs/ is accepted too."""
+
+
 def load_registry(path: Path, root: Path) -> ModelsSpec:
-    """Load and check specs/models.yaml: each entry, and names (ids and aliases) used twice."""
-    shown = path.relative_to(root.parent) if path.is_relative_to(root.parent) else path
+    """Load and check specs/models.yaml: each entry, its provider, and names used twice."""
+    shown = shown_path(path, root)
     if not path.exists():
         raise SpecError([Problem(shown, 1, "missing spec file models.yaml (the model registry)")])
     spec = load_spec_file(path, shown)
@@ -352,6 +366,14 @@ def load_registry(path: Path, root: Path) -> ModelsSpec:
                         spec.problem(loc, f"duplicate model name {name!r} (already used by {owners[name]!r})")
                     )
                 owners.setdefault(name, model_id)
+            known = PLANNED_PROVIDERS | {p.name for p in root.iterdir() if (p / "provider.yaml").exists()}
+            if model.provider not in known:
+                problems.append(
+                    spec.problem(
+                        ("models", model_id, "provider"),
+                        f"unknown provider {model.provider!r} (expected a folder under specs/: {', '.join(sorted(known))})",
+                    )
+                )
             if model.kind == "chat" and model.max_output_tokens is None:
                 problems.append(spec.problem(("models", model_id), "a chat model needs max_output_tokens"))
     if problems or registry is None:

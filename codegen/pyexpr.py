@@ -75,7 +75,7 @@ def template(value: Any, variables: Mapping[str, str]) -> str:
             if index % 2:
                 out.append("{" + variables[piece] + "}")
             else:
-                out.append(piece.replace("{", "{{").replace("}", "}}").replace('"', '\\"'))
+                out.append(literal(piece)[1:-1].replace("{", "{{").replace("}", "}}"))
         return 'f"' + "".join(out) + '"'
     return literal(value)
 

@@ -6,11 +6,13 @@ silently does nothing. specs/README.md documents each field with an example.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from codegen.vocabulary import ErrorKind, FinishReason, PartKind, Role, SamplingField, UsageField
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
 
 
 class SpecModel(BaseModel):
@@ -164,7 +166,8 @@ class ApiSpec(SpecModel):
     output: OutputMap
     options_class: str | None = Field(None, pattern=r"^[A-Z][A-Za-z0-9]*Options$")
     """Name of the generated provider options model (`OpenAIOptions`)."""
-    options: dict[str, OptionField] = {}
+    options: dict[Identifier, OptionField] = {}
+    """Option name (a Python identifier: it becomes a field of the options model) -> field."""
 
 
 class MappingSpec(SpecModel):
@@ -236,7 +239,7 @@ class RateLimitTier(SpecModel):
 
 
 class ModelSpec(SpecModel):
-    provider: Literal["openai", "anthropic", "gemini", "bedrock", "mistral", "cohere"]
+    provider: str
     api: Literal["chat", "responses", "messages", "generate", "converse", "embeddings", "rerank"]
     name: str
     """The model name exactly as the provider expects it."""

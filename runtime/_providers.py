@@ -100,5 +100,5 @@ def _field(where: str | None, headers: Mapping[str, str], body: Any) -> str | No
     if where.startswith("header:"):
         name = where.removeprefix("header:").lower()
         return next((v for k, v in headers.items() if k.lower() == name), None)
-    value = dig(body, tuple(where.split(".")))
+    value = dig(body, tuple(int(step) if step.isdigit() else step for step in where.split(".")))
     return None if value is None else str(value)

@@ -71,9 +71,26 @@ def test_missing_required_key(specs_copy: Path) -> None:
 def test_dangling_ref(specs_copy: Path) -> None:
     response = specs_copy / "openai" / "response.yaml"
     replace_in(response, "$ref: '#/schemas/CompletionUsage'", "$ref: '#/schemas/CompletionUsag'")
+    problems = errors_for(specs_copy).problems
+    dangling = [p for p in problems if "dangling" in p.message]
+    assert [(p.file.as_posix(), p.line, p.message) for p in dangling] == [
+        (
+            "specs/openai/response.yaml",
+            line_of(response, "CompletionUsag'"),
+            "dangling $ref '#/schemas/CompletionUsag': no schema named 'CompletionUsag' in this provider folder",
+        )
+    ]
+    # everything that led through the broken reference is reported in the same run
+    others = {p.message for p in problems} - {dangling[0].message}
+    assert others and all("is not a field of the response schema" in m and "usage." in m for m in others)
+
+
+def test_option_names_must_be_python_identifiers(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "      prompt_cache_key:\n", "      prompt-cache-key:\n")
     file, line, message = only_problem(errors_for(specs_copy))
-    assert (file, line) == ("specs/openai/response.yaml", line_of(response, "CompletionUsag'"))
-    assert "dangling $ref '#/schemas/CompletionUsag'" in message
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "prompt-cache-key"))
+    assert "apis.chat.options.prompt-cache-key" in message and "pattern" in message
 
 
 def test_duplicate_schema_name_across_files(specs_copy: Path) -> None:
@@ -157,3 +174,20 @@ def test_nothing_is_written_when_a_spec_is_wrong(specs_copy: Path, tmp_path: Pat
     with pytest.raises(SpecError):
         generate(specs_copy, out)
     assert not out.exists()
+
+
+def test_registry_provider_must_have_a_spec_folder_or_be_planned(specs_copy: Path) -> None:
+    models = specs_copy / "models.yaml"
+    replace_in(models, "    provider: openai\n", "    provider: opneai\n")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/models.yaml", line_of(models, "provider: opneai"))
+    assert message.startswith("unknown provider 'opneai' (expected a folder under specs/: anthropic, bedrock")
+
+
+def test_problems_in_different_files_of_a_folder_are_reported_together(specs_copy: Path) -> None:
+    replace_in(specs_copy / "openai" / "provider.yaml", "title: OpenAI", "titel: OpenAI")
+    replace_in(
+        specs_copy / "openai" / "mapping.yaml", "max_new_tokens: max_completion_tokens", "max_new_tokens: max_tokns"
+    )
+    files = sorted(p.file.name for p in errors_for(specs_copy).problems)
+    assert files == ["mapping.yaml", "provider.yaml", "provider.yaml"]  # unknown 'titel', missing 'title', bad path
