@@ -43,18 +43,15 @@ class ProviderBundle:
     """Relative paths of the files read, for generated headers."""
 
 
-def parse_model(model: type[M], spec: SpecFile, problems: list[Problem], loc: PathKey = ()) -> M | None:
-    """Validate spec data (or the part of it at `loc`) against a spec model, turning pydantic's
-    errors into problems with lines."""
-    data: Any = spec.data
-    for part in loc:
-        data = data[part]
+def parse_model(model: type[M], spec: SpecFile, problems: list[Problem]) -> M | None:
+    """Validate a spec file's data against its spec model, turning pydantic's errors into
+    problems with lines."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(spec.data)
     except ValidationError as exc:
         grouped: dict[PathKey, list[Any]] = {}
         for error in exc.errors():
-            grouped.setdefault((*loc, *_data_loc(data, error["loc"])), []).append(error)
+            grouped.setdefault(_data_loc(spec.data, error["loc"]), []).append(error)
         for where, errors in grouped.items():
             problems.append(spec.problem(where, _describe(errors, where, model)))
         return None
