@@ -294,6 +294,7 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         request_path(path, (*loc, "path") if isinstance(placement, Placement) else loc)
         if isinstance(placement, Placement):
             _check_template(placement.value, frozenset({"value"}), (*loc, "value"), spec, problems)
+            _check_template(placement.when_off, frozenset(), (*loc, "when_off"), spec, problems)
     messages = api.messages
     request_path(messages.path, (*base, "messages", "path"))
     if messages.system != "message":
@@ -305,10 +306,21 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
     for kind, template in messages.parts.items():
         _check_template(template, PART_VARIABLES[kind], (*base, "messages", "parts", kind), spec, problems)
     output = api.output
-    for key in ("id", "model", "text", "finish_reason"):
+    for key in ("id", "model", "text", "thinking", "finish_reason"):
         path = getattr(output, key)
         if path is not None:
             response_path(path, (*base, "output", key))
+    if (output.text is None) == (output.blocks is None):
+        problems.append(
+            spec.problem((*base, "output"), "give the answer's text as either `text` or `blocks`, not both")
+        )
+    if output.blocks is not None:
+        response_path(output.blocks.path, (*base, "output", "blocks", "path"))
+        for rule_name in ("text", "thinking"):
+            rule = getattr(output.blocks, rule_name)
+            if rule is not None:
+                block_field = f"{output.blocks.path}.0.{rule.field}"
+                response_path(block_field, (*base, "output", "blocks", rule_name, "field"))
     for usage_field, paths in output.usage.items():
         if isinstance(paths, str):
             response_path(paths, (*base, "output", "usage", usage_field))

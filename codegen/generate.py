@@ -50,6 +50,9 @@ _jinja.globals.update(
         else " + ".join(f"(dig(body, {pyexpr.literal(split_path(path))}) or 0)" for path in paths)
     ),
     call=pyexpr.call,
+    conditions=lambda when: (
+        " and ".join(f"block.get({pyexpr.literal(k)}) == {pyexpr.literal(v)}" for k, v in when.items()) or "True"
+    ),
     rule_arguments=lambda rule: ", ".join(
         f"{key}={pyexpr.literal(tuple(value) if isinstance(value, list) else (value,) if key == 'status' else value)}"
         for key, value in rule.model_dump().items()

@@ -108,6 +108,10 @@ class Placement(SpecModel):
     """Dotted request-body path (`generationConfig.maxOutputTokens`)."""
     value: Any = "$value"
     """A JSON template; `$value` stands for the setting's value."""
+    default: Any = None
+    """Sent when the setting is unset, for fields the provider requires."""
+    when_off: Any = None
+    """A JSON template sent instead when the setting turns the feature off (0 or "none")."""
 
 
 class MessagesMap(SpecModel):
@@ -127,12 +131,32 @@ class MessagesMap(SpecModel):
     """Unified part kind -> JSON template of the provider's part (`$text`, `$url`, ...)."""
 
 
+class BlockRule(SpecModel):
+    when: dict[str, Any] = {}
+    """Field values a block must have to count (empty: every block the other rule left)."""
+    field: str
+    """The block's field holding its text."""
+
+
+class BlocksMap(SpecModel):
+    """An answer made of a list of blocks (Anthropic content blocks, Gemini parts): which blocks
+    are thinking and which are the answer's text. Thinking is matched first, so a block that is
+    thinking is never part of the completion."""
+
+    path: str
+    text: BlockRule
+    thinking: BlockRule | None = None
+
+
 class OutputMap(SpecModel):
-    """Where the answer's pieces are in the response body (dotted paths; numbers index lists)."""
+    """Where the answer's pieces are in the response body (dotted paths; numbers index lists).
+    The answer's text is either one field (`text`, with `thinking` beside it) or `blocks`."""
 
     id: str | None = None
     model: str | None = None
-    text: str
+    text: str | None = None
+    thinking: str | None = None
+    blocks: BlocksMap | None = None
     finish_reason: str
     finish_reasons: dict[str, FinishReason]
     """The provider's finish reason -> the unified one."""

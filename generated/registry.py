@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from cloudburst._models import ModelInfo, Prices, PriceTier, Reasoning
+from cloudburst._models import ModelInfo, Prices, PriceTier, RateLimitTier, Reasoning
 
 MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
@@ -366,6 +366,7 @@ MODELS: tuple[ModelInfo, ...] = (
         reasoning=Reasoning(
             control="effort", values=("minimal", "low", "medium", "high"), rejects=("temperature", "top_p", "logprobs")
         ),
+        rate_limits=RateLimitTier(tier="tier-1", rpm=500, tpm=200000),
     ),
     ModelInfo(
         id="o3",

@@ -28,10 +28,12 @@ from cloudburst._registry import get_model, register_model
 from cloudburst._render import RenderedRequest, parse, render
 from cloudburst._response import APIResponse, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst.generated.anthropic.options import AnthropicOptions
 from cloudburst.generated.openai.options import OpenAIOptions
 
 __all__ = [
     "APIResponse",
+    "AnthropicOptions",
     "AuthError",
     "CloudburstError",
     "ConfigurationError",

@@ -69,7 +69,11 @@ def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
             raise UnsupportedOptionError(f"{model.id} needs thinking_budget >= {reasoning.budget_min}, got {budget}")
         if reasoning.budget_max is not None and budget > reasoning.budget_max:
             raise UnsupportedOptionError(f"{model.id} allows thinking_budget <= {reasoning.budget_max}, got {budget}")
-        if sampling.max_new_tokens is not None and sampling.max_new_tokens <= budget:
+        if sampling.max_new_tokens is None:
+            raise UnsupportedOptionError(
+                f"thinking_budget={budget} needs max_new_tokens set above it: the budget is part of the output"
+            )
+        if sampling.max_new_tokens <= budget:
             raise UnsupportedOptionError(
                 f"max_new_tokens ({sampling.max_new_tokens}) must exceed thinking_budget ({budget}): "
                 "the budget is part of the output"

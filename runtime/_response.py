@@ -36,6 +36,9 @@ class APIResponse:
     """The model name the provider reported."""
     id: str | None = None
     completion: str | None = None
+    """The answer's text: every text part joined, never thinking."""
+    thinking: str | None = None
+    """The model's visible thinking, when the provider returns it."""
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)

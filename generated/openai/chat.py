@@ -95,7 +95,10 @@ def _message(message: Message) -> dict[str, Any]:
     content: Any = [_part(part) for part in message.parts]
     if len(message.parts) == 1 and message.parts[0].kind == "text":
         content = message.parts[0].text
-    return {"role": ROLES[message.role], "content": content}
+    role = ROLES.get(message.role)
+    if role is None:
+        raise unsupported_part(f"{message.role} message", "OpenAI chat")
+    return {"role": role, "content": content}
 
 
 def _part(part: Part) -> dict[str, Any]:
@@ -119,11 +122,14 @@ def _part(part: Part) -> dict[str, Any]:
 def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
     raw_finish = dig(body, ("choices", 0, "finish_reason"))
+    completion = dig(body, ("choices", 0, "message", "content"))
+    thinking = None
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
         provider_model=dig(body, ("model",)),
-        completion=dig(body, ("choices", 0, "message", "content")),
+        completion=completion,
+        thinking=thinking,
         finish_reason=FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
         raw_finish_reason=raw_finish,
         usage=Usage(

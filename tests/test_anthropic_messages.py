@@ -1,0 +1,178 @@
+"""Anthropic Messages: payloads pinned by snapshots, content blocks and cache usage parsed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+import cloudburst
+from cloudburst import AnthropicOptions, Conversation, Document, Image, RequestOptions, SamplingParams
+from cloudburst.generated.anthropic.models import Message, MessageCreateParams
+
+HAIKU = "claude-haiku-4-5"  # thinking by budget, off unless asked
+OPUS = "claude-opus-5-5"  # adaptive thinking steered by effort, always on
+
+PAYLOADS = {
+    "plain_prompt": (HAIKU, "Name three primes.", SamplingParams(), None),
+    "system_and_turns": (
+        HAIKU,
+        Conversation.system("Answer in French.").user("Hi").assistant("Bonjour !").user("How are you?"),
+        SamplingParams(max_new_tokens=200, stop=["\n\n"]),
+        None,
+    ),
+    "thinking_budget": (HAIKU, "Prove it.", SamplingParams(thinking_budget=2048, max_new_tokens=8000), None),
+    "thinking_off": (HAIKU, "Quick answer.", SamplingParams(thinking_budget=0), None),
+    "effort": (OPUS, "Plan a trip.", SamplingParams(reasoning_effort="xhigh", max_new_tokens=32000), None),
+    "images_and_pdf": (
+        HAIKU,
+        Conversation.user(
+            [
+                "Compare.",
+                Image(url="https://example.com/a.png"),
+                Image(data=b"\x89PNG", media_type="image/png"),
+                Document(data=b"%PDF-1.4 tiny"),
+                Document(file_id="file_011"),
+            ]
+        ),
+        SamplingParams(),
+        None,
+    ),
+    "provider_options": (
+        HAIKU,
+        "Hi",
+        SamplingParams(),
+        RequestOptions(
+            provider=AnthropicOptions(
+                metadata={"user_id": "u-42"},
+                service_tier="standard_only",
+                cache_control={"type": "ephemeral", "ttl": "1h"},
+            )
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("feature", PAYLOADS)
+def test_anthropic_messages_payload(feature: str, snapshot: SnapshotAssertion) -> None:
+    model, prompt, sampling, options = PAYLOADS[feature]
+    request = cloudburst.render(model, prompt, sampling, options)
+    assert request.headers["x-api-key"] == "<redacted>" and request.headers["anthropic-version"] == "2023-06-01"
+    assert {"method": request.method, "url": request.url, "headers": request.headers, "body": request.body} == snapshot
+    MessageCreateParams.model_validate(request.body)
+
+
+def test_sampling_the_api_lacks_is_refused_before_sending() -> None:
+    # The SDK's MessageCreateParams has no temperature, top_p or top_k any more.
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError, match=r"Anthropic messages does not support SamplingParams\.temperature"
+    ):
+        cloudburst.render(HAIKU, "hi", SamplingParams(temperature=0.2))
+    with pytest.raises(cloudburst.UnsupportedOptionError, match="does not support logprobs"):
+        cloudburst.render(HAIKU, "hi", SamplingParams(logprobs=True))
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError, match="accepts reasoning_effort in low, medium, high, xhigh, max, not 'none'"
+    ):
+        cloudburst.render(OPUS, "hi", SamplingParams(reasoning_effort="none"))
+    with pytest.raises(cloudburst.UnsupportedOptionError, match="takes a thinking_budget"):
+        cloudburst.render(HAIKU, "hi", SamplingParams(reasoning_effort="high"))
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError, match=r"max_new_tokens \(1500\) must exceed thinking_budget \(2048\)"
+    ):
+        cloudburst.render(HAIKU, "hi", SamplingParams(thinking_budget=2048, max_new_tokens=1500))
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError, match="thinking_budget=2048 needs max_new_tokens set above it"
+    ):
+        cloudburst.render(HAIKU, "hi", SamplingParams(thinking_budget=2048))
+    with pytest.raises(cloudburst.UnsupportedOptionError, match="OpenAIOptions does not apply to claude-haiku-4-5"):
+        cloudburst.render(HAIKU, "hi", options=RequestOptions(provider=cloudburst.OpenAIOptions()))
+
+
+THINKING_ANSWER = {
+    "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-haiku-4-5-20251001",
+    "content": [
+        {"type": "thinking", "thinking": "Two is prime; so are 3 and 5.", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"},
+        {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
+        {"type": "text", "text": "2, 3"},
+        {"type": "text", "text": " and 5."},
+    ],
+    "stop_reason": "end_turn",
+    "stop_sequence": None,
+    "usage": {
+        "input_tokens": 20,
+        "cache_read_input_tokens": 3000,
+        "cache_creation_input_tokens": 1000,
+        "cache_creation": {"ephemeral_5m_input_tokens": 600, "ephemeral_1h_input_tokens": 400},
+        "output_tokens": 150,
+        "output_tokens_details": {"thinking_tokens": 120},
+    },
+}
+
+
+def test_parse_separates_thinking_from_the_answer_and_joins_every_text_block() -> None:
+    Message.model_validate(THINKING_ANSWER)
+    response = cloudburst.parse(HAIKU, 200, {"request-id": "req_011"}, json.dumps(THINKING_ANSWER))
+    assert response.completion == "2, 3 and 5."
+    assert response.thinking == "Two is prime; so are 3 and 5."
+    assert (response.finish_reason, response.raw_finish_reason) == ("stop", "end_turn")
+    assert response.request_id == "req_011" and response.provider_model == "claude-haiku-4-5-20251001"
+    assert response.usage == cloudburst.Usage(
+        input_tokens=4020,
+        output_tokens=150,
+        reasoning_tokens=120,
+        cache_read_tokens=3000,
+        cache_write_tokens=1000,
+        cache_write_1h_tokens=400,
+    )
+    prices = cloudburst.get_model(HAIKU).prices
+    expected = (
+        20 * prices.input
+        + 3000 * prices.cached_input
+        + 600 * prices.cache_write
+        + 400 * prices.cache_write_1h
+        + 150 * prices.output
+    ) / 1e6
+    assert response.cost == pytest.approx(expected, rel=1e-12)
+
+
+def test_max_tokens_spent_thinking_is_length_not_an_empty_success() -> None:
+    body = {**THINKING_ANSWER, "content": [THINKING_ANSWER["content"][0]], "stop_reason": "max_tokens"}
+    response = cloudburst.parse(HAIKU, 200, {}, body)
+    assert response.ok and response.completion == "" and response.finish_reason == "length"
+
+
+def anthropic_error(type_: str, message: str) -> bytes:
+    return json.dumps({"type": "error", "error": {"type": type_, "message": message}}).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (
+            429,
+            anthropic_error("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit"),
+            cloudburst.RateLimitedError,
+        ),
+        (529, anthropic_error("overloaded_error", "Overloaded"), cloudburst.OverloadedError),
+        (
+            400,
+            anthropic_error("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"),
+            cloudburst.ContextOverflowError,
+        ),
+        (
+            413,
+            anthropic_error("request_too_large", "Request exceeds the maximum allowed number of bytes"),
+            cloudburst.InvalidRequestError,
+        ),
+        (401, anthropic_error("authentication_error", "invalid x-api-key"), cloudburst.AuthError),
+        (402, anthropic_error("billing_error", "Your credit balance is too low"), cloudburst.QuotaExceededError),
+        (500, anthropic_error("api_error", "Internal server error"), cloudburst.ServerError),
+    ],
+)
+def test_anthropic_errors_are_typed(status: int, body: bytes, expected: type[cloudburst.ProviderError]) -> None:
+    response = cloudburst.parse(HAIKU, status, {}, body)
+    assert type(response.error) is expected and response.error.provider_type == json.loads(body)["error"]["type"]
