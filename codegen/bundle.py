@@ -314,6 +314,15 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         problems.append(
             spec.problem((*base, "output"), "give the answer's text as either `text` or `blocks`, not both")
         )
+    if output.logprobs is not None:
+        lp = output.logprobs
+        for key, path in (
+            ("path", lp.path),
+            ("token", f"{lp.path}.0.{lp.token}"),
+            ("logprob", f"{lp.path}.0.{lp.logprob}"),
+            ("top", f"{lp.path}.0.{lp.top}.0.{lp.token}"),
+        ):
+            response_path(path, (*base, "output", "logprobs", key))
     if output.blocks is not None:
         response_path(output.blocks.path, (*base, "output", "blocks", "path"))
         for rule_name in ("text", "thinking"):

@@ -148,6 +148,15 @@ class BlocksMap(SpecModel):
     thinking: BlockRule | None = None
 
 
+class LogprobsMap(SpecModel):
+    """Where per-token log probabilities are: a list of tokens, each with its alternatives."""
+
+    path: str
+    token: str = "token"
+    logprob: str = "logprob"
+    top: str = "top_logprobs"
+
+
 class OutputMap(SpecModel):
     """Where the answer's pieces are in the response body (dotted paths; numbers index lists).
     The answer's text is either one field (`text`, with `thinking` beside it) or `blocks`."""
@@ -157,6 +166,7 @@ class OutputMap(SpecModel):
     text: str | None = None
     thinking: str | None = None
     blocks: BlocksMap | None = None
+    logprobs: LogprobsMap | None = None
     finish_reason: str
     finish_reasons: dict[str, FinishReason]
     """The provider's finish reason -> the unified one."""

@@ -26,7 +26,7 @@ from cloudburst._models import ModelInfo, Prices, PriceTier, Reasoning
 from cloudburst._options import RequestOptions
 from cloudburst._registry import get_model, register_model
 from cloudburst._render import RenderedRequest, parse, render
-from cloudburst._response import APIResponse, Usage
+from cloudburst._response import APIResponse, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst.generated.anthropic.options import AnthropicOptions
 from cloudburst.generated.openai.options import OpenAIOptions
@@ -63,6 +63,7 @@ __all__ = [
     "SamplingParams",
     "ServerError",
     "Text",
+    "TokenLogprob",
     "UnknownModelError",
     "UnsupportedContentError",
     "UnsupportedOptionError",

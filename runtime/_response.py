@@ -25,6 +25,15 @@ class Usage:
     """Part of `cache_write_tokens` written with a 1-hour lifetime (Anthropic)."""
 
 
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One generated token, its log probability, and the likeliest alternatives (`top`)."""
+
+    token: str
+    logprob: float
+    top: tuple[TokenLogprob, ...] = ()
+
+
 @dataclass(slots=True)
 class APIResponse:
     """One prompt's outcome: a completion, or `error` saying why there is none."""
@@ -39,6 +48,8 @@ class APIResponse:
     """The answer's text: every text part joined, never thinking."""
     thinking: str | None = None
     """The model's visible thinking, when the provider returns it."""
+    logprobs: list[TokenLogprob] | None = None
+    """Per output token, when logprobs were asked for."""
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)

@@ -217,3 +217,14 @@ def test_a_success_status_with_a_broken_body_is_an_invalid_response() -> None:
     response = cloudburst.parse(MODEL, 200, {}, b'{"id": "chatcmpl-1", "choi')
     assert isinstance(response.error, cloudburst.InvalidResponseError)
     assert response.error.retryable and response.raw == '{"id": "chatcmpl-1", "choi'
+
+
+def test_parse_logprobs_with_top_alternatives() -> None:
+    body = RECORDED["Logprobs"]["response"]
+    response = cloudburst.parse("gpt-4o-mini", 200, {}, body)
+    assert response.logprobs is not None
+    assert "".join(t.token for t in response.logprobs) == response.completion
+    first = response.logprobs[0]
+    assert (first.token, first.logprob) == ("Hello", -0.31725305)
+    assert [(t.token, t.logprob) for t in first.top] == [("Hello", -0.31725305), ("Hi", -1.3190403)]
+    assert cloudburst.parse("gpt-4o-mini", 200, {}, RECORDED["Default"]["response"]).logprobs is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudburst._conversation import Conversation, Message, Part
-from cloudburst._response import APIResponse, FinishReason, Usage
+from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._wire import check_sampling, dig, json_value, unsupported_part
 from cloudburst.generated.openai.options import OpenAIOptions
@@ -124,12 +124,21 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     raw_finish = dig(body, ("choices", 0, "finish_reason"))
     completion = dig(body, ("choices", 0, "message", "content"))
     thinking = None
+    logprobs = [
+        TokenLogprob(
+            item.get("token"),
+            item.get("logprob"),
+            tuple(TokenLogprob(top.get("token"), top.get("logprob")) for top in item.get("top_logprobs") or ()),
+        )
+        for item in dig(body, ("choices", 0, "logprobs", "content")) or ()
+    ]
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
         provider_model=dig(body, ("model",)),
         completion=completion,
         thinking=thinking,
+        logprobs=logprobs or None,
         finish_reason=FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
         raw_finish_reason=raw_finish,
         usage=Usage(
