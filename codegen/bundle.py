@@ -20,7 +20,7 @@ from codegen.errors import Problem, SpecError
 from codegen.load import PathKey, SpecFile, load_spec_file
 from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
 from codegen.spec import ApiSpec, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
-from codegen.vocabulary import PART_VARIABLES
+from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
 JSON_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
@@ -293,7 +293,8 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         path = placement.path if isinstance(placement, Placement) else placement
         request_path(path, (*loc, "path") if isinstance(placement, Placement) else loc)
         if isinstance(placement, Placement):
-            _check_template(placement.value, frozenset({"value"}), (*loc, "value"), spec, problems)
+            allowed = frozenset(SAMPLING_VARIABLES.get(setting, {"value": ""}))
+            _check_template(placement.value, allowed, (*loc, "value"), spec, problems)
             _check_template(placement.when_off, frozenset(), (*loc, "when_off"), spec, problems)
     messages = api.messages
     request_path(messages.path, (*base, "messages", "path"))

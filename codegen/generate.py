@@ -25,7 +25,7 @@ from codegen.bundle import ProviderBundle, load_provider, load_registry
 from codegen.errors import Problem, SpecError
 from codegen.schema_paths import REF_PREFIX, schema_at, split_path
 from codegen.spec import ModelsSpec
-from codegen.vocabulary import PART_VARIABLES
+from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 TEMPLATES = Path(__file__).parent / "templates"
 LINE_LENGTH = 120
@@ -59,6 +59,7 @@ _jinja.globals.update(
         if value is not None
     ),
     BOOLEAN_SETTINGS=BOOLEAN_SETTINGS,
+    sampling_variables=lambda setting: SAMPLING_VARIABLES.get(setting, {"value": f"sampling.{setting}"}),
     part_variables={kind: {name: f"v['{name}']" for name in sorted(names)} for kind, names in PART_VARIABLES.items()},
 )
 

@@ -60,3 +60,12 @@ PART_VARIABLES: dict[str, frozenset[str]] = {
     "document_url": frozenset({"url", "media_type", "filename"}),
     "file_id": frozenset({"file_id", "media_type", "filename"}),
 }
+
+# Variables a sampling placement's template may use; `$value` unless listed here.
+SAMPLING_VARIABLES: dict[str, dict[str, str]] = {
+    "output_schema": {
+        "schema": "json_schema(sampling.output_schema)",
+        "strict_schema": "strict_json_schema(sampling.output_schema)",
+        "name": "schema_name(sampling.output_schema)",
+    },
+}

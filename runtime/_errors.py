@@ -108,6 +108,11 @@ class InvalidResponseError(ProviderError):
     retryable = True
 
 
+class InvalidOutputError(ProviderError):
+    kind = "invalid_output"
+    retryable = True
+
+
 class ContextOverflowError(ProviderError):
     kind = "context_overflow"
 
@@ -141,6 +146,7 @@ ERROR_KINDS: dict[str, type[ProviderError]] = {
         RequestTimeoutError,
         ConnectionFailedError,
         InvalidResponseError,
+        InvalidOutputError,
         ContextOverflowError,
         AuthError,
         PermissionDeniedError,

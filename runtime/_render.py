@@ -16,13 +16,20 @@ import orjson
 
 from cloudburst._capabilities import check_request
 from cloudburst._conversation import Conversation
-from cloudburst._errors import ConfigurationError, InvalidResponseError, ProviderError, UnsupportedOptionError
+from cloudburst._errors import (
+    ConfigurationError,
+    InvalidOutputError,
+    InvalidResponseError,
+    ProviderError,
+    UnsupportedOptionError,
+)
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._providers import ProviderInfo
 from cloudburst._registry import get_model
 from cloudburst._response import APIResponse
 from cloudburst._sampling import SamplingParams
+from cloudburst._structured import parse_output
 from cloudburst.generated import APIS, PROVIDERS
 
 REDACTED = "<redacted>"
@@ -117,10 +124,12 @@ def parse(
     headers: Mapping[str, str],
     body: bytes | str | Mapping[str, Any],
     *,
+    output_schema: Any = None,
     batch: bool = False,
 ) -> APIResponse:
     """An APIResponse from a provider's answer: the completion, usage and cost, or a typed and
-    classified error. Never raises for what the provider said."""
+    classified error. With `output_schema` the answer is parsed into `parsed`, or the error is
+    an InvalidOutputError. Never raises for what the provider said."""
     info = model if isinstance(model, ModelInfo) else get_model(model)
     provider, adapter = adapter_for(info)
     request_id = _header(headers, provider.request_id_header)
@@ -144,6 +153,12 @@ def parse(
     response.request_id = request_id
     response.raw = data
     response.cost = info.cost(response.usage, batch=batch)
+    if output_schema is not None:
+        try:
+            response.parsed = parse_output(response.completion, output_schema)
+        except InvalidOutputError as exc:
+            exc.status = status
+            response.error = exc
     return response
 
 

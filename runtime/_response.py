@@ -48,6 +48,8 @@ class APIResponse:
     """The answer's text: every text part joined, never thinking."""
     thinking: str | None = None
     """The model's visible thinking, when the provider returns it."""
+    parsed: Any = None
+    """With an output_schema: the answer as a model instance (or JSON data for a dict schema)."""
     logprobs: list[TokenLogprob] | None = None
     """Per output token, when logprobs were asked for."""
     finish_reason: FinishReason | None = None

@@ -176,3 +176,16 @@ def anthropic_error(type_: str, message: str) -> bytes:
 def test_anthropic_errors_are_typed(status: int, body: bytes, expected: type[cloudburst.ProviderError]) -> None:
     response = cloudburst.parse(HAIKU, status, {}, body)
     assert type(response.error) is expected and response.error.provider_type == json.loads(body)["error"]["type"]
+
+
+def test_output_schema_goes_to_output_config_format(snapshot: SnapshotAssertion) -> None:
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        primes: list[int]
+
+    request = cloudburst.render(
+        OPUS, "Three primes?", SamplingParams(output_schema=Answer, reasoning_effort="low", max_new_tokens=500)
+    )
+    assert request.body["output_config"] == snapshot
+    MessageCreateParams.model_validate(request.body)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
@@ -228,3 +230,50 @@ def test_parse_logprobs_with_top_alternatives() -> None:
     assert (first.token, first.logprob) == ("Hello", -0.31725305)
     assert [(t.token, t.logprob) for t in first.top] == [("Hello", -0.31725305), ("Hi", -1.3190403)]
     assert cloudburst.parse("gpt-4o-mini", 200, {}, RECORDED["Default"]["response"]).logprobs is None
+
+
+class Weather(BaseModel):
+    city: str
+    celsius: float
+    tags: list[str] = []
+
+
+def test_output_schema_payload_is_strict_json_schema(snapshot: SnapshotAssertion) -> None:
+    request = cloudburst.render(MODEL, "Weather in Oslo?", SamplingParams(output_schema=Weather))
+    assert request.body["response_format"] == snapshot
+    CreateChatCompletionRequest.model_validate(request.body)
+
+
+def answer(text: str, finish: str = "stop") -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-2",
+        "object": "chat.completion",
+        "created": 1,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "finish_reason": finish,
+                "logprobs": None,
+            }
+        ],
+        "usage": {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42},
+    }
+
+
+def test_structured_answer_is_parsed_into_the_model() -> None:
+    response = cloudburst.parse(
+        MODEL, 200, {}, answer('{"city": "Oslo", "celsius": -3.5, "tags": []}'), output_schema=Weather
+    )
+    assert response.ok and response.parsed == Weather(city="Oslo", celsius=-3.5)
+    raw = cloudburst.parse(MODEL, 200, {}, answer('{"a": 1}'), output_schema={"type": "object"})
+    assert raw.parsed == {"a": 1}
+
+
+def test_an_answer_that_breaks_the_schema_is_a_retryable_typed_error() -> None:
+    truncated = cloudburst.parse(MODEL, 200, {}, answer('{"city": "Os', "length"), output_schema=Weather)
+    assert isinstance(truncated.error, cloudburst.InvalidOutputError) and truncated.error.retryable
+    assert truncated.finish_reason == "length" and truncated.usage.output_tokens == 12  # usage is kept
+    wrong = cloudburst.parse(MODEL, 200, {}, answer('{"city": "Oslo"}'), output_schema=Weather)
+    assert isinstance(wrong.error, cloudburst.InvalidOutputError) and wrong.parsed is None

@@ -12,6 +12,7 @@ from typing import Any
 from cloudburst._conversation import Conversation, Message, Part
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._structured import json_schema
 from cloudburst._wire import check_sampling, dig, json_value, unsupported_part
 from cloudburst.generated.anthropic.options import AnthropicOptions
 
@@ -19,7 +20,7 @@ PROVIDER = "anthropic"
 API = "messages"
 METHOD = "POST"
 PATH = "/messages"
-SAMPLING: frozenset[str] = frozenset({"max_new_tokens", "stop", "reasoning_effort", "thinking_budget"})
+SAMPLING: frozenset[str] = frozenset({"max_new_tokens", "stop", "reasoning_effort", "output_schema", "thinking_budget"})
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 Options = AnthropicOptions
 ROLES = {"user": "user", "assistant": "assistant"}
@@ -53,6 +54,11 @@ def build_body(
         body["stop_sequences"] = sampling.stop
     if sampling.reasoning_effort is not None:
         body.setdefault("output_config", {})["effort"] = sampling.reasoning_effort
+    if sampling.output_schema is not None:
+        body.setdefault("output_config", {})["format"] = {
+            "type": "json_schema",
+            "schema": json_schema(sampling.output_schema),
+        }
     if sampling.thinking_budget in (0, "none"):
         body["thinking"] = {"type": "disabled"}
     elif sampling.thinking_budget is not None:

@@ -12,6 +12,7 @@ from typing import Any
 from cloudburst._conversation import Conversation, Message, Part
 from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._wire import check_sampling, dig, json_value, unsupported_part
 from cloudburst.generated.openai.options import OpenAIOptions
 
@@ -30,6 +31,7 @@ SAMPLING: frozenset[str] = frozenset(
         "logprobs",
         "top_logprobs",
         "json_mode",
+        "output_schema",
     }
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
@@ -73,6 +75,15 @@ def build_body(
         body["top_logprobs"] = sampling.top_logprobs
     if sampling.json_mode:
         body["response_format"] = {"type": "json_object"}
+    if sampling.output_schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {
+                "name": schema_name(sampling.output_schema),
+                "schema": strict_json_schema(sampling.output_schema),
+                "strict": True,
+            },
+        }
     if options is not None:
         if options.service_tier is not None:
             body["service_tier"] = json_value(options.service_tier)
