@@ -189,3 +189,20 @@ def test_output_schema_goes_to_output_config_format(snapshot: SnapshotAssertion)
     )
     assert request.body["output_config"] == snapshot
     MessageCreateParams.model_validate(request.body)
+
+
+@pytest.mark.parametrize("feature", PAYLOADS)
+def test_payload_conforms_to_the_official_anthropic_types(feature: str) -> None:
+    from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+
+    from tests.official_types import problems
+
+    model, prompt, sampling, options = PAYLOADS[feature]
+    body = cloudburst.render(model, prompt, sampling, options).body
+    assert problems(body, MessageCreateParamsNonStreaming) == []
+
+
+def test_thinking_answer_parses_as_the_official_anthropic_message() -> None:
+    from anthropic.types import Message as OfficialMessage
+
+    OfficialMessage.model_validate(THINKING_ANSWER)

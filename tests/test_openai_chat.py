@@ -277,3 +277,32 @@ def test_an_answer_that_breaks_the_schema_is_a_retryable_typed_error() -> None:
     assert truncated.finish_reason == "length" and truncated.usage.output_tokens == 12  # usage is kept
     wrong = cloudburst.parse(MODEL, 200, {}, answer('{"city": "Oslo"}'), output_schema=Weather)
     assert isinstance(wrong.error, cloudburst.InvalidOutputError) and wrong.parsed is None
+
+
+@pytest.mark.parametrize("feature", PAYLOADS)
+def test_payload_conforms_to_the_official_openai_types(feature: str) -> None:
+    from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
+
+    from tests.official_types import problems
+
+    prompt, sampling, options = PAYLOADS[feature]
+    body = cloudburst.render(MODEL, prompt, sampling, options).body
+    assert problems(body, CompletionCreateParamsNonStreaming) == []
+
+
+def test_the_official_type_check_catches_wrong_payloads() -> None:
+    from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
+
+    from tests.official_types import problems
+
+    body = cloudburst.render(MODEL, "hi").body
+    assert problems({**body, "temprature": 1}, CompletionCreateParamsNonStreaming) == ["body: unknown key 'temprature'"]
+    assert problems({**body, "messages": [{"role": "robot", "content": "x"}]}, CompletionCreateParamsNonStreaming)
+    assert problems({"model": MODEL}, CompletionCreateParamsNonStreaming) == ["body: missing 'messages'"]
+
+
+def test_answers_parse_as_the_official_openai_response_type() -> None:
+    from openai.types.chat import ChatCompletion
+
+    for example in RECORDED.values():
+        ChatCompletion.model_validate(example["response"])
