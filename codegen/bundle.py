@@ -306,7 +306,21 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         )
     for kind, template in messages.parts.items():
         _check_template(template, PART_VARIABLES[kind], (*base, "messages", "parts", kind), spec, problems)
+    if api.tools is not None:
+        tools_loc = (*base, "tools")
+        request_path(api.tools.path, (*tools_loc, "path"))
+        request_path(api.tools.choice_path, (*tools_loc, "choice_path"))
+        _check_template(
+            api.tools.shape, frozenset({"name", "description", "parameters"}), (*tools_loc, "shape"), spec, problems
+        )
+        for choice, template in api.tools.choices.items():
+            _check_template(template, frozenset(), (*tools_loc, "choices", choice), spec, problems)
+        _check_template(api.tools.named_choice, frozenset({"name"}), (*tools_loc, "named_choice"), spec, problems)
     output = api.output
+    if output.tool_calls is not None:
+        calls = output.tool_calls
+        for key in ("id", "name", "arguments"):
+            response_path(f"{calls.path}.0.{getattr(calls, key)}", (*base, "output", "tool_calls", key))
     for key in ("id", "model", "text", "thinking", "finish_reason"):
         path = getattr(output, key)
         if path is not None:

@@ -167,6 +167,7 @@ class OutputMap(SpecModel):
     thinking: str | None = None
     blocks: BlocksMap | None = None
     logprobs: LogprobsMap | None = None
+    tool_calls: ToolCallsMap | None = None
     finish_reason: str
     finish_reasons: dict[str, FinishReason]
     """The provider's finish reason -> the unified one."""
@@ -184,6 +185,30 @@ class OptionField(SpecModel):
     """Providers that accept it, when not every provider of this API does (compatible hosts)."""
 
 
+class ToolsMap(SpecModel):
+    """How tools are offered: the list's place, each tool's shape, and the tool choice."""
+
+    path: str
+    shape: Any
+    """JSON template of one tool: `$name`, `$description`, `$parameters` (a JSON schema)."""
+    choice_path: str
+    choices: dict[Literal["auto", "none", "required"], Any]
+    """Unified choice -> JSON template of the provider's value."""
+    named_choice: Any
+    """JSON template forcing one tool: `$name`."""
+
+
+class ToolCallsMap(SpecModel):
+    """Where the calls are in the answer: a list (or the blocks matching `when`), and in each
+    call its id, tool name and arguments (JSON text or an object)."""
+
+    path: str
+    when: dict[str, Any] = {}
+    id: str
+    name: str
+    arguments: str
+
+
 class ApiSpec(SpecModel):
     kind: Literal["chat"]
     endpoint: Endpoint
@@ -197,6 +222,8 @@ class ApiSpec(SpecModel):
     """Unified sampling setting -> where it goes. A setting left out is unsupported: asking for
     it fails before anything is sent."""
     messages: MessagesMap
+    tools: ToolsMap | None = None
+    """How tools are offered; None: the API takes none."""
     output: OutputMap
     options_class: str | None = Field(None, pattern=r"^[A-Z][A-Za-z0-9]*Options$")
     """Name of the generated provider options model (`OpenAIOptions`)."""

@@ -29,6 +29,7 @@ from cloudburst._registry import get_model, register_model
 from cloudburst._render import RenderedRequest, parse, render
 from cloudburst._response import APIResponse, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._tools import Tool, ToolCall
 from cloudburst.generated.anthropic.options import AnthropicOptions
 from cloudburst.generated.openai.options import OpenAIOptions
 
@@ -66,6 +67,8 @@ __all__ = [
     "ServerError",
     "Text",
     "TokenLogprob",
+    "Tool",
+    "ToolCall",
     "UnknownModelError",
     "UnsupportedContentError",
     "UnsupportedOptionError",

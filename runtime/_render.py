@@ -85,7 +85,14 @@ def build_request(
             f"{type(provider_options).__name__} does not apply to {model.id} ({provider.title} {adapter.API}); "
             f"it takes {wanted}"
         )
-    body = adapter.build_body(model.name, conversation, sampling, provider_options)
+    if options.tools and not model.supports("tools"):
+        raise UnsupportedOptionError(f"{model.id} cannot call tools")
+    choice = options.tool_choice
+    if choice not in (None, "auto", "none", "required") and choice not in {tool.name for tool in options.tools}:
+        raise ConfigurationError(
+            f"tool_choice {choice!r} names no tool offered; offered: {[t.name for t in options.tools]}"
+        )
+    body = adapter.build_body(model.name, conversation, sampling, options)
     body.update(options.extra_body)
     headers = {"content-type": "application/json", **provider.headers}
     if api_key is not None and provider.auth.scheme == "bearer":

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cloudburst._errors import ProviderError
+from cloudburst._tools import ToolCall
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal"]
 
@@ -48,6 +49,8 @@ class APIResponse:
     """The answer's text: every text part joined, never thinking."""
     thinking: str | None = None
     """The model's visible thinking, when the provider returns it."""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    """Tools the model asked to call, arguments parsed."""
     parsed: Any = None
     """With an output_schema: the answer as a model instance (or JSON data for a dict schema)."""
     logprobs: list[TokenLogprob] | None = None

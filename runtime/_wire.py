@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
 from cloudburst._errors import UnsupportedContentError, UnsupportedOptionError
 from cloudburst._sampling import SamplingParams
+from cloudburst._tools import ToolCall
 
 
 def dig(body: Any, path: tuple[str | int, ...]) -> Any:
@@ -44,3 +46,15 @@ def json_value(value: Any) -> Any:
 
 def unsupported_part(kind: str, where: str) -> UnsupportedContentError:
     return UnsupportedContentError(f"{where} cannot take a {kind.replace('_', ' ')} part")
+
+
+def tool_call(id_: Any, name: Any, arguments: Any) -> ToolCall:
+    """A ToolCall from what the provider sent: arguments as JSON text (OpenAI) or an object."""
+    if isinstance(arguments, dict):
+        return ToolCall(str(id_), str(name), arguments, orjson.dumps(arguments).decode())
+    raw = arguments if isinstance(arguments, str) else ""
+    try:
+        parsed = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        parsed = None
+    return ToolCall(str(id_), str(name), parsed if isinstance(parsed, dict) else None, raw)

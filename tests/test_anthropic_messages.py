@@ -10,6 +10,7 @@ from syrupy.assertion import SnapshotAssertion
 import cloudburst
 from cloudburst import AnthropicOptions, Conversation, Document, Image, RequestOptions, SamplingParams
 from cloudburst.generated.anthropic.models import Message, MessageCreateParams
+from tests.tools_fixtures import LookupOrder, get_current_weather
 
 HAIKU = "claude-haiku-4-5"  # thinking by budget, off unless asked
 OPUS = "claude-opus-5-5"  # adaptive thinking steered by effort, always on
@@ -38,6 +39,24 @@ PAYLOADS = {
         ),
         SamplingParams(),
         None,
+    ),
+    "tools_auto": (
+        HAIKU,
+        "Weather in Boston?",
+        SamplingParams(),
+        RequestOptions(tools=[get_current_weather, LookupOrder]),
+    ),
+    "tools_forced": (
+        HAIKU,
+        "Find order A-1",
+        SamplingParams(),
+        RequestOptions(tools=[LookupOrder], tool_choice="LookupOrder"),
+    ),
+    "tools_none": (
+        HAIKU,
+        "Just talk.",
+        SamplingParams(),
+        RequestOptions(tools=[get_current_weather], tool_choice="none"),
     ),
     "provider_options": (
         HAIKU,
@@ -206,3 +225,23 @@ def test_thinking_answer_parses_as_the_official_anthropic_message() -> None:
     from anthropic.types import Message as OfficialMessage
 
     OfficialMessage.model_validate(THINKING_ANSWER)
+
+
+def test_parse_tool_use_blocks() -> None:
+    body = {
+        **THINKING_ANSWER,
+        "content": [
+            {"type": "text", "text": "Let me look."},
+            {"type": "tool_use", "id": "toolu_01A", "name": "get_current_weather", "input": {"location": "Boston, MA"}},
+            {"type": "tool_use", "id": "toolu_01B", "name": "LookupOrder", "input": {"order_id": "A-1"}},
+        ],
+        "stop_reason": "tool_use",
+    }
+    Message.model_validate(body)
+    response = cloudburst.parse(HAIKU, 200, {}, body)
+    assert response.finish_reason == "tool_calls" and response.completion == "Let me look."
+    assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [
+        ("toolu_01A", "get_current_weather", {"location": "Boston, MA"}),
+        ("toolu_01B", "LookupOrder", {"order_id": "A-1"}),
+    ]
+    assert response.tool_calls[0].raw_arguments == '{"location":"Boston, MA"}'

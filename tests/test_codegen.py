@@ -84,7 +84,7 @@ def test_a_new_spec_field_appears_in_the_generated_models_and_options(specs_copy
     assert "Literal['low', 'high']" in str(field.annotation)
     options_source = (out / "openai" / "options.py").read_text()
     assert 'priority_hint: Literal["low", "high"] | None = None' in options_source
-    assert 'body["priority_hint"] = json_value(options.priority_hint)' in (out / "openai" / "chat.py").read_text()
+    assert 'body["priority_hint"] = json_value(provider.priority_hint)' in (out / "openai" / "chat.py").read_text()
 
 
 def test_generated_request_model_rejects_unknown_fields() -> None:

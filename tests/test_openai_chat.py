@@ -13,6 +13,7 @@ from syrupy.assertion import SnapshotAssertion
 import cloudburst
 from cloudburst import Conversation, Document, Image, OpenAIOptions, RequestOptions, SamplingParams
 from cloudburst.generated.openai.models import CreateChatCompletionRequest, CreateChatCompletionResponse
+from tests.tools_fixtures import LookupOrder, get_current_weather
 
 MODEL = "gpt-4o-mini"
 RECORDED = {
@@ -50,6 +51,19 @@ PAYLOADS = {
         "Hi",
         SamplingParams(),
         RequestOptions(provider=OpenAIOptions(service_tier="flex", metadata={"job": "nightly"}, store=False)),
+    ),
+    "tools_auto": ("Weather in Boston?", SamplingParams(), RequestOptions(tools=[get_current_weather, LookupOrder])),
+    "tools_forced": (
+        "Find order A-1",
+        SamplingParams(),
+        RequestOptions(
+            tools=[LookupOrder], tool_choice="LookupOrder", provider=OpenAIOptions(parallel_tool_calls=False)
+        ),
+    ),
+    "tools_required": (
+        "Do something.",
+        SamplingParams(),
+        RequestOptions(tools=[get_current_weather], tool_choice="required"),
     ),
     "extra_body_and_headers": (
         "Hi",
@@ -95,7 +109,7 @@ def test_a_setting_the_api_has_no_place_for_is_refused() -> None:
     with pytest.raises(
         cloudburst.UnsupportedOptionError, match=r"OpenAI chat does not support SamplingParams\.thinking_budget"
     ):
-        chat.build_body("gpt-4o-mini", Conversation.of("hi"), SamplingParams(thinking_budget=1024))
+        chat.build_body("gpt-4o-mini", Conversation.of("hi"), SamplingParams(thinking_budget=1024), RequestOptions())
 
 
 def test_provider_options_are_typed() -> None:
@@ -306,3 +320,50 @@ def test_answers_parse_as_the_official_openai_response_type() -> None:
 
     for example in RECORDED.values():
         ChatCompletion.model_validate(example["response"])
+
+
+def test_parse_recorded_tool_call() -> None:
+    response = cloudburst.parse("gpt-4o-mini", 200, {}, RECORDED["Functions"]["response"])
+    assert response.finish_reason == "tool_calls" and response.completion is None
+    (call,) = response.tool_calls
+    assert (call.id, call.name, call.arguments) == ("call_abc123", "get_current_weather", {"location": "Boston, MA"})
+
+
+def test_tool_call_with_broken_json_keeps_the_raw_arguments() -> None:
+    body = answer("", "tool_calls")
+    body["choices"][0]["message"]["tool_calls"] = [
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_current_weather", "arguments": '{"location": "Bos'},
+        }
+    ]
+    (call,) = cloudburst.parse(MODEL, 200, {}, body).tool_calls
+    assert call.arguments is None and call.raw_arguments == '{"location": "Bos'
+
+
+def test_tool_from_function_reads_signature_and_docstring() -> None:
+    tool = cloudburst.Tool.from_function(get_current_weather)
+    assert tool.name == "get_current_weather"
+    assert tool.description == "Get the current weather in a given location."
+    assert tool.parameters == {
+        "type": "object",
+        "properties": {
+            "location": {"title": "Location", "type": "string"},
+            "unit": {"default": "celsius", "enum": ["celsius", "fahrenheit"], "title": "Unit", "type": "string"},
+        },
+        "required": ["location"],
+    }
+
+
+def test_tools_need_a_model_that_can_call_them() -> None:
+    cloudburst.register_model(
+        "test-no-tools", provider="openai", context_window=8192, max_output_tokens=512, replace=True
+    )
+    with pytest.raises(cloudburst.UnsupportedOptionError, match="test-no-tools cannot call tools"):
+        cloudburst.render("test-no-tools", "hi", options=RequestOptions(tools=[get_current_weather]))
+
+
+def test_tool_choice_must_name_an_offered_tool() -> None:
+    with pytest.raises(cloudburst.ConfigurationError, match="tool_choice 'lookup' names no tool offered"):
+        cloudburst.render(MODEL, "hi", options=RequestOptions(tools=[LookupOrder], tool_choice="lookup"))

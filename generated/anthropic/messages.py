@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from cloudburst._conversation import Conversation, Message, Part
+from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema
-from cloudburst._wire import check_sampling, dig, json_value, unsupported_part
+from cloudburst._wire import check_sampling, dig, json_value, tool_call, unsupported_part
 from cloudburst.generated.anthropic.options import AnthropicOptions
 
 PROVIDER = "anthropic"
@@ -36,10 +37,7 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 
 def build_body(
-    model: str,
-    conversation: Conversation,
-    sampling: SamplingParams,
-    options: AnthropicOptions | None = None,
+    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
 ) -> dict[str, Any]:
     """The JSON body to send, as plain data."""
     check_sampling(sampling, SAMPLING, "Anthropic messages")
@@ -63,17 +61,25 @@ def build_body(
         body["thinking"] = {"type": "disabled"}
     elif sampling.thinking_budget is not None:
         body["thinking"] = {"type": "enabled", "budget_tokens": sampling.thinking_budget}
-    if options is not None:
-        if options.metadata is not None:
-            body["metadata"] = json_value(options.metadata)
-        if options.service_tier is not None:
-            body["service_tier"] = json_value(options.service_tier)
-        if options.speed is not None:
-            body["speed"] = json_value(options.speed)
-        if options.inference_geo is not None:
-            body["inference_geo"] = json_value(options.inference_geo)
-        if options.cache_control is not None:
-            body["cache_control"] = json_value(options.cache_control)
+    if options.tools:
+        body["tools"] = [
+            {"name": tool.name, "description": tool.description, "input_schema": dict(tool.parameters)}
+            for tool in options.tools
+        ]
+    if options.tool_choice is not None:
+        body["tool_choice"] = _tool_choice(options.tool_choice)
+    provider = options.provider
+    if isinstance(provider, AnthropicOptions):
+        if provider.metadata is not None:
+            body["metadata"] = json_value(provider.metadata)
+        if provider.service_tier is not None:
+            body["service_tier"] = json_value(provider.service_tier)
+        if provider.speed is not None:
+            body["speed"] = json_value(provider.speed)
+        if provider.inference_geo is not None:
+            body["inference_geo"] = json_value(provider.inference_geo)
+        if provider.cache_control is not None:
+            body["cache_control"] = json_value(provider.cache_control)
     return body
 
 
@@ -85,6 +91,16 @@ def _message(message: Message) -> dict[str, Any]:
     if role is None:
         raise unsupported_part(f"{message.role} message", "Anthropic messages")
     return {"role": role, "content": content}
+
+
+def _tool_choice(choice: str) -> Any:
+    if choice == "auto":
+        return {"type": "auto"}
+    if choice == "none":
+        return {"type": "none"}
+    if choice == "required":
+        return {"type": "any"}
+    return {"type": "tool", "name": choice}
 
 
 def _part(part: Part) -> dict[str, Any]:
@@ -116,12 +132,18 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             texts.append(block.get("text") or "")
     completion: str | None = "".join(texts)
     thinking: str | None = "".join(thoughts) if thoughts else None
+    tool_calls = [
+        tool_call(dig(block, ("id",)), dig(block, ("name",)), dig(block, ("input",)))
+        for block in dig(body, ("content",)) or ()
+        if block.get("type") == "tool_use"
+    ]
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
         provider_model=dig(body, ("model",)),
         completion=completion,
         thinking=thinking,
+        tool_calls=tool_calls,
         finish_reason=FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
         raw_finish_reason=raw_finish,
         usage=Usage(

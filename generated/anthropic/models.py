@@ -90,6 +90,50 @@ class OutputConfig(BaseModel):
     format: dict[str, Any] | None = None
 
 
+class Tool(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: str
+    description: str | None = None
+    input_schema: dict[str, Any]
+    type: Literal["custom"] | None = None
+    cache_control: CacheControlEphemeral | None = None
+    strict: bool | None = None
+
+
+class ToolChoiceAuto(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["auto"]
+    disable_parallel_tool_use: bool | None = None
+
+
+class ToolChoiceAny(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["any"]
+    disable_parallel_tool_use: bool | None = None
+
+
+class ToolChoiceTool(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["tool"]
+    name: str
+    disable_parallel_tool_use: bool | None = None
+
+
+class ToolChoiceNone(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["none"]
+
+
 class TextBlock(BaseModel):
     type: Literal["text"]
     text: str
@@ -203,4 +247,8 @@ class MessageCreateParams(BaseModel):
     ] = None
     output_config: OutputConfig | None = None
     cache_control: CacheControlEphemeral | None = None
+    tools: list[Tool] | None = None
+    tool_choice: Annotated[
+        ToolChoiceAuto | ToolChoiceAny | ToolChoiceTool | ToolChoiceNone | None, Field(discriminator="type")
+    ] = None
     stream: bool | None = None

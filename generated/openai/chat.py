@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from cloudburst._conversation import Conversation, Message, Part
+from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import schema_name, strict_json_schema
-from cloudburst._wire import check_sampling, dig, json_value, unsupported_part
+from cloudburst._wire import check_sampling, dig, json_value, tool_call, unsupported_part
 from cloudburst.generated.openai.options import OpenAIOptions
 
 PROVIDER = "openai"
@@ -47,10 +48,7 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 
 def build_body(
-    model: str,
-    conversation: Conversation,
-    sampling: SamplingParams,
-    options: OpenAIOptions | None = None,
+    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
 ) -> dict[str, Any]:
     """The JSON body to send, as plain data."""
     check_sampling(sampling, SAMPLING, "OpenAI chat")
@@ -84,21 +82,32 @@ def build_body(
                 "strict": True,
             },
         }
-    if options is not None:
-        if options.service_tier is not None:
-            body["service_tier"] = json_value(options.service_tier)
-        if options.store is not None:
-            body["store"] = json_value(options.store)
-        if options.metadata is not None:
-            body["metadata"] = json_value(options.metadata)
-        if options.safety_identifier is not None:
-            body["safety_identifier"] = json_value(options.safety_identifier)
-        if options.prompt_cache_key is not None:
-            body["prompt_cache_key"] = json_value(options.prompt_cache_key)
-        if options.parallel_tool_calls is not None:
-            body["parallel_tool_calls"] = json_value(options.parallel_tool_calls)
-        if options.verbosity is not None:
-            body["verbosity"] = json_value(options.verbosity)
+    if options.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {"name": tool.name, "description": tool.description, "parameters": dict(tool.parameters)},
+            }
+            for tool in options.tools
+        ]
+    if options.tool_choice is not None:
+        body["tool_choice"] = _tool_choice(options.tool_choice)
+    provider = options.provider
+    if isinstance(provider, OpenAIOptions):
+        if provider.service_tier is not None:
+            body["service_tier"] = json_value(provider.service_tier)
+        if provider.store is not None:
+            body["store"] = json_value(provider.store)
+        if provider.metadata is not None:
+            body["metadata"] = json_value(provider.metadata)
+        if provider.safety_identifier is not None:
+            body["safety_identifier"] = json_value(provider.safety_identifier)
+        if provider.prompt_cache_key is not None:
+            body["prompt_cache_key"] = json_value(provider.prompt_cache_key)
+        if provider.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = json_value(provider.parallel_tool_calls)
+        if provider.verbosity is not None:
+            body["verbosity"] = json_value(provider.verbosity)
     return body
 
 
@@ -110,6 +119,16 @@ def _message(message: Message) -> dict[str, Any]:
     if role is None:
         raise unsupported_part(f"{message.role} message", "OpenAI chat")
     return {"role": role, "content": content}
+
+
+def _tool_choice(choice: str) -> Any:
+    if choice == "auto":
+        return "auto"
+    if choice == "none":
+        return "none"
+    if choice == "required":
+        return "required"
+    return {"type": "function", "function": {"name": choice}}
 
 
 def _part(part: Part) -> dict[str, Any]:
@@ -143,12 +162,18 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         )
         for item in dig(body, ("choices", 0, "logprobs", "content")) or ()
     ]
+    tool_calls = [
+        tool_call(dig(block, ("id",)), dig(block, ("function", "name")), dig(block, ("function", "arguments")))
+        for block in dig(body, ("choices", 0, "message", "tool_calls")) or ()
+        if block.get("type") == "function"
+    ]
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
         provider_model=dig(body, ("model",)),
         completion=completion,
         thinking=thinking,
+        tool_calls=tool_calls,
         logprobs=logprobs or None,
         finish_reason=FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
         raw_finish_reason=raw_finish,
