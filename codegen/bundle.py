@@ -306,6 +306,14 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         )
     for kind, template in messages.parts.items():
         _check_template(template, PART_VARIABLES[kind], (*base, "messages", "parts", kind), spec, problems)
+    for kind, fields in messages.message_fields.items():
+        _check_template(fields, PART_VARIABLES[kind], (*base, "messages", "message_fields", kind), spec, problems)
+    for key in ("part_fields", "message_fields", "own_message"):
+        for kind in getattr(messages, key):
+            if kind not in messages.parts:
+                problems.append(
+                    spec.problem((*base, "messages", key), f"{kind!r} has no template under messages.parts")
+                )
     if api.tools is not None:
         tools_loc = (*base, "tools")
         request_path(api.tools.path, (*tools_loc, "path"))

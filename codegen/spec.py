@@ -129,6 +129,16 @@ class MessagesMap(SpecModel):
     """Send a message whose parts are all text as one plain string, as many hosts expect."""
     parts: dict[PartKind, Any]
     """Unified part kind -> JSON template of the provider's part (`$text`, `$url`, ...)."""
+    part_fields: dict[PartKind, str] = {}
+    """Part kinds that go to a list in their own message field instead of the content
+    (OpenAI: tool calls in `tool_calls`)."""
+    message_fields: dict[PartKind, dict[str, Any]] = {}
+    """Fields a part of this kind adds to its message (OpenAI: `tool_call_id` of a tool result)."""
+    own_message: list[PartKind] = []
+    """Part kinds sent one per message (OpenAI: each tool result is a message of its own)."""
+    drop: list[PartKind] = []
+    """Part kinds this API has no place for and leaves out of earlier turns (thinking from
+    another provider's model)."""
 
 
 class BlockRule(SpecModel):
@@ -136,6 +146,8 @@ class BlockRule(SpecModel):
     """Field values a block must have to count (empty: every block the other rule left)."""
     field: str
     """The block's field holding its text."""
+    signature: str | None = None
+    """Thinking blocks: the field holding the signature that lets it be sent back."""
 
 
 class BlocksMap(SpecModel):

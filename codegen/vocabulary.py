@@ -49,7 +49,17 @@ ErrorKind = Literal[
 
 Role = Literal["system", "user", "assistant", "tool"]
 
-PartKind = Literal["text", "image_url", "image_base64", "document_base64", "document_url", "file_id"]
+PartKind = Literal[
+    "text",
+    "image_url",
+    "image_base64",
+    "document_base64",
+    "document_url",
+    "file_id",
+    "tool_call",
+    "tool_result",
+    "thinking",
+]
 
 # Variables each part template may use (`$text`, `$url`, ...).
 PART_VARIABLES: dict[str, frozenset[str]] = {
@@ -59,6 +69,9 @@ PART_VARIABLES: dict[str, frozenset[str]] = {
     "document_base64": frozenset({"data", "media_type", "filename"}),
     "document_url": frozenset({"url", "media_type", "filename"}),
     "file_id": frozenset({"file_id", "media_type", "filename"}),
+    "tool_call": frozenset({"id", "name", "arguments", "arguments_json"}),
+    "tool_result": frozenset({"call_id", "content"}),
+    "thinking": frozenset({"thinking", "signature"}),
 }
 
 # Variables a sampling placement's template may use; `$value` unless listed here.

@@ -1,6 +1,6 @@
 """cloudburst: run very many LLM requests across providers, as fast as their limits allow."""
 
-from cloudburst._conversation import Conversation, Document, Image, Message, Text
+from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
 from cloudburst._errors import (
     AuthError,
     CloudburstError,
@@ -66,9 +66,11 @@ __all__ = [
     "SamplingParams",
     "ServerError",
     "Text",
+    "Thinking",
     "TokenLogprob",
     "Tool",
     "ToolCall",
+    "ToolResult",
     "UnknownModelError",
     "UnsupportedContentError",
     "UnsupportedOptionError",

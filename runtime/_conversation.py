@@ -12,7 +12,9 @@ import mimetypes
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from cloudburst._tools import ToolCall
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -22,7 +24,7 @@ class Text:
     text: str
     kind: Literal["text"] = "text"
 
-    def wire(self) -> tuple[str, dict[str, str]]:
+    def wire(self) -> tuple[str, dict[str, Any]]:
         return "text", {"text": self.text}
 
 
@@ -39,7 +41,7 @@ class Image:
     def from_path(cls, path: str | Path) -> Image:
         return cls(data=Path(path).read_bytes(), media_type=_media_type(path, "image/png"))
 
-    def wire(self) -> tuple[str, dict[str, str]]:
+    def wire(self) -> tuple[str, dict[str, Any]]:
         if self.data is not None:
             return "image_base64", {"data": base64.b64encode(self.data).decode(), "media_type": self.media_type}
         if self.url is None:
@@ -64,7 +66,7 @@ class Document:
             data=Path(path).read_bytes(), media_type=_media_type(path, "application/pdf"), filename=Path(path).name
         )
 
-    def wire(self) -> tuple[str, dict[str, str]]:
+    def wire(self) -> tuple[str, dict[str, Any]]:
         common = {"media_type": self.media_type, "filename": self.filename}
         if self.file_id is not None:
             return "file_id", {"file_id": self.file_id, **common}
@@ -75,7 +77,31 @@ class Document:
         return "document_url", {"url": self.url, **common}
 
 
-Part = Text | Image | Document
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool returned, answering the call with id `call_id`."""
+
+    call_id: str
+    content: str
+    kind: Literal["tool_result"] = "tool_result"
+
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        return "tool_result", {"call_id": self.call_id, "content": self.content}
+
+
+@dataclass(frozen=True, slots=True)
+class Thinking:
+    """A model's thinking, with the provider's signature so it can be sent back next turn."""
+
+    thinking: str
+    signature: str | None = None
+    kind: Literal["thinking"] = "thinking"
+
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        return "thinking", {"thinking": self.thinking, "signature": self.signature}
+
+
+Part = Text | Image | Document | ToolCall | ToolResult | Thinking
 
 
 def _media_type(path: str | Path, default: str) -> str:
@@ -94,11 +120,12 @@ class Message:
         return "".join(part.text for part in self.parts if isinstance(part, Text))
 
 
+_PART_TYPES = (Text, Image, Document, ToolCall, ToolResult, Thinking)
 Content = str | Part | Sequence[str | Part]
 
 
 def _parts(content: Content) -> tuple[Part, ...]:
-    items: Iterable[str | Part] = [content] if isinstance(content, (str, Text, Image, Document)) else content
+    items: Iterable[str | Part] = [content] if isinstance(content, (str, *_PART_TYPES)) else content
     return tuple(Text(item) if isinstance(item, str) else item for item in items)
 
 
@@ -131,6 +158,12 @@ class Conversation:
     def add(self, role: Role, content: Content) -> Conversation:
         return Conversation((*self.messages, Message(role, _parts(content))))
 
+    def add_message(self, message: Message) -> Conversation:
+        """Append a whole message, e.g. `response.message()` to continue after an answer."""
+        return Conversation((*self.messages, message))
+
     system = _Builder("system")
     user = _Builder("user")
     assistant = _Builder("assistant")
+    tool = _Builder("tool")
+    """Tool results: `.tool([ToolResult(call.id, "..."), ...])`."""

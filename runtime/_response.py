@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cloudburst._conversation import Message, Text, Thinking
 from cloudburst._errors import ProviderError
 from cloudburst._tools import ToolCall
 
@@ -47,8 +48,8 @@ class APIResponse:
     id: str | None = None
     completion: str | None = None
     """The answer's text: every text part joined, never thinking."""
-    thinking: str | None = None
-    """The model's visible thinking, when the provider returns it."""
+    thoughts: list[Thinking] = field(default_factory=list)
+    """The model's visible thinking blocks, with their signatures."""
     tool_calls: list[ToolCall] = field(default_factory=list)
     """Tools the model asked to call, arguments parsed."""
     parsed: Any = None
@@ -69,3 +70,14 @@ class APIResponse:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def thinking(self) -> str | None:
+        """All visible thinking, joined; None when there was none."""
+        return "".join(t.thinking for t in self.thoughts) if self.thoughts else None
+
+    def message(self) -> Message:
+        """The answer as an assistant message, to continue the conversation with: thinking
+        (signed, so the provider accepts it back), text, then tool calls."""
+        text = (Text(self.completion),) if self.completion else ()
+        return Message("assistant", (*self.thoughts, *text, *self.tool_calls))

@@ -10,7 +10,7 @@ import inspect
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, create_model
 
@@ -65,3 +65,13 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] | None
     raw_arguments: str
+    kind: Literal["tool_call"] = "tool_call"
+
+    def wire(self) -> tuple[str, dict[str, Any]]:
+        """As a part of an assistant message sent back in the next turn."""
+        return "tool_call", {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.arguments if self.arguments is not None else {},
+            "arguments_json": self.raw_arguments,
+        }

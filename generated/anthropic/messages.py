@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudburst._conversation import Conversation, Message, Part
+from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
@@ -24,7 +24,7 @@ PATH = "/messages"
 SAMPLING: frozenset[str] = frozenset({"max_new_tokens", "stop", "reasoning_effort", "output_schema", "thinking_budget"})
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 Options = AnthropicOptions
-ROLES = {"user": "user", "assistant": "assistant"}
+ROLES = {"user": "user", "assistant": "assistant", "tool": "user"}
 FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -43,10 +43,12 @@ def build_body(
     check_sampling(sampling, SAMPLING, "Anthropic messages")
     body: dict[str, Any] = {}
     body["model"] = model
-    system = [_part(part) for message in conversation.messages if message.role == "system" for part in message.parts]
+    system = [
+        _part(*part.wire()) for message in conversation.messages if message.role == "system" for part in message.parts
+    ]
     if system:
         body["system"] = system
-    body["messages"] = [_message(message) for message in conversation.messages if message.role != "system"]
+    body["messages"] = _messages(tuple(message for message in conversation.messages if message.role != "system"))
     body["max_tokens"] = sampling.max_new_tokens if sampling.max_new_tokens is not None else 4096
     if sampling.stop is not None:
         body["stop_sequences"] = sampling.stop
@@ -83,14 +85,26 @@ def build_body(
     return body
 
 
+def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    return [_message(message) for message in messages]
+
+
 def _message(message: Message) -> dict[str, Any]:
-    content: Any = [_part(part) for part in message.parts]
-    if len(message.parts) == 1 and message.parts[0].kind == "text":
-        content = message.parts[0].text
     role = ROLES.get(message.role)
     if role is None:
         raise unsupported_part(f"{message.role} message", "Anthropic messages")
-    return {"role": role, "content": content}
+    out: dict[str, Any] = {"role": role}
+    content: list[Any] = []
+    texts: list[str | None] = []
+    for part in message.parts:
+        kind, v = part.wire()
+        content.append(_part(kind, v))
+        texts.append(v["text"] if kind == "text" else None)
+    if len(texts) == 1 and texts[0] is not None:
+        out["content"] = texts[0]
+    elif content or len(out) == 1:
+        out["content"] = content
+    return out
 
 
 def _tool_choice(choice: str) -> Any:
@@ -103,8 +117,7 @@ def _tool_choice(choice: str) -> Any:
     return {"type": "tool", "name": choice}
 
 
-def _part(part: Part) -> dict[str, Any]:
-    kind, v = part.wire()
+def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
     if kind == "text":
         return {"type": "text", "text": v["text"]}
     if kind == "image_base64":
@@ -117,6 +130,12 @@ def _part(part: Part) -> dict[str, Any]:
         return {"type": "document", "source": {"type": "url", "url": v["url"]}}
     if kind == "file_id":
         return {"type": "document", "source": {"type": "file", "file_id": v["file_id"]}}
+    if kind == "tool_call":
+        return {"type": "tool_use", "id": v["id"], "name": v["name"], "input": v["arguments"]}
+    if kind == "tool_result":
+        return {"type": "tool_result", "tool_use_id": v["call_id"], "content": v["content"]}
+    if kind == "thinking":
+        return {"type": "thinking", "thinking": v["thinking"], "signature": v["signature"]}
     raise unsupported_part(kind, "Anthropic messages")
 
 
@@ -124,14 +143,13 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
     raw_finish = dig(body, ("stop_reason",))
     texts: list[str] = []
-    thoughts: list[str] = []
+    thoughts: list[Thinking] = []
     for block in dig(body, ("content",)) or ():
         if block.get("type") == "thinking":
-            thoughts.append(block.get("thinking") or "")
+            thoughts.append(Thinking(block.get("thinking") or "", block.get("signature")))
         elif block.get("type") == "text":
             texts.append(block.get("text") or "")
     completion: str | None = "".join(texts)
-    thinking: str | None = "".join(thoughts) if thoughts else None
     tool_calls = [
         tool_call(dig(block, ("id",)), dig(block, ("name",)), dig(block, ("input",)))
         for block in dig(body, ("content",)) or ()
@@ -142,7 +160,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         id=dig(body, ("id",)),
         provider_model=dig(body, ("model",)),
         completion=completion,
-        thinking=thinking,
+        thoughts=thoughts,
         tool_calls=tool_calls,
         finish_reason=FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
         raw_finish_reason=raw_finish,

@@ -9,6 +9,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class ThinkingBlockParam(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["thinking"]
+    thinking: str
+    signature: str
+
+
 class Base64ImageSource(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -167,6 +176,17 @@ class OutputTokensDetails(BaseModel):
     thinking_tokens: int | None = None
 
 
+class ToolUseBlockParam(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["tool_use"]
+    id: str
+    name: str
+    input: dict[str, Any]
+    cache_control: CacheControlEphemeral | None = None
+
+
 class TextBlockParam(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -206,6 +226,17 @@ class Usage(BaseModel):
     service_tier: Literal["standard", "priority", "batch"] | None = None
 
 
+class ToolResultBlockParam(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["tool_result"]
+    tool_use_id: str
+    content: str | list[TextBlockParam] | None = None
+    is_error: bool | None = None
+    cache_control: CacheControlEphemeral | None = None
+
+
 class Message(BaseModel):
     id: str
     type: Literal["message"]
@@ -226,7 +257,20 @@ class MessageParam(BaseModel):
         extra="forbid",
     )
     role: Literal["user", "assistant"]
-    content: str | list[Annotated[TextBlockParam | ImageBlockParam | DocumentBlockParam, Field(discriminator="type")]]
+    content: (
+        str
+        | list[
+            Annotated[
+                TextBlockParam
+                | ImageBlockParam
+                | DocumentBlockParam
+                | ToolUseBlockParam
+                | ToolResultBlockParam
+                | ThinkingBlockParam,
+                Field(discriminator="type"),
+            ]
+        ]
+    )
 
 
 class MessageCreateParams(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudburst._conversation import Conversation, Message, Part
+from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
@@ -38,6 +38,8 @@ SAMPLING: frozenset[str] = frozenset(
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 Options = OpenAIOptions
 ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
+OWN_MESSAGE = frozenset({"tool_result"})
+"""Part kinds sent one per message."""
 FINISH_REASONS: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -54,7 +56,7 @@ def build_body(
     check_sampling(sampling, SAMPLING, "OpenAI chat")
     body: dict[str, Any] = {}
     body["model"] = model
-    body["messages"] = [_message(message) for message in conversation.messages]
+    body["messages"] = _messages(conversation.messages)
     if sampling.temperature is not None:
         body["temperature"] = sampling.temperature
     if sampling.top_p is not None:
@@ -111,14 +113,40 @@ def build_body(
     return body
 
 
+def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        alone = [part for part in message.parts if part.kind in OWN_MESSAGE]
+        rest = tuple(part for part in message.parts if part.kind not in OWN_MESSAGE)
+        out.extend(_message(Message(message.role, (part,))) for part in alone)
+        if rest:
+            out.append(_message(Message(message.role, rest)))
+    return out
+
+
 def _message(message: Message) -> dict[str, Any]:
-    content: Any = [_part(part) for part in message.parts]
-    if len(message.parts) == 1 and message.parts[0].kind == "text":
-        content = message.parts[0].text
     role = ROLES.get(message.role)
     if role is None:
         raise unsupported_part(f"{message.role} message", "OpenAI chat")
-    return {"role": role, "content": content}
+    out: dict[str, Any] = {"role": role}
+    content: list[Any] = []
+    texts: list[str | None] = []
+    for part in message.parts:
+        kind, v = part.wire()
+        if kind in {"thinking"}:
+            continue
+        if kind == "tool_call":
+            out.setdefault("tool_calls", []).append(_part(kind, v))
+            continue
+        if kind == "tool_result":
+            out.update({"tool_call_id": v["call_id"]})
+        content.append(_part(kind, v))
+        texts.append(v["text"] if kind == "text" else None)
+    if len(texts) == 1 and texts[0] is not None:
+        out["content"] = texts[0]
+    elif content or len(out) == 1:
+        out["content"] = content
+    return out
 
 
 def _tool_choice(choice: str) -> Any:
@@ -131,8 +159,7 @@ def _tool_choice(choice: str) -> Any:
     return {"type": "function", "function": {"name": choice}}
 
 
-def _part(part: Part) -> dict[str, Any]:
-    kind, v = part.wire()
+def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
     if kind == "text":
         return {"type": "text", "text": v["text"]}
     if kind == "image_url":
@@ -146,6 +173,10 @@ def _part(part: Part) -> dict[str, Any]:
         }
     if kind == "file_id":
         return {"type": "file", "file": {"file_id": v["file_id"]}}
+    if kind == "tool_call":
+        return {"id": v["id"], "type": "function", "function": {"name": v["name"], "arguments": v["arguments_json"]}}
+    if kind == "tool_result":
+        return {"type": "text", "text": v["content"]}
     raise unsupported_part(kind, "OpenAI chat")
 
 
@@ -153,7 +184,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
     raw_finish = dig(body, ("choices", 0, "finish_reason"))
     completion = dig(body, ("choices", 0, "message", "content"))
-    thinking = None
+    thoughts: list[Thinking] = []
     logprobs = [
         TokenLogprob(
             item.get("token"),
@@ -172,7 +203,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         id=dig(body, ("id",)),
         provider_model=dig(body, ("model",)),
         completion=completion,
-        thinking=thinking,
+        thoughts=thoughts,
         tool_calls=tool_calls,
         logprobs=logprobs or None,
         finish_reason=FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
