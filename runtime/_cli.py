@@ -81,7 +81,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def read_prompts(path: Path) -> Iterator[str | Conversation]:
     """Prompts from a JSONL file: a line is a JSON string, or an object with `prompt` or
-    OpenAI-style `messages` (`role` and string `content`)."""
+    OpenAI chat `messages`."""
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
             if not line.strip():
@@ -95,10 +95,10 @@ def read_prompts(path: Path) -> Iterator[str | Conversation]:
             elif isinstance(item, dict) and isinstance(item.get("prompt"), str):
                 yield item["prompt"]
             elif isinstance(item, dict) and isinstance(item.get("messages"), list):
-                conversation = Conversation()
-                for message in item["messages"]:
-                    conversation = conversation.add(message["role"], message["content"])
-                yield conversation
+                try:
+                    yield Conversation.from_openai(item["messages"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise CloudburstError(f"{path}:{number}: {exc}") from None
             else:
                 raise CloudburstError(f"{path}:{number}: expected a string or an object with 'prompt' or 'messages'")
 

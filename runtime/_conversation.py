@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -154,6 +154,22 @@ class Conversation:
     def of(cls, prompt: str | Conversation) -> Conversation:
         """A plain string is a one-message conversation."""
         return prompt if isinstance(prompt, Conversation) else cls((Message("user", _parts(prompt)),))
+
+    @classmethod
+    def from_openai(cls, messages: Iterable[Mapping[str, Any]]) -> Conversation:
+        """From OpenAI Chat Completions `messages`."""
+        from cloudburst._importers import from_openai
+
+        return from_openai(messages)
+
+    @classmethod
+    def from_anthropic(
+        cls, messages: Iterable[Mapping[str, Any]], system: str | list[Mapping[str, Any]] | None = None
+    ) -> Conversation:
+        """From Anthropic Messages `messages` and `system`."""
+        from cloudburst._importers import from_anthropic
+
+        return from_anthropic(messages, system)
 
     def add(self, role: Role, content: Content) -> Conversation:
         return Conversation((*self.messages, Message(role, _parts(content))))

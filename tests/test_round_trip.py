@@ -73,3 +73,55 @@ def test_thinking_from_another_provider_is_left_out_where_the_api_has_no_place()
     conversation = Conversation.user("hi").assistant([Thinking("hmm", "sig"), "Hello!"]).user("Bye")
     body = cloudburst.render("gpt-4o-mini", conversation).body
     assert body["messages"][1] == {"role": "assistant", "content": "Hello!"}
+
+
+def test_importers_give_the_same_payloads_back() -> None:
+    openai_messages = [
+        {"role": "developer", "content": "Be brief."},
+        RECORDED["Functions"]["request"]["messages"][0],
+        RECORDED["Functions"]["response"]["choices"][0]["message"],
+        {"role": "tool", "tool_call_id": "call_abc123", "content": [{"type": "text", "text": "20 degrees"}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "And this?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}},
+            ],
+        },
+    ]
+    conversation = Conversation.from_openai(openai_messages)
+    assert [m.role for m in conversation.messages] == ["system", "user", "assistant", "tool", "user"]
+    body = cloudburst.render("gpt-4o-mini", conversation, options=TOOLS).body
+    expected = [{"role": "system", "content": "Be brief."}, *openai_messages[1:]]
+    expected[2] = {k: v for k, v in expected[2].items() if k == "role" or k == "tool_calls"}
+    assert body["messages"] == expected
+
+    anthropic_messages = [
+        {"role": "user", "content": "What is the weather like in Boston today?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "Look it up.", "signature": "sig"},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_current_weather", "input": {"location": "Boston"}},
+            ],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "20 degrees"}]},
+    ]
+    conversation = Conversation.from_anthropic(anthropic_messages, system="Be brief.")
+    assert [m.role for m in conversation.messages] == ["system", "user", "assistant", "tool"]
+    body = cloudburst.render(
+        "claude-haiku-4-5", conversation, SamplingParams(thinking_budget=1024, max_new_tokens=2048), TOOLS
+    ).body
+    assert body["system"] == [{"type": "text", "text": "Be brief."}]
+    assert body["messages"] == anthropic_messages
+
+
+def test_importers_name_what_they_cannot_read() -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match=r"messages\[0\]\.role: unsupported role 'function'"):
+        Conversation.from_openai([{"role": "function", "content": "x"}])
+    with pytest.raises(
+        ValueError, match=r"messages\[0\]\.content\[0\]: unsupported Anthropic content block 'search_result'"
+    ):
+        Conversation.from_anthropic([{"role": "user", "content": [{"type": "search_result"}]}])
