@@ -314,6 +314,8 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
                 problems.append(
                     spec.problem((*base, "messages", key), f"{kind!r} has no template under messages.parts")
                 )
+    if api.cache is not None and api.cache != "automatic":
+        _check_template(api.cache.marker, frozenset({"ttl"}), (*base, "cache", "marker"), spec, problems)
     if api.tools is not None:
         tools_loc = (*base, "tools")
         request_path(api.tools.path, (*tools_loc, "path"))

@@ -221,6 +221,16 @@ class ToolCallsMap(SpecModel):
     arguments: str
 
 
+class CacheMap(SpecModel):
+    """Prompt-cache breakpoints set by the caller's pattern: the marker goes on the last block
+    of each region the pattern names (system, tools, recent user messages)."""
+
+    field: str
+    """Block field that carries the marker (`cache_control`)."""
+    marker: Any
+    """JSON template of the marker; `$ttl` is the requested lifetime."""
+
+
 class ApiSpec(SpecModel):
     kind: Literal["chat"]
     endpoint: Endpoint
@@ -236,6 +246,9 @@ class ApiSpec(SpecModel):
     messages: MessagesMap
     tools: ToolsMap | None = None
     """How tools are offered; None: the API takes none."""
+    cache: CacheMap | Literal["automatic"] | None = None
+    """Prompt caching: breakpoints set by pattern, `automatic` (the provider caches prefixes by
+    itself; a pattern is then not needed and ignored), or None (no prompt caching)."""
     output: OutputMap
     options_class: str | None = Field(None, pattern=r"^[A-Z][A-Za-z0-9]*Options$")
     """Name of the generated provider options model (`OpenAIOptions`)."""

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cloudburst._tools import Tool
+
+CachePattern = Literal[
+    "system", "tools", "system_and_tools", "last_user_message", "last_2_user_messages", "last_3_user_messages"
+]
 
 
 class RequestOptions(BaseModel):
@@ -25,6 +29,11 @@ class RequestOptions(BaseModel):
     """Tools the model may call: Tool values, plain functions or pydantic model classes."""
     tool_choice: str | None = None
     """`auto`, `none`, `required` (some tool), or the name of the one tool to call."""
+    cache: CachePattern | None = None
+    """Where to put prompt-cache breakpoints, on providers that need them (Anthropic):
+    `system`, `tools`, `system_and_tools`, or the last 1-3 user messages. Providers that cache
+    by themselves (OpenAI) need none."""
+    cache_ttl: Literal["5m", "1h"] = "5m"
     provider: BaseModel | None = None
     extra_body: Mapping[str, Any] = Field(default_factory=dict)
     extra_headers: Mapping[str, str] = Field(default_factory=dict)

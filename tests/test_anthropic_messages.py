@@ -58,6 +58,18 @@ PAYLOADS = {
         SamplingParams(),
         RequestOptions(tools=[get_current_weather], tool_choice="none"),
     ),
+    "cache_system_and_tools": (
+        HAIKU,
+        Conversation.system("A long, stable system prompt.").user("Weather?"),
+        SamplingParams(),
+        RequestOptions(tools=[get_current_weather, LookupOrder], cache="system_and_tools", cache_ttl="1h"),
+    ),
+    "cache_last_2_user_messages": (
+        HAIKU,
+        Conversation.user("First question").assistant("First answer").user(["Second", "question"]),
+        SamplingParams(),
+        RequestOptions(cache="last_2_user_messages"),
+    ),
     "provider_options": (
         HAIKU,
         "Hi",

@@ -367,3 +367,11 @@ def test_tools_need_a_model_that_can_call_them() -> None:
 def test_tool_choice_must_name_an_offered_tool() -> None:
     with pytest.raises(cloudburst.ConfigurationError, match="tool_choice 'lookup' names no tool offered"):
         cloudburst.render(MODEL, "hi", options=RequestOptions(tools=[LookupOrder], tool_choice="lookup"))
+
+
+def test_openai_caches_by_itself_so_a_cache_pattern_changes_nothing() -> None:
+    plain = cloudburst.render(MODEL, Conversation.system("s").user("u")).body
+    assert (
+        cloudburst.render(MODEL, Conversation.system("s").user("u"), options=RequestOptions(cache="system")).body
+        == plain
+    )

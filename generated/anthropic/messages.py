@@ -82,7 +82,28 @@ def build_body(
             body["inference_geo"] = json_value(provider.inference_geo)
         if provider.cache_control is not None:
             body["cache_control"] = json_value(provider.cache_control)
+    if options.cache is not None:
+        _mark_cache(body, options.cache, {"type": "ephemeral", "ttl": options.cache_ttl})
     return body
+
+
+def _mark_cache(body: dict[str, Any], pattern: str, marker: dict[str, Any]) -> None:
+    """Put the cache marker on the last block of each region the pattern names."""
+    regions: list[Any] = []
+    if pattern in ("system", "system_and_tools"):
+        regions.append(dig(body, ("system",)))
+    if pattern in ("tools", "system_and_tools"):
+        regions.append(dig(body, ("tools",)))
+    if pattern.startswith("last_"):
+        count = 1 if pattern == "last_user_message" else int(pattern[5])
+        users = [m for m in dig(body, ("messages",)) or () if m["role"] == ROLES["user"]]
+        for message in users[-count:]:
+            if isinstance(message["content"], str):
+                message["content"] = [_part("text", {"text": message["content"]})]
+            regions.append(message["content"])
+    for region in regions:
+        if region:
+            region[-1]["cache_control"] = marker
 
 
 def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
