@@ -8,8 +8,9 @@ from the registry.
 from __future__ import annotations
 
 from cloudburst._conversation import Conversation, Document, Image
-from cloudburst._errors import UnsupportedContentError, UnsupportedOptionError
+from cloudburst._errors import ConfigurationError, UnsupportedContentError, UnsupportedOptionError
 from cloudburst._models import ModelInfo
+from cloudburst._options import RequestOptions
 from cloudburst._sampling import SamplingParams
 
 _SETTING_NEEDS = {
@@ -25,7 +26,9 @@ def _is_set(value: object) -> bool:
     return value is not None and value is not False
 
 
-def check_request(model: ModelInfo, conversation: Conversation, sampling: SamplingParams) -> None:
+def check_request(
+    model: ModelInfo, conversation: Conversation, sampling: SamplingParams, options: RequestOptions | None = None
+) -> None:
     if model.kind != "chat":
         raise UnsupportedOptionError(f"{model.id} is an {model.kind} model, not a chat model")
     for setting, capability in _SETTING_NEEDS.items():
@@ -45,6 +48,18 @@ def check_request(model: ModelInfo, conversation: Conversation, sampling: Sampli
             f"max_new_tokens={sampling.max_new_tokens} exceeds {model.id}'s limit of {model.max_output_tokens}"
         )
     _check_reasoning(model, sampling)
+    if options is not None:
+        _check_tools(model, options)
+
+
+def _check_tools(model: ModelInfo, options: RequestOptions) -> None:
+    if options.tools and not model.supports("tools"):
+        raise UnsupportedOptionError(f"{model.id} cannot call tools")
+    choice = options.tool_choice
+    if choice not in (None, "auto", "none", "required") and choice not in {tool.name for tool in options.tools}:
+        raise ConfigurationError(
+            f"tool_choice {choice!r} names no tool offered; offered: {[t.name for t in options.tools]}"
+        )
 
 
 def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:

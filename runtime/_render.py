@@ -77,20 +77,13 @@ def build_request(
     """The request to send: checks, the generated adapter's body, then URL and headers."""
     provider, adapter = adapter_for(model)
     conversation = Conversation.of(prompt)
-    check_request(model, conversation, sampling)
+    check_request(model, conversation, sampling, options)
     provider_options = options.provider
     if provider_options is not None and not isinstance(provider_options, adapter.Options or ()):
         wanted = adapter.Options.__name__ if adapter.Options else "no provider options"
         raise UnsupportedOptionError(
             f"{type(provider_options).__name__} does not apply to {model.id} ({provider.title} {adapter.API}); "
             f"it takes {wanted}"
-        )
-    if options.tools and not model.supports("tools"):
-        raise UnsupportedOptionError(f"{model.id} cannot call tools")
-    choice = options.tool_choice
-    if choice not in (None, "auto", "none", "required") and choice not in {tool.name for tool in options.tools}:
-        raise ConfigurationError(
-            f"tool_choice {choice!r} names no tool offered; offered: {[t.name for t in options.tools]}"
         )
     body = adapter.build_body(model.name, conversation, sampling, options)
     body.update(options.extra_body)
