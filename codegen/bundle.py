@@ -331,7 +331,7 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         calls = output.tool_calls
         for key in ("id", "name", "arguments"):
             response_path(f"{calls.path}.0.{getattr(calls, key)}", (*base, "output", "tool_calls", key))
-    for key in ("id", "model", "text", "thinking", "finish_reason"):
+    for key in ("id", "model", "text", "thinking", "refusal", "finish_reason"):
         path = getattr(output, key)
         if path is not None:
             response_path(path, (*base, "output", key))
@@ -350,7 +350,7 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
             response_path(path, (*base, "output", "logprobs", key))
     if output.blocks is not None:
         response_path(output.blocks.path, (*base, "output", "blocks", "path"))
-        for rule_name in ("text", "thinking"):
+        for rule_name in ("text", "thinking", "redacted_thinking"):
             rule = getattr(output.blocks, rule_name)
             if rule is not None:
                 block_field = f"{output.blocks.path}.0.{rule.field}"

@@ -158,6 +158,8 @@ class BlocksMap(SpecModel):
     path: str
     text: BlockRule
     thinking: BlockRule | None = None
+    redacted_thinking: BlockRule | None = None
+    """Thinking the provider encrypted: kept (its `field` is the opaque data) to send back."""
 
 
 class LogprobsMap(SpecModel):
@@ -177,6 +179,8 @@ class OutputMap(SpecModel):
     model: str | None = None
     text: str | None = None
     thinking: str | None = None
+    refusal: str | None = None
+    """Response path of a refusal message; when present the finish reason is `refusal`."""
     blocks: BlocksMap | None = None
     logprobs: LogprobsMap | None = None
     tool_calls: ToolCallsMap | None = None

@@ -59,6 +59,7 @@ PartKind = Literal[
     "tool_call",
     "tool_result",
     "thinking",
+    "redacted_thinking",
 ]
 
 # Variables each part template may use (`$text`, `$url`, ...).
@@ -72,6 +73,7 @@ PART_VARIABLES: dict[str, frozenset[str]] = {
     "tool_call": frozenset({"id", "name", "arguments", "arguments_json"}),
     "tool_result": frozenset({"call_id", "content"}),
     "thinking": frozenset({"thinking", "signature"}),
+    "redacted_thinking": frozenset({"data"}),
 }
 
 # Variables a sampling placement's template may use; `$value` unless listed here.

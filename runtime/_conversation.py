@@ -95,9 +95,13 @@ class Thinking:
 
     thinking: str
     signature: str | None = None
+    redacted: str | None = None
+    """Thinking the provider encrypted (Anthropic's redacted_thinking): opaque data to send back."""
     kind: Literal["thinking"] = "thinking"
 
     def wire(self) -> tuple[str, dict[str, Any]]:
+        if self.redacted is not None:
+            return "redacted_thinking", {"data": self.redacted}
         return "thinking", {"thinking": self.thinking, "signature": self.signature}
 
 

@@ -52,6 +52,8 @@ class APIResponse:
     """The model's visible thinking blocks, with their signatures."""
     tool_calls: list[ToolCall] = field(default_factory=list)
     """Tools the model asked to call, arguments parsed."""
+    refusal: str | None = None
+    """The model's refusal message, when it declined (finish_reason `refusal`)."""
     parsed: Any = None
     """With an output_schema: the answer as a model instance (or JSON data for a dict schema)."""
     logprobs: list[TokenLogprob] | None = None
@@ -74,7 +76,8 @@ class APIResponse:
     @property
     def thinking(self) -> str | None:
         """All visible thinking, joined; None when there was none."""
-        return "".join(t.thinking for t in self.thoughts) if self.thoughts else None
+        visible = [t.thinking for t in self.thoughts if t.redacted is None]
+        return "".join(visible) if visible else None
 
     def message(self) -> Message:
         """The answer as an assistant message, to continue the conversation with: thinking

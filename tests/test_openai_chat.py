@@ -375,3 +375,12 @@ def test_openai_caches_by_itself_so_a_cache_pattern_changes_nothing() -> None:
         cloudburst.render(MODEL, Conversation.system("s").user("u"), options=RequestOptions(cache="system")).body
         == plain
     )
+
+
+def test_refusal_is_its_own_finish_reason() -> None:
+    body = answer("", "stop")
+    body["choices"][0]["message"] = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
+    CreateChatCompletionResponse.model_validate(body)
+    response = cloudburst.parse(MODEL, 200, {}, body)
+    assert (response.finish_reason, response.raw_finish_reason) == ("refusal", "stop")
+    assert response.refusal == "I can't help with that." and response.completion is None

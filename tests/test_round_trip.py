@@ -125,3 +125,20 @@ def test_importers_name_what_they_cannot_read() -> None:
         ValueError, match=r"messages\[0\]\.content\[0\]: unsupported Anthropic content block 'search_result'"
     ):
         Conversation.from_anthropic([{"role": "user", "content": [{"type": "search_result"}]}])
+
+
+def test_redacted_thinking_is_kept_and_sent_back_unchanged() -> None:
+    from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+
+    response = cloudburst.parse("claude-haiku-4-5", 200, {}, THINKING_ANSWER)
+    assert response.thinking == "Two is prime; so are 3 and 5."  # the redacted block is not readable text
+    body = cloudburst.render(
+        "claude-haiku-4-5",
+        Conversation.user("Primes?").add_message(response.message()).user("More?"),
+        SamplingParams(thinking_budget=1024, max_new_tokens=2048),
+    ).body
+    assert body["messages"][1]["content"][:2] == [
+        {"type": "thinking", "thinking": "Two is prime; so are 3 and 5.", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"},
+        {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
+    ]
+    assert problems(body, MessageCreateParamsNonStreaming) == []

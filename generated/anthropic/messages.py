@@ -157,6 +157,8 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
         return {"type": "tool_result", "tool_use_id": v["call_id"], "content": v["content"]}
     if kind == "thinking":
         return {"type": "thinking", "thinking": v["thinking"], "signature": v["signature"]}
+    if kind == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": v["data"]}
     raise unsupported_part(kind, "Anthropic messages")
 
 
@@ -166,6 +168,9 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     texts: list[str] = []
     thoughts: list[Thinking] = []
     for block in dig(body, ("content",)) or ():
+        if block.get("type") == "redacted_thinking":
+            thoughts.append(Thinking("", redacted=block.get("data")))
+            continue
         if block.get("type") == "thinking":
             thoughts.append(Thinking(block.get("thinking") or "", block.get("signature")))
         elif block.get("type") == "text":

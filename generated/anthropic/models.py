@@ -9,6 +9,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class RedactedThinkingBlockParam(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["redacted_thinking"]
+    data: str
+
+
 class ThinkingBlockParam(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -266,7 +274,8 @@ class MessageParam(BaseModel):
                 | DocumentBlockParam
                 | ToolUseBlockParam
                 | ToolResultBlockParam
-                | ThinkingBlockParam,
+                | ThinkingBlockParam
+                | RedactedThinkingBlockParam,
                 Field(discriminator="type"),
             ]
         ]

@@ -133,7 +133,7 @@ def _message(message: Message) -> dict[str, Any]:
     texts: list[str | None] = []
     for part in message.parts:
         kind, v = part.wire()
-        if kind in {"thinking"}:
+        if kind in {"redacted_thinking", "thinking"}:
             continue
         if kind == "tool_call":
             out.setdefault("tool_calls", []).append(_part(kind, v))
@@ -198,6 +198,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for block in dig(body, ("choices", 0, "message", "tool_calls")) or ()
         if block.get("type") == "function"
     ]
+    refusal = dig(body, ("choices", 0, "message", "refusal"))
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
@@ -206,7 +207,8 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         thoughts=thoughts,
         tool_calls=tool_calls,
         logprobs=logprobs or None,
-        finish_reason=FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
+        refusal=refusal,
+        finish_reason="refusal" if refusal else FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
         raw_finish_reason=raw_finish,
         usage=Usage(
             input_tokens=dig(body, ("usage", "prompt_tokens")) or 0,
