@@ -226,6 +226,8 @@ def _check_schema(node: Any, loc: PathKey, spec: SpecFile, schemas: Mapping[str,
 
 
 def _check_keywords(node: Any, loc: PathKey, spec: SpecFile, problems: list[Problem]) -> None:
+    """JSON Schema's own rules. (A `required` name missing from `properties` is legal, and
+    providers' published documents do it, in allOf branches and elsewhere.)"""
     if not isinstance(node, Mapping):
         problems.append(spec.problem(loc, f"expected a schema (a mapping), got {type(node).__name__}"))
         return
@@ -246,10 +248,6 @@ def _check_keywords(node: Any, loc: PathKey, spec: SpecFile, problems: list[Prob
     required = node.get("required")
     if required is not None and not (isinstance(required, list) and all(isinstance(r, str) for r in required)):
         problems.append(spec.problem((*loc, "required"), "required must be a list of field names"))
-    elif required and isinstance(properties, Mapping) and not any(k in node for k in ("allOf", "anyOf", "oneOf")):
-        for name in required:
-            if name not in properties:
-                problems.append(spec.problem((*loc, "required"), f"required field {name!r} is not in properties"))
     for key in ("items", "additionalProperties", "not"):
         if isinstance(node.get(key), Mapping):
             _check_keywords(node[key], (*loc, key), spec, problems)
