@@ -12,6 +12,7 @@ from cloudburst._errors import ConfigurationError, UnsupportedContentError, Unsu
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._sampling import SamplingParams
+from cloudburst._wire import is_set
 
 _SETTING_NEEDS = {
     "logprobs": "logprobs",
@@ -22,17 +23,13 @@ _SETTING_NEEDS = {
 _PART_NEEDS = {Image: "images", Document: "pdfs"}
 
 
-def _is_set(value: object) -> bool:
-    return value is not None and value is not False
-
-
 def check_request(
     model: ModelInfo, conversation: Conversation, sampling: SamplingParams, options: RequestOptions | None = None
 ) -> None:
     if model.kind != "chat":
         raise UnsupportedOptionError(f"{model.id} is an {model.kind} model, not a chat model")
     for setting, capability in _SETTING_NEEDS.items():
-        if _is_set(getattr(sampling, setting)) and not model.supports(capability):
+        if is_set(getattr(sampling, setting)) and not model.supports(capability):
             raise UnsupportedOptionError(f"{model.id} does not support {setting} (no {capability} capability)")
     for message in conversation.messages:
         for part in message.parts:
@@ -97,5 +94,5 @@ def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
     thinking = not disabled and (reasoning.default_on or effort is not None or bool(budget))
     if thinking:
         for setting in reasoning.rejects:
-            if _is_set(getattr(sampling, setting, None)):
+            if is_set(getattr(sampling, setting, None)):
                 raise UnsupportedOptionError(f"{model.id} rejects {setting} while it thinks")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudburst._errors import ERROR_KINDS, ProviderError, ServerError
-from cloudburst._wire import dig
+from cloudburst._wire import dig, header_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,6 @@ def _field(where: str | None, headers: Mapping[str, str], body: Any) -> str | No
     if where is None:
         return None
     if where.startswith("header:"):
-        name = where.removeprefix("header:").lower()
-        return next((v for k, v in headers.items() if k.lower() == name), None)
+        return header_value(headers, where.removeprefix("header:"))
     value = dig(body, tuple(int(step) if step.isdigit() else step for step in where.split(".")))
     return None if value is None else str(value)

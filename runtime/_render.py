@@ -30,6 +30,7 @@ from cloudburst._registry import get_model
 from cloudburst._response import APIResponse
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import parse_output
+from cloudburst._wire import header_value
 from cloudburst.generated import APIS, PROVIDERS
 
 REDACTED = "<redacted>"
@@ -132,7 +133,7 @@ def parse(
     an InvalidOutputError. Never raises for what the provider said."""
     info = model if isinstance(model, ModelInfo) else get_model(model)
     provider, adapter = adapter_for(info)
-    request_id = _header(headers, provider.request_id_header)
+    request_id = header_value(headers, provider.request_id_header) if provider.request_id_header else None
     data: Any
     try:
         data = orjson.loads(body) if isinstance(body, (bytes, str)) else body
@@ -160,9 +161,3 @@ def parse(
             exc.status = status
             response.error = exc
     return response
-
-
-def _header(headers: Mapping[str, str], name: str | None) -> str | None:
-    if name is None:
-        return None
-    return headers.get(name) or next((v for k, v in headers.items() if k.lower() == name), None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import orjson
@@ -23,11 +23,22 @@ def dig(body: Any, path: tuple[str | int, ...]) -> Any:
     return body
 
 
+def is_set(value: object) -> bool:
+    """A setting the caller asked for: not None, and not a switch left off."""
+    return value is not None and value is not False
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, whatever its case on the wire."""
+    lowered = name.lower()
+    return headers.get(name) or next((v for k, v in headers.items() if k.lower() == lowered), None)
+
+
 def check_sampling(sampling: SamplingParams, supported: Collection[str], where: str) -> None:
     """Refuse a sampling setting the API does not map, instead of dropping it."""
     for name in type(sampling).model_fields:
         value = getattr(sampling, name)
-        if value is not None and value is not False and name not in supported:
+        if is_set(value) and name not in supported:
             raise UnsupportedOptionError(
                 f"{where} does not support SamplingParams.{name}; it supports: {', '.join(sorted(supported))}"
             )

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+RECORDED_OPENAI_CHAT: dict[str, dict[str, Any]] = {
+    example["title"]: example
+    for example in json.loads((Path(__file__).parent / "fixtures" / "openai_chat_recorded.json").read_text())[
+        "examples"
+    ]
+}
+"""OpenAI's published example requests and their recorded answers, by title."""
 
 
 @pytest.fixture

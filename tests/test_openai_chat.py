@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,13 +12,11 @@ from syrupy.assertion import SnapshotAssertion
 import cloudburst
 from cloudburst import Conversation, Document, Image, OpenAIOptions, RequestOptions, SamplingParams
 from cloudburst.generated.openai.models import CreateChatCompletionRequest, CreateChatCompletionResponse
+from tests.conftest import RECORDED_OPENAI_CHAT
 from tests.tools_fixtures import LookupOrder, get_current_weather
 
 MODEL = "gpt-4o-mini"
-RECORDED = {
-    e["title"]: e
-    for e in json.loads((Path(__file__).parent / "fixtures" / "openai_chat_recorded.json").read_text())["examples"]
-}
+RECORDED = RECORDED_OPENAI_CHAT
 
 PAYLOADS = {
     "plain_prompt": ("Name three primes.", SamplingParams(), None),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -21,8 +20,9 @@ from cloudburst import (
     UnsupportedOptionError,
     Usage,
 )
+from tests.conftest import RECORDED_OPENAI_CHAT
 
-RECORDED = json.loads((Path(__file__).parent / "fixtures" / "openai_chat_recorded.json").read_text())["examples"]
+RECORDED = list(RECORDED_OPENAI_CHAT.values())
 
 
 def test_every_provider_has_models_and_aliases_resolve() -> None:

@@ -3,22 +3,18 @@ tool call -> tool result -> answer, and signed thinking sent back, for each prov
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
 from cloudburst import Conversation, RequestOptions, SamplingParams, Thinking, ToolResult
+from tests.conftest import RECORDED_OPENAI_CHAT
 from tests.official_types import problems
 from tests.test_anthropic_messages import THINKING_ANSWER
 from tests.tools_fixtures import get_current_weather
 
-RECORDED = {
-    e["title"]: e
-    for e in json.loads((Path(__file__).parent / "fixtures" / "openai_chat_recorded.json").read_text())["examples"]
-}
+RECORDED = RECORDED_OPENAI_CHAT
 TOOLS = RequestOptions(tools=[get_current_weather])
 
 
