@@ -147,9 +147,16 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         if path.suffix != ".yaml":
             problems.append(Problem(shown, 1, "spec files end in .yaml"))
             continue
-        if path.stem not in ("provider", "mapping", *SCHEMA_FILES):
+        if path.stem not in ("provider", "mapping") and _schema_kind(path.stem) not in SCHEMA_FILES:
             expected = ", ".join(f"{n}.yaml" for n in ("provider", "mapping", *SCHEMA_FILES))
-            problems.append(Problem(shown, 1, f"unknown spec file {path.name!r} (expected one of: {expected})"))
+            problems.append(
+                Problem(
+                    shown,
+                    1,
+                    f"unknown spec file {path.name!r} (expected one of: {expected}; "
+                    "or <api>.<kind>.yaml for a second API's schemas, like responses.request.yaml)",
+                )
+            )
             continue
         try:
             files[path.stem] = load_spec_file(path, shown)
@@ -171,9 +178,8 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
     schemas: dict[str, dict[str, Any]] = {}
     schema_files: dict[str, str] = {}
     schema_locs: dict[str, tuple[SpecFile, PathKey]] = {}
-    for stem in SCHEMA_FILES:
-        if stem not in files:
-            continue
+    schema_stems = [stem for stem in files if stem not in ("provider", "mapping")]
+    for stem in sorted(schema_stems, key=lambda stem: (SCHEMA_FILES.index(_schema_kind(stem)), stem)):
         spec = files[stem]
         parsed = parse_model(SchemaFileSpec, spec, problems)
         if parsed is None:
@@ -208,6 +214,11 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         mapping=mapping,
         sources=[str(f.path) for f in files.values()],
     )
+
+
+def _schema_kind(stem: str) -> str:
+    """`request` for request.yaml and for an API's own responses.request.yaml."""
+    return stem.rpartition(".")[2]
 
 
 def _check_schema(node: Any, loc: PathKey, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]) -> None:
@@ -275,7 +286,7 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         return
 
     def request_path(path: str, loc: PathKey) -> None:
-        if any(isinstance(part, int) for part in split_path(path)):
+        if any(isinstance(part, int) or part == "*" for part in split_path(path)):
             problems.append(spec.problem(loc, f"{path!r}: a request path names fields only (no list indexes)"))
         elif schema_at(schemas, api.request, split_path(path)) is None:
             problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
@@ -304,9 +315,15 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         )
     for kind, template in messages.parts.items():
         _check_template(template, PART_VARIABLES[kind], (*base, "messages", "parts", kind), spec, problems)
+    for role, templates in messages.role_parts.items():
+        if role not in messages.roles:
+            problems.append(spec.problem((*base, "messages", "role_parts", role), f"role {role!r} is not under roles"))
+        for kind, template in templates.items():
+            loc = (*base, "messages", "role_parts", role, kind)
+            _check_template(template, PART_VARIABLES[kind], loc, spec, problems)
     for kind, fields in messages.message_fields.items():
         _check_template(fields, PART_VARIABLES[kind], (*base, "messages", "message_fields", kind), spec, problems)
-    for key in ("part_fields", "message_fields", "own_message"):
+    for key in ("part_fields", "message_fields", "own_message", "items"):
         for kind in getattr(messages, key):
             if kind not in messages.parts:
                 problems.append(
@@ -329,10 +346,15 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         calls = output.tool_calls
         for key in ("id", "name", "arguments"):
             response_path(f"{calls.path}.0.{getattr(calls, key)}", (*base, "output", "tool_calls", key))
-    for key in ("id", "model", "text", "thinking", "refusal", "finish_reason"):
+    for key in ("id", "model", "text", "thinking", "refusal"):
         path = getattr(output, key)
         if path is not None:
             response_path(path, (*base, "output", key))
+    if isinstance(output.finish_reason, str):
+        response_path(output.finish_reason, (*base, "output", "finish_reason"))
+    else:
+        for index, path in enumerate(output.finish_reason):
+            response_path(path, (*base, "output", "finish_reason", index))
     if (output.text is None) == (output.blocks is None):
         problems.append(
             spec.problem((*base, "output"), "give the answer's text as either `text` or `blocks`, not both")
@@ -347,12 +369,22 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
         ):
             response_path(path, (*base, "output", "logprobs", key))
     if output.blocks is not None:
-        response_path(output.blocks.path, (*base, "output", "blocks", "path"))
+        block_paths = [output.blocks.path] if isinstance(output.blocks.path, str) else output.blocks.path
+        for index, path in enumerate(block_paths):
+            path_loc = (*base, "output", "blocks", "path")
+            response_path(path, path_loc if isinstance(output.blocks.path, str) else (*path_loc, index))
         for rule_name in ("text", "thinking", "redacted_thinking"):
             rule = getattr(output.blocks, rule_name)
-            if rule is not None:
-                block_field = f"{output.blocks.path}.0.{rule.field}"
-                response_path(block_field, (*base, "output", "blocks", rule_name, "field"))
+            if rule is not None and not any(
+                schema_at(schemas, api.response, split_path(f"{path}.0.{rule.field}")) for path in block_paths
+            ):
+                problems.append(
+                    spec.problem(
+                        (*base, "output", "blocks", rule_name, "field"),
+                        f"{rule.field!r} is not a field of the blocks at {', '.join(block_paths)} "
+                        f"in the response schema {api.response!r}",
+                    )
+                )
     for usage_field, paths in output.usage.items():
         if isinstance(paths, str):
             response_path(paths, (*base, "output", "usage", usage_field))

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,11 @@ _jinja.globals.update(
         else " + ".join(f"(dig(body, {pyexpr.literal(split_path(path))}) or 0)" for path in paths)
     ),
     call=pyexpr.call,
+    value_at=lambda path: (
+        f"joined(body, {pyexpr.literal(split_path(path))})"
+        if "*" in split_path(path)
+        else f"dig(body, {pyexpr.literal(split_path(path))})"
+    ),
     conditions=lambda when: (
         " and ".join(f"block.get({pyexpr.literal(k)}) == {pyexpr.literal(v)}" for k, v in when.items()) or "True"
     ),
@@ -132,29 +138,58 @@ def render_provider(bundle: ProviderBundle) -> dict[str, str]:
         ),
         f"{name}/models.py": render_models(bundle, header(schema_sources, None)),
     }
+    option_classes = _option_classes(bundle)
     for api_name, api in bundle.mapping.apis.items():
+        shared = option_classes.get(api.options_class or "", {})
         files[f"{name}/{api_name}.py"] = _jinja.get_template(f"{api.kind}.py.jinja").render(
             header=header([mapping_file, *schema_sources], f"{api.kind}.py.jinja"),
             api_name=api_name,
             api=api,
+            unsupported_options=[option for option in shared if option not in api.options],
             **context,
         )
-    option_types = {
-        api_name: {
-            option: _optional(
-                pyexpr.annotation(bundle.schemas, schema_at(bundle.schemas, api.request, split_path(field.path)) or {})
-            )
-            for option, field in api.options.items()
-        }
-        for api_name, api in bundle.mapping.apis.items()
-    }
     files[f"{name}/options.py"] = _jinja.get_template("options.py.jinja").render(
         header=header([mapping_file, *schema_sources], "options.py.jinja"),
-        apis=bundle.mapping.apis,
-        option_types=option_types,
+        option_classes=option_classes,
         **context,
     )
     return files
+
+
+@dataclass
+class OptionInfo:
+    """One field of a generated options model, gathered from every API that maps it."""
+
+    annotation: str
+    doc: str
+    supported_by: list[str]
+    apis: list[str]
+
+
+def _option_classes(bundle: ProviderBundle) -> dict[str, dict[str, OptionInfo]]:
+    """Options model name -> its fields. APIs sharing a model contribute their options; a field
+    whose schema differs between them takes either type."""
+    classes: dict[str, dict[str, OptionInfo]] = {}
+    for api_name, api in bundle.mapping.apis.items():
+        if api.options_class is None:
+            continue
+        fields = classes.setdefault(api.options_class, {})
+        for option, spec_field in api.options.items():
+            node = schema_at(bundle.schemas, api.request, split_path(spec_field.path)) or {}
+            annotation = pyexpr.annotation(bundle.schemas, node)
+            known = fields.get(option)
+            if known is None:
+                fields[option] = OptionInfo(
+                    annotation, spec_field.doc, spec_field.supported_by or [bundle.provider.name], [api_name]
+                )
+                continue
+            known.apis.append(api_name)
+            if annotation not in known.annotation.split(" | "):
+                known.annotation = " | ".join(dict.fromkeys([*known.annotation.split(" | "), *annotation.split(" | ")]))
+    for fields in classes.values():
+        for info in fields.values():
+            info.annotation = _optional(info.annotation)
+    return classes
 
 
 def _optional(annotation: str) -> str:

@@ -11,7 +11,8 @@ Schemas = Mapping[str, Mapping[str, Any]]
 
 
 def split_path(path: str) -> tuple[str | int, ...]:
-    """`choices.0.message` -> ("choices", 0, "message"): numbers index lists."""
+    """`choices.0.message` -> ("choices", 0, "message"): numbers index lists (`*` is every
+    element)."""
     return tuple(int(part) if part.isdigit() else part for part in path.split("."))
 
 
@@ -43,7 +44,7 @@ def schema_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> Mappi
         following: list[Mapping[str, Any]] = []
         for node in frontier:
             for branch in _branches(schemas, node):
-                if isinstance(part, int):
+                if isinstance(part, int) or part == "*":
                     if isinstance(branch.get("items"), Mapping):
                         following.append(branch["items"])
                 elif isinstance(branch.get("properties"), Mapping) and part in branch["properties"]:

@@ -129,6 +129,12 @@ class MessagesMap(SpecModel):
     """Send a message whose parts are all text as one plain string, as many hosts expect."""
     parts: dict[PartKind, Any]
     """Unified part kind -> JSON template of the provider's part (`$text`, `$url`, ...)."""
+    role_parts: dict[Role, dict[PartKind, Any]] = {}
+    """Templates that replace `parts` in one role's messages (OpenAI Responses: an assistant's
+    text is `output_text`, a user's `input_text`)."""
+    items: list[PartKind] = []
+    """Part kinds that are entries of the message list themselves, not parts of a message
+    (OpenAI Responses: function calls and their outputs)."""
     part_fields: dict[PartKind, str] = {}
     """Part kinds that go to a list in their own message field instead of the content
     (OpenAI: tool calls in `tool_calls`)."""
@@ -155,7 +161,9 @@ class BlocksMap(SpecModel):
     are thinking and which are the answer's text. Thinking is matched first, so a block that is
     thinking is never part of the completion."""
 
-    path: str
+    path: str | list[str]
+    """Where the list of blocks is; several paths are read in turn, and `*` steps through every
+    element of a list (`output.*.content`: the content of every output item)."""
     text: BlockRule
     thinking: BlockRule | None = None
     redacted_thinking: BlockRule | None = None
@@ -172,8 +180,9 @@ class LogprobsMap(SpecModel):
 
 
 class OutputMap(SpecModel):
-    """Where the answer's pieces are in the response body (dotted paths; numbers index lists).
-    The answer's text is either one field (`text`, with `thinking` beside it) or `blocks`."""
+    """Where the answer's pieces are in the response body (dotted paths; numbers index lists,
+    `*` steps through every element and joins what it finds). The answer's text is either one
+    field (`text`, with `thinking` beside it) or `blocks`."""
 
     id: str | None = None
     model: str | None = None
@@ -184,7 +193,9 @@ class OutputMap(SpecModel):
     blocks: BlocksMap | None = None
     logprobs: LogprobsMap | None = None
     tool_calls: ToolCallsMap | None = None
-    finish_reason: str
+    finish_reason: str | list[str]
+    """Path of the provider's finish reason; with several paths the first one present wins
+    (Responses: `incomplete_details.reason`, else `status`)."""
     finish_reasons: dict[str, FinishReason]
     """The provider's finish reason -> the unified one."""
     usage: dict[UsageField, str | list[str]]
@@ -255,7 +266,8 @@ class ApiSpec(SpecModel):
     itself; a pattern is then not needed and ignored), or None (no prompt caching)."""
     output: OutputMap
     options_class: str | None = Field(None, pattern=r"^[A-Z][A-Za-z0-9]*Options$")
-    """Name of the generated provider options model (`OpenAIOptions`)."""
+    """Name of the generated provider options model (`OpenAIOptions`). APIs of one provider may
+    share it: each takes the options it maps and refuses the others."""
     options: dict[Identifier, OptionField] = {}
     """Option name (a Python identifier: it becomes a field of the options model) -> field."""
 

@@ -11,6 +11,7 @@ from cloudburst.generated.anthropic import messages as anthropic_messages
 from cloudburst.generated.anthropic import provider as anthropic_provider
 from cloudburst.generated.openai import chat as openai_chat
 from cloudburst.generated.openai import provider as openai_provider
+from cloudburst.generated.openai import responses as openai_responses
 
 PROVIDERS: dict[str, ProviderInfo] = {
     "anthropic": anthropic_provider.PROVIDER,
@@ -20,5 +21,6 @@ PROVIDERS: dict[str, ProviderInfo] = {
 APIS: dict[tuple[str, str], ModuleType] = {
     ("anthropic", "messages"): anthropic_messages,
     ("openai", "chat"): openai_chat,
+    ("openai", "responses"): openai_responses,
 }
 """(provider, api) -> the adapter module with build_body() and parse_body()."""

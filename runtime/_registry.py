@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 
 from cloudburst._errors import ConfigurationError, UnknownModelError
@@ -16,6 +17,8 @@ class Registry:
     def __init__(self, models: Iterable[ModelInfo] = ()) -> None:
         self._models: dict[str, ModelInfo] = {}
         self._names: dict[str, str] = {}
+        self._variants: dict[str, ModelInfo] = {}
+        """`model@api` entries made on first use; not listed."""
         for model in models:
             self.add(model)
 
@@ -30,15 +33,30 @@ class Registry:
             for name in (model.id, *self._models[model.id].aliases):
                 self._names.pop(name, None)
         self._models[model.id] = model
+        self._variants.clear()
         for name in (model.id, *model.aliases):
             self._names[name] = model.id
         return model
 
     def get(self, name: str) -> ModelInfo:
         model_id = self._names.get(name)
-        if model_id is None:
-            raise UnknownModelError(name, self._names)
-        return self._models[model_id]
+        if model_id is not None:
+            return self._models[model_id]
+        if name in self._variants:
+            return self._variants[name]
+        base, _, api = name.rpartition("@")
+        if base and base in self._names:
+            return self._on_api(self._models[self._names[base]], api)
+        raise UnknownModelError(name, self._names)
+
+    def _on_api(self, model: ModelInfo, api: str) -> ModelInfo:
+        """`gpt-5.5@responses`: the model spoken to through another of its provider's APIs."""
+        apis = [api_name for (owner, api_name) in APIS if owner == model.provider]
+        if api not in apis:
+            raise ConfigurationError(f"{model.provider} has no {api!r} API for {model.id}; it has: {', '.join(apis)}")
+        variant = dataclasses.replace(model, id=f"{model.id}@{api}", api=api, aliases=())
+        self._variants[variant.id] = variant
+        return variant
 
     def __iter__(self) -> Iterator[ModelInfo]:
         return iter(self._models.values())
@@ -51,7 +69,9 @@ REGISTRY = Registry(MODELS)
 
 
 def get_model(name: str) -> ModelInfo:
-    """The registry entry for a model id or alias; UnknownModelError names the closest ones."""
+    """The registry entry for a model id or alias; UnknownModelError names the closest ones.
+    `<model>@<api>` speaks to the model through another of its provider's wire APIs
+    (`gpt-5.5@responses`)."""
     return REGISTRY.get(name)
 
 

@@ -23,6 +23,35 @@ def dig(body: Any, path: tuple[str | int, ...]) -> Any:
     return body
 
 
+def each(body: Any, path: tuple[str | int, ...]) -> list[Any]:
+    """Every value at `path`, where `*` steps through each element of a list; lists found at
+    the end are flattened into one (`output.*.content`: the content of every output item)."""
+    if "*" not in path:
+        found = dig(body, path)
+        return found if isinstance(found, list) else [] if found is None else [found]
+    star = path.index("*")
+    elements = dig(body, path[:star])
+    out: list[Any] = []
+    for element in elements if isinstance(elements, list) else ():
+        out.extend(each(element, path[star + 1 :]))
+    return out
+
+
+def joined(body: Any, path: tuple[str | int, ...]) -> str | None:
+    """The strings at a `*` path joined into one (all text parts of an answer), or None."""
+    texts = [value for value in each(body, path) if isinstance(value, str)]
+    return "".join(texts) if texts else None
+
+
+def first(body: Any, *paths: tuple[str | int, ...]) -> Any:
+    """The value at the first of `paths` that is present."""
+    for path in paths:
+        value = dig(body, path)
+        if value is not None:
+            return value
+    return None
+
+
 def is_set(value: object) -> bool:
     """A setting the caller asked for: not None, and not a switch left off."""
     return value is not None and value is not False

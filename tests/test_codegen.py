@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from types import ModuleType
 
@@ -72,19 +73,27 @@ def test_a_new_spec_field_appears_in_the_generated_models_and_options(specs_copy
         )
     )
     mapping = specs_copy / "openai" / "mapping.yaml"
+    chat_options_end = "  responses:\n"
+    assert chat_options_end in mapping.read_text()
     mapping.write_text(
-        mapping.read_text()
-        + "      priority_hint:\n        path: priority_hint\n        doc: A made-up field, to show the pipeline.\n"
+        mapping.read_text().replace(
+            chat_options_end,
+            "      priority_hint:\n        path: priority_hint\n        doc: A made-up field, to show the pipeline.\n"
+            + chat_options_end,
+        )
     )
     out = tmp_path / "generated"
     generate(specs_copy, out)
 
     models = load_module(out / "openai" / "models.py", "new_field_models")
     field = models.CreateChatCompletionRequest.model_fields["priority_hint"]
-    assert "Literal['low', 'high']" in str(field.annotation)
+    (literal, _none) = typing.get_args(field.annotation)
+    assert set(typing.get_args(literal)) == {"low", "high"}
     options_source = (out / "openai" / "options.py").read_text()
     assert 'priority_hint: Literal["low", "high"] | None = None' in options_source
     assert 'body["priority_hint"] = json_value(provider.priority_hint)' in (out / "openai" / "chat.py").read_text()
+    # the Responses API shares OpenAIOptions and, having no such field, refuses it when set
+    assert 'UNSUPPORTED_OPTIONS = ["priority_hint"]' in (out / "openai" / "responses.py").read_text()
 
 
 def test_generated_request_model_rejects_unknown_fields() -> None:

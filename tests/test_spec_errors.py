@@ -191,3 +191,32 @@ def test_problems_in_different_files_of_a_folder_are_reported_together(specs_cop
     )
     files = sorted(p.file.name for p in errors_for(specs_copy).problems)
     assert files == ["mapping.yaml", "provider.yaml", "provider.yaml"]  # unknown 'titel', missing 'title', bad path
+
+
+def test_a_wildcard_path_is_checked_through_every_list(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "refusal: output.*.content.*.refusal", "refusal: output.*.content.*.refusl")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "refusl"))
+    assert message == "'output.*.content.*.refusl' is not a field of the response schema 'Response'"
+
+
+def test_role_templates_need_a_known_role(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(
+        mapping,
+        "        assistant:\n          text: {type: output_text",
+        "        robot:\n          text: {type: output_text",
+    )
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "robot:"))
+    assert "'system', 'user', 'assistant' or 'tool' (got 'robot')" in message
+
+
+def test_an_item_part_needs_a_template(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "      items: [tool_call, tool_result]", "      items: [tool_call, tool_result, document_url]")
+    replace_in(mapping, "        document_url: {type: input_file, file_url: $url}\n", "")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "items: [tool_call"))
+    assert message == "'document_url' has no template under messages.parts"

@@ -14,7 +14,8 @@ from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema
-from cloudburst._wire import check_sampling, dig, json_value, tool_call, unsupported_part
+from cloudburst._tools import ToolCall
+from cloudburst._wire import check_sampling, dig, each, json_value, tool_call, unsupported_part
 from cloudburst.generated.anthropic.options import AnthropicOptions
 
 PROVIDER = "anthropic"
@@ -167,7 +168,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     raw_finish = dig(body, ("stop_reason",))
     texts: list[str] = []
     thoughts: list[Thinking] = []
-    for block in dig(body, ("content",)) or ():
+    for block in each(body, ("content",)):
         if block.get("type") == "redacted_thinking":
             thoughts.append(Thinking("", redacted=block.get("data")))
             continue
@@ -178,7 +179,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     completion: str | None = "".join(texts)
     tool_calls = [
         tool_call(dig(block, ("id",)), dig(block, ("name",)), dig(block, ("input",)))
-        for block in dig(body, ("content",)) or ()
+        for block in each(body, ("content",))
         if block.get("type") == "tool_use"
     ]
     return APIResponse(
@@ -188,7 +189,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
-        finish_reason=FINISH_REASONS.get(raw_finish) if isinstance(raw_finish, str) else None,
+        finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(
             input_tokens=(dig(body, ("usage", "input_tokens")) or 0)
@@ -201,3 +202,12 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             cache_write_1h_tokens=dig(body, ("usage", "cache_creation", "ephemeral_1h_input_tokens")) or 0,
         ),
     )
+
+
+def _finish_reason(raw: Any, tool_calls: list[ToolCall]) -> FinishReason | None:
+    """The unified reason: a refusal is `refusal`; an answer that stops to call tools is
+    `tool_calls`, whether or not the provider has a reason of its own for it."""
+    reason = FINISH_REASONS.get(raw) if isinstance(raw, str) else None
+    if tool_calls and reason == "stop":
+        return "tool_calls"
+    return reason
