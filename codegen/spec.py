@@ -132,6 +132,9 @@ class MessagesMap(SpecModel):
     role_parts: dict[Role, dict[PartKind, Any]] = {}
     """Templates that replace `parts` in one role's messages (OpenAI Responses: an assistant's
     text is `output_text`, a user's `input_text`)."""
+    tool_result_content: Literal["text", "parts"] = "text"
+    """What a tool result's `$content` may be: `text` only (a result with images is refused),
+    or `parts`: the text, or a list of this API's own parts when the result has images."""
     items: list[PartKind] = []
     """Part kinds that are entries of the message list themselves, not parts of a message
     (OpenAI Responses: function calls and their outputs)."""

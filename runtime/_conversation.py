@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+from pydantic import BaseModel
+
 from cloudburst._tools import ToolCall
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -30,7 +33,8 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """An image by URL (sent as a link) or by content (sent inline as base64)."""
+    """An image by URL (sent as a link), by content (sent inline as base64), or as a
+    `data:` URL (sent inline, as the content it carries)."""
 
     url: str | None = None
     data: bytes | None = None
@@ -46,6 +50,11 @@ class Image:
             return "image_base64", {"data": base64.b64encode(self.data).decode(), "media_type": self.media_type}
         if self.url is None:
             raise ValueError("an Image needs a url or data")
+        if self.url.startswith("data:"):
+            header, _, payload = self.url.partition(",")
+            if not header.endswith(";base64"):
+                raise ValueError(f"an image data URL must be base64-encoded: {self.url[:40]}...")
+            return "image_base64", {"data": payload, "media_type": header[5:].split(";")[0] or self.media_type}
         return "image_url", {"url": self.url, "media_type": self.media_type}
 
 
@@ -79,14 +88,38 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
-    """What a tool returned, answering the call with id `call_id`."""
+    """What a tool returned, answering the call with id `call_id`: text, JSON data (sent as
+    JSON text), or parts such as a text and an image (for providers that take them)."""
 
     call_id: str
-    content: str
+    content: str | tuple[Text | Image | Document, ...]
     kind: Literal["tool_result"] = "tool_result"
+
+    def __init__(self, call_id: str, content: Any) -> None:
+        object.__setattr__(self, "call_id", call_id)
+        object.__setattr__(self, "content", _result_content(content))
+        object.__setattr__(self, "kind", "tool_result")
 
     def wire(self) -> tuple[str, dict[str, Any]]:
         return "tool_result", {"call_id": self.call_id, "content": self.content}
+
+
+def _result_content(content: Any) -> str | tuple[Text | Image | Document, ...]:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (Text, Image, Document)):
+        content = [content]
+    if (
+        isinstance(content, (list, tuple))
+        and content
+        and all(isinstance(p, (str, Text, Image, Document)) for p in content)
+    ):
+        parts = tuple(Text(p) if isinstance(p, str) else p for p in content)
+        texts = [p.text for p in parts if isinstance(p, Text)]
+        return "".join(texts) if len(texts) == len(parts) else parts
+    if isinstance(content, BaseModel):
+        return content.model_dump_json()
+    return orjson.dumps(content).decode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,14 @@ def unsupported_part(kind: str, where: str) -> UnsupportedContentError:
     return UnsupportedContentError(f"{where} cannot take a {kind.replace('_', ' ')} part")
 
 
+def result_text(content: Any, where: str) -> str:
+    """A tool result for an API that takes only text back from a tool."""
+    if isinstance(content, str):
+        return content
+    kinds = sorted({part.wire()[0].replace("_", " ") for part in content if part.kind != "text"})
+    raise UnsupportedContentError(f"{where} takes only text in a tool result, not {', '.join(kinds)}")
+
+
 def tool_call(id_: Any, name: Any, arguments: Any) -> ToolCall:
     """A ToolCall from what the provider sent: arguments as JSON text (OpenAI) or an object."""
     if isinstance(arguments, dict):

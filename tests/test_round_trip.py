@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
@@ -138,3 +139,53 @@ def test_redacted_thinking_is_kept_and_sent_back_unchanged() -> None:
         {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"},
     ]
     assert problems(body, MessageCreateParamsNonStreaming) == []
+
+
+def test_tool_results_carry_json_or_images_where_the_provider_takes_them() -> None:
+    from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+    from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
+
+    png = cloudburst.Image(data=b"\x89PNG", media_type="image/png")
+    call = cloudburst.ToolCall("call_1", "get_current_weather", {"location": "Oslo"}, '{"location": "Oslo"}')
+    asked = Conversation.user("Weather in Oslo?").add_message(cloudburst.Message("assistant", (call,)))
+
+    as_json = asked.tool([ToolResult("call_1", {"celsius": -3, "sky": "clear"})])
+    assert cloudburst.render("gpt-4o-mini", as_json, options=TOOLS).body["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": [{"type": "text", "text": '{"celsius":-3,"sky":"clear"}'}],
+    }
+
+    with_image = asked.tool([ToolResult("call_1", ["Radar map:", png])])
+    with pytest.raises(cloudburst.UnsupportedContentError, match="OpenAI chat takes only text in a tool result"):
+        cloudburst.render("gpt-4o-mini", with_image, options=TOOLS)
+
+    anthropic = cloudburst.render("claude-haiku-4-5", with_image, options=TOOLS).body
+    assert anthropic["messages"][-1]["content"][0]["content"] == [
+        {"type": "text", "text": "Radar map:"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw=="}},
+    ]
+    assert problems(anthropic, MessageCreateParamsNonStreaming) == []
+
+    responses = cloudburst.render("gpt-4o-mini@responses", with_image, options=TOOLS).body
+    assert responses["input"][-1] == {
+        "type": "function_call_output",
+        "call_id": "call_1",
+        "output": [
+            {"type": "input_text", "text": "Radar map:"},
+            {"type": "input_image", "image_url": "data:image/png;base64,iVBORw==", "detail": "auto"},
+        ],
+    }
+    assert problems(responses, ResponseCreateParamsNonStreaming) == []
+
+
+def test_an_image_data_url_is_sent_inline() -> None:
+    image = cloudburst.Image(url="data:image/jpeg;base64,/9j/4AAQ")
+    body = cloudburst.render("claude-haiku-4-5", Conversation.user(["What is this?", image])).body
+    assert body["messages"][0]["content"][1]["source"] == {
+        "type": "base64",
+        "media_type": "image/jpeg",
+        "data": "/9j/4AAQ",
+    }
+    with pytest.raises(ValueError, match="base64"):
+        cloudburst.Image(url="data:image/png,rawbytes").wire()

@@ -15,7 +15,14 @@ from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema
 from cloudburst._tools import ToolCall
-from cloudburst._wire import check_sampling, dig, each, json_value, tool_call, unsupported_part
+from cloudburst._wire import (
+    check_sampling,
+    dig,
+    each,
+    json_value,
+    tool_call,
+    unsupported_part,
+)
 from cloudburst.generated.anthropic.options import AnthropicOptions
 
 PROVIDER = "anthropic"
@@ -140,6 +147,9 @@ def _tool_choice(choice: str) -> Any:
 
 
 def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
+    if kind == "tool_result":
+        content = v["content"]
+        v = {**v, "content": content if isinstance(content, str) else [_part(*part.wire()) for part in content]}
     if kind == "text":
         return {"type": "text", "text": v["text"]}
     if kind == "image_base64":

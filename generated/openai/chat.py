@@ -16,7 +16,15 @@ from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._tools import ToolCall
-from cloudburst._wire import check_sampling, dig, each, json_value, tool_call, unsupported_part
+from cloudburst._wire import (
+    check_sampling,
+    dig,
+    each,
+    json_value,
+    result_text,
+    tool_call,
+    unsupported_part,
+)
 from cloudburst.generated.openai.options import OpenAIOptions
 
 PROVIDER = "openai"
@@ -167,6 +175,8 @@ def _tool_choice(choice: str) -> Any:
 
 
 def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
+    if kind == "tool_result":
+        v = {**v, "content": result_text(v["content"], "OpenAI chat")}
     if kind == "text":
         return {"type": "text", "text": v["text"]}
     if kind == "image_url":

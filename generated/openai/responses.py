@@ -15,7 +15,16 @@ from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._tools import ToolCall
-from cloudburst._wire import check_sampling, dig, each, first, joined, json_value, tool_call, unsupported_part
+from cloudburst._wire import (
+    check_sampling,
+    dig,
+    each,
+    first,
+    joined,
+    json_value,
+    tool_call,
+    unsupported_part,
+)
 from cloudburst.generated.openai.options import OpenAIOptions
 
 PROVIDER = "openai"
@@ -159,6 +168,9 @@ def _tool_choice(choice: str) -> Any:
 def _part(kind: str, v: dict[str, Any], role: str = "") -> dict[str, Any]:
     if role == "assistant" and kind == "text":
         return {"type": "output_text", "text": v["text"], "annotations": []}
+    if kind == "tool_result":
+        content = v["content"]
+        v = {**v, "content": content if isinstance(content, str) else [_part(*part.wire()) for part in content]}
     if kind == "text":
         return {"type": "input_text", "text": v["text"]}
     if kind == "image_url":
