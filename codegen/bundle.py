@@ -164,7 +164,9 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
             problems.extend(exc.problems)
     for required in ("provider", "mapping", "request", "response"):
         if required not in files and not any(p.file.name == f"{required}.yaml" for p in problems):
-            problems.append(Problem(folder / f"{required}.yaml", 1, f"missing spec file {required}.yaml"))
+            problems.append(
+                Problem(shown_path(folder / f"{required}.yaml", root), 1, f"missing spec file {required}.yaml")
+            )
     if problems:
         raise SpecError(problems)
 

@@ -51,10 +51,10 @@ _jinja.globals.update(
         else " + ".join(f"(dig(body, {pyexpr.literal(split_path(path))}) or 0)" for path in paths)
     ),
     call=pyexpr.call,
-    value_at=lambda path: (
-        f"joined(body, {pyexpr.literal(split_path(path))})"
+    value_at=lambda path, source="body": (
+        f"joined({source}, {pyexpr.literal(split_path(path))})"
         if "*" in split_path(path)
-        else f"dig(body, {pyexpr.literal(split_path(path))})"
+        else f"dig({source}, {pyexpr.literal(split_path(path))})"
     ),
     conditions=lambda when: (
         " and ".join(f"block.get({pyexpr.literal(k)}) == {pyexpr.literal(v)}" for k, v in when.items()) or "True"

@@ -154,7 +154,8 @@ class BlockRule(SpecModel):
     when: dict[str, Any] = {}
     """Field values a block must have to count (empty: every block the other rule left)."""
     field: str
-    """The block's field holding its text."""
+    """The block's field holding its text: a path inside the block (`thinking.*.text` joins
+    the text of a list of chunks)."""
     signature: str | None = None
     """Thinking blocks: the field holding the signature that lets it be sent back."""
 

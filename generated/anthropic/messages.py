@@ -179,13 +179,16 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     texts: list[str] = []
     thoughts: list[Thinking] = []
     for block in each(body, ("content",)):
+        if isinstance(block, str):  # content sent as one plain string
+            texts.append(block)
+            continue
         if block.get("type") == "redacted_thinking":
-            thoughts.append(Thinking("", redacted=block.get("data")))
+            thoughts.append(Thinking("", redacted=dig(block, ("data",))))
             continue
         if block.get("type") == "thinking":
-            thoughts.append(Thinking(block.get("thinking") or "", block.get("signature")))
+            thoughts.append(Thinking(dig(block, ("thinking",)) or "", dig(block, ("signature",))))
         elif block.get("type") == "text":
-            texts.append(block.get("text") or "")
+            texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [
         tool_call(dig(block, ("id",)), dig(block, ("name",)), dig(block, ("input",)))

@@ -204,10 +204,13 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     texts: list[str] = []
     thoughts: list[Thinking] = []
     for block in each(body, ("output", "*", "summary")) + each(body, ("output", "*", "content")):
+        if isinstance(block, str):  # content sent as one plain string
+            texts.append(block)
+            continue
         if block.get("type") == "summary_text":
-            thoughts.append(Thinking(block.get("text") or ""))
+            thoughts.append(Thinking(dig(block, ("text",)) or ""))
         elif block.get("type") == "output_text":
-            texts.append(block.get("text") or "")
+            texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     logprobs = [
         TokenLogprob(
