@@ -205,7 +205,7 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         _check_schema(schemas[name], loc, spec, schemas, problems)
     if mapping is not None:
         for api_name, api in mapping.apis.items():
-            _check_api(api_name, api, files["mapping"], schemas, problems)
+            check_api(api_name, api, files["mapping"], schemas, problems)
     if problems or provider is None or mapping is None:
         raise SpecError(problems)
     return ProviderBundle(
@@ -277,7 +277,17 @@ def _check_keywords(node: Any, loc: PathKey, spec: SpecFile, problems: list[Prob
         problems.append(spec.problem((*loc, "enum"), "enum must be a list of values"))
 
 
-def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]) -> None:
+def check_api(
+    name: str,
+    api: ApiSpec,
+    spec: SpecFile,
+    schemas: Mapping[str, Any],
+    problems: list[Problem],
+    known_response_paths: frozenset[str] = frozenset(),
+) -> None:
+    """Every path of the mapping against the request and response schemas, and every template
+    against the variables its place offers. `known_response_paths` are accepted as they are
+    (fields a compatible host adds to the answer)."""
     base: PathKey = ("apis", name)
     missing = [
         (key, root) for key, root in (("request", api.request), ("response", api.response)) if root not in schemas
@@ -294,7 +304,7 @@ def _check_api(name: str, api: ApiSpec, spec: SpecFile, schemas: Mapping[str, An
             problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
 
     def response_path(path: str, loc: PathKey) -> None:
-        if schema_at(schemas, api.response, split_path(path)) is None:
+        if path not in known_response_paths and schema_at(schemas, api.response, split_path(path)) is None:
             problems.append(spec.problem(loc, f"{path!r} is not a field of the response schema {api.response!r}"))
 
     if api.model is not None:
@@ -441,7 +451,11 @@ def load_registry(path: Path, root: Path) -> ModelsSpec:
                         spec.problem(loc, f"duplicate model name {name!r} (already used by {owners[name]!r})")
                     )
                 owners.setdefault(name, model_id)
-            known = PLANNED_PROVIDERS | {p.name for p in root.iterdir() if (p / "provider.yaml").exists()}
+            known = (
+                PLANNED_PROVIDERS
+                | {p.name for p in root.iterdir() if (p / "provider.yaml").exists()}
+                | {p.stem for p in (root / "hosts").glob("*.yaml")}
+            )
             if model.provider not in known:
                 problems.append(
                     spec.problem(

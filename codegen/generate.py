@@ -24,6 +24,7 @@ from datamodel_code_generator import generate as datamodel_generate
 from codegen import pyexpr
 from codegen.bundle import ProviderBundle, load_provider, load_registry
 from codegen.errors import Problem, SpecError
+from codegen.hosts import HOSTS_FOLDER, Host, load_hosts
 from codegen.schema_paths import REF_PREFIX, schema_at, split_path
 from codegen.spec import ModelsSpec
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
@@ -85,7 +86,7 @@ def load_all(specs: Path) -> list[ProviderBundle]:
     """Every provider folder under `specs`, validated; all problems of all folders at once."""
     bundles: list[ProviderBundle] = []
     problems: list[Problem] = []
-    for folder in sorted(p for p in specs.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in specs.iterdir() if p.is_dir() and p.name != HOSTS_FOLDER):
         try:
             bundles.append(load_provider(folder, specs))
         except SpecError as exc:
@@ -100,8 +101,10 @@ def render_all(specs: Path) -> dict[str, str]:
     problems: list[Problem] = []
     bundles: list[ProviderBundle] = []
     registry: ModelsSpec | None = None
+    hosts: list[Host] = []
     try:
         bundles = load_all(specs)
+        hosts = load_hosts(specs, bundles)
     except SpecError as exc:
         problems.extend(exc.problems)
     try:
@@ -116,14 +119,41 @@ def render_all(specs: Path) -> dict[str, str]:
         )
     }
     for bundle in bundles:
-        files.update(render_provider(bundle))
+        files.update(render_provider(bundle, [host for host in hosts if host.base is bundle]))
+    if hosts:
+        files["hosts/__init__.py"] = (
+            f'{header([f"specs/{HOSTS_FOLDER}/"], None)}\n"""Hosts speaking another provider\'s API."""\n'
+        )
+    for host in hosts:
+        files.update(render_host(host))
+    sources = [f"specs/{bundle.folder.name}/" for bundle in bundles] + ([f"specs/{HOSTS_FOLDER}/"] if hosts else [])
     files["__init__.py"] = _jinja.get_template("index.py.jinja").render(
-        header=header([f"specs/{bundle.folder.name}/" for bundle in bundles], "index.py.jinja"), bundles=bundles
+        header=header(sources, "index.py.jinja"), bundles=bundles, hosts=hosts
     )
     return files
 
 
-def render_provider(bundle: ProviderBundle) -> dict[str, str]:
+def render_host(host: Host) -> dict[str, str]:
+    """A host's provider table and its adapter, beside the other hosts in generated/hosts/."""
+    name = host.provider.name
+    context: dict[str, Any] = {"provider": host.provider}
+    shared = _option_classes(host.base).get(host.api.options_class or "", {})
+    return {
+        f"hosts/{name}.py": _jinja.get_template("provider.py.jinja").render(
+            header=header([host.source], "provider.py.jinja"), **context
+        ),
+        f"hosts/{name}_{host.api_name}.py": _jinja.get_template(f"{host.api.kind}.py.jinja").render(
+            header=header([host.source, f"specs/{host.base.provider.name}/"], f"{host.api.kind}.py.jinja"),
+            api_name=host.api_name,
+            api=host.api,
+            options_package=host.base.provider.name,
+            unsupported_options=[option for option in shared if option not in host.api.options],
+            **context,
+        ),
+    }
+
+
+def render_provider(bundle: ProviderBundle, hosts: list[Host]) -> dict[str, str]:
     name = bundle.provider.name
     mapping_file = next(s for s in bundle.sources if s.endswith("mapping.yaml"))
     provider_file = next(s for s in bundle.sources if s.endswith("provider.yaml"))
@@ -139,12 +169,16 @@ def render_provider(bundle: ProviderBundle) -> dict[str, str]:
         f"{name}/models.py": render_models(bundle, header(schema_sources, None)),
     }
     option_classes = _option_classes(bundle)
+    for host in hosts:
+        for option in host.api.options:
+            option_classes[host.api.options_class or ""][option].supported_by.append(host.provider.name)
     for api_name, api in bundle.mapping.apis.items():
         shared = option_classes.get(api.options_class or "", {})
         files[f"{name}/{api_name}.py"] = _jinja.get_template(f"{api.kind}.py.jinja").render(
             header=header([mapping_file, *schema_sources], f"{api.kind}.py.jinja"),
             api_name=api_name,
             api=api,
+            options_package=name,
             unsupported_options=[option for option in shared if option not in api.options],
             **context,
         )

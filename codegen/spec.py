@@ -362,3 +362,36 @@ class ModelSpec(SpecModel):
 
 class ModelsSpec(SpecModel):
     models: dict[str, ModelSpec]
+
+
+# hosts/<name>.yaml ----------------------------------------------------------------------------
+
+
+class HostSpec(SpecModel):
+    """An OpenAI-compatible host (or any host speaking another provider's API): who to call,
+    and how its dialect differs from the API it speaks. Adding one is this file only."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    base_url: str = Field(pattern=r"^https?://")
+    base_url_env: str | None = None
+    auth: Auth
+    headers: dict[str, str] = {}
+    request_id_header: str | None = None
+    rate_limit_headers: RateLimitHeaders | None = None
+    """Default: the spoken provider's."""
+    token_ratio: tuple[float, float] | None = None
+    """Not inherited: a host serves other models, with other tokenizers."""
+    error: ErrorFields | None = None
+    """Default: the spoken provider's error fields and table."""
+    errors: list[ErrorRule] | None = None
+    speaks: str = Field(pattern=r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
+    """`<provider>/<api>` whose mapping this host reuses (`openai/chat`)."""
+    changes: dict[str, Any] = {}
+    """Merged into that API's mapping: a mapping merges key by key, anything else replaces,
+    and null removes (a sampling setting removed is refused before sending)."""
+    response_fields: list[str] = []
+    """Answer paths the host adds to the spoken API's response (`choices.0.message.reasoning`),
+    accepted by the mapping check though the provider's schema lacks them."""
+    options: list[Identifier] = []
+    """Which of the spoken API's provider options the host takes; the others are refused."""

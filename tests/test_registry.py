@@ -27,7 +27,7 @@ RECORDED = list(RECORDED_OPENAI_CHAT.values())
 
 def test_every_provider_has_models_and_aliases_resolve() -> None:
     providers = {model.provider for model in cloudburst.get_model.__globals__["REGISTRY"]}
-    assert providers == {"openai", "anthropic", "gemini", "bedrock", "mistral", "cohere"}
+    assert providers == {"openai", "anthropic", "gemini", "bedrock", "mistral", "cohere", "deepseek", "xai", "groq"}
     assert cloudburst.get_model("gpt-4o-mini-2024-07-18").id == "gpt-4o-mini"
 
 

@@ -49,7 +49,7 @@ SAMPLING: frozenset[str] = frozenset(
 Options = OpenAIOptions
 ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 UNSUPPORTED_OPTIONS = ["reasoning_summary", "truncation", "max_tool_calls"]
-"""Fields of OpenAIOptions that other OpenAI APIs take and this one has no place for."""
+"""Fields of OpenAIOptions that this API has no place for: refused when set."""
 OWN_MESSAGE = frozenset({"tool_result"})
 """Part kinds sent one per message."""
 FINISH_REASONS: dict[str, FinishReason] = {

@@ -39,7 +39,7 @@ class OpenAIOptions(BaseModel):
     """Groups requests that share a prefix so they hit the same prompt cache. Supported by: openai (chat, responses)."""
 
     parallel_tool_calls: bool | None = None
-    """Let the model call several tools in one turn. Supported by: openai (chat, responses)."""
+    """Let the model call several tools in one turn. Supported by: openai, groq, openrouter, together, xai (chat, responses)."""
 
     verbosity: Literal["low", "medium", "high"] | None = None
     """How long the answer should be (low, medium, high) on GPT-5 models. Supported by: openai (chat, responses)."""
