@@ -309,14 +309,15 @@ def check_api(
 
     if api.model is not None:
         request_path(api.model, (*base, "model"))
-    for setting, placement in api.sampling.items():
-        loc = (*base, "sampling", setting)
-        path = placement.path if isinstance(placement, Placement) else placement
-        request_path(path, (*loc, "path") if isinstance(placement, Placement) else loc)
-        if isinstance(placement, Placement):
-            allowed = frozenset(SAMPLING_VARIABLES.get(setting, {"value": ""}))
-            _check_template(placement.value, allowed, (*loc, "value"), spec, problems)
-            _check_template(placement.when_off, frozenset(), (*loc, "when_off"), spec, problems)
+    for setting, placements in api.sampling.items():
+        for index, placement in enumerate(placements if isinstance(placements, list) else [placements]):
+            loc = (*base, "sampling", setting, *((index,) if isinstance(placements, list) else ()))
+            path = placement.path if isinstance(placement, Placement) else placement
+            request_path(path, (*loc, "path") if isinstance(placement, Placement) else loc)
+            if isinstance(placement, Placement):
+                allowed = frozenset(SAMPLING_VARIABLES.get(setting, {"value": ""}))
+                _check_template(placement.value, allowed, (*loc, "value"), spec, problems)
+                _check_template(placement.when_off, frozenset(), (*loc, "when_off"), spec, problems)
     messages = api.messages
     request_path(messages.path, (*base, "messages", "path"))
     if messages.system != "message":
@@ -353,11 +354,16 @@ def check_api(
         for choice, template in api.tools.choices.items():
             _check_template(template, frozenset(), (*tools_loc, "choices", choice), spec, problems)
         _check_template(api.tools.named_choice, frozenset({"name"}), (*tools_loc, "named_choice"), spec, problems)
+        _check_template(api.tools.container, frozenset({"tools"}), (*tools_loc, "container"), spec, problems)
     output = api.output
     if output.tool_calls is not None:
         calls = output.tool_calls
-        for key in ("id", "name", "arguments"):
-            response_path(f"{calls.path}.0.{getattr(calls, key)}", (*base, "output", "tool_calls", key))
+        for key in ("id", "name", "arguments", "signature"):
+            if getattr(calls, key) is not None:
+                response_path(f"{calls.path}.0.{getattr(calls, key)}", (*base, "output", "tool_calls", key))
+    for index, failure in enumerate(output.failures):
+        response_path(failure.path, (*base, "output", "failures", index, "path"))
+        _check_template(failure.message, frozenset({"value"}), (*base, "output", "failures", index), spec, problems)
     for key in ("id", "model", "text", "thinking", "refusal"):
         path = getattr(output, key)
         if path is not None:

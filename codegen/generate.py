@@ -66,6 +66,7 @@ _jinja.globals.update(
         if value is not None
     ),
     BOOLEAN_SETTINGS=BOOLEAN_SETTINGS,
+    is_list=lambda value: isinstance(value, list),
     sampling_variables=lambda setting: SAMPLING_VARIABLES.get(setting, {"value": f"sampling.{setting}"}),
     part_variables={kind: {name: f"v['{name}']" for name in sorted(names)} for kind, names in PART_VARIABLES.items()},
 )

@@ -60,9 +60,17 @@ class _Raw(str):
 
 def template(value: Any, variables: Mapping[str, str]) -> str:
     """A Python expression building the JSON template `value`, each `$name` replaced by the
-    expression `variables[name]`."""
+    expression `variables[name]`. A key ending in `?` is left out when its value is None."""
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{literal(k)}: {template(v, variables)}" for k, v in value.items()) + "}"
+        entries = []
+        for key, item in value.items():
+            expression = template(item, variables)
+            if isinstance(key, str) and key.endswith("?"):
+                name = literal(key[:-1])
+                entries.append(f"**({{{name}: {expression}}} if {expression} is not None else {{}})")
+            else:
+                entries.append(f"{literal(key)}: {expression}")
+        return "{" + ", ".join(entries) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(template(v, variables) for v in value) + "]"
     if isinstance(value, str) and _VARIABLE.search(value):

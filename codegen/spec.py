@@ -204,6 +204,22 @@ class OutputMap(SpecModel):
     """The provider's finish reason -> the unified one."""
     usage: dict[UsageField, str | list[str]]
     """Unified usage field -> a path, or several paths whose values add up."""
+    failures: list[FailureRule] = []
+
+
+class FailureRule(SpecModel):
+    """A successful status whose body is still a failure (Gemini: a blocked prompt, no
+    candidates). The first rule that matches makes the answer's error."""
+
+    path: str
+    """Response path to test."""
+    missing: bool = False
+    """Match when the path is absent or empty, instead of present."""
+    values: list[Any] | None = None
+    """Match only these values (with `missing: false`)."""
+    kind: ErrorKind
+    message: str
+    """What went wrong; `$value` is the value found."""
 
 
 class OptionField(SpecModel):
@@ -227,6 +243,9 @@ class ToolsMap(SpecModel):
     """Unified choice -> JSON template of the provider's value."""
     named_choice: Any
     """JSON template forcing one tool: `$name`."""
+    container: Any = None
+    """JSON template around the list of tools (`$tools`), when the API nests it
+    (Gemini: `[{functionDeclarations: $tools}]`)."""
 
 
 class ToolCallsMap(SpecModel):
@@ -236,8 +255,11 @@ class ToolCallsMap(SpecModel):
     path: str
     when: dict[str, Any] = {}
     id: str
+    """Where the call's id is; calls without one get `call_<n>`."""
     name: str
     arguments: str
+    signature: str | None = None
+    """Where a call's thought signature is (Gemini), kept to be sent back with the call."""
 
 
 class CacheMap(SpecModel):
@@ -259,9 +281,10 @@ class ApiSpec(SpecModel):
     """Name of the response body schema."""
     model: str | None = "model"
     """Request field carrying the model name; null when the model is in the endpoint path."""
-    sampling: dict[SamplingField, str | Placement] = {}
-    """Unified sampling setting -> where it goes. A setting left out is unsupported: asking for
-    it fails before anything is sent."""
+    sampling: dict[SamplingField, str | Placement | list[Placement]] = {}
+    """Unified sampling setting -> where it goes (several places for a setting that sets two
+    fields, like Gemini's JSON schema and mime type). A setting left out is unsupported: asking
+    for it fails before anything is sent."""
     messages: MessagesMap
     tools: ToolsMap | None = None
     """How tools are offered; None: the API takes none."""

@@ -1,8 +1,11 @@
 """cloudburst: run very many LLM requests across providers, as fast as their limits allow."""
 
+from cloudburst._client import LLMClient
+from cloudburst._config import RateLimits, RetryPolicy, Timeouts
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
 from cloudburst._errors import (
     AuthError,
+    BlockedError,
     CloudburstError,
     ConfigurationError,
     ConnectionFailedError,
@@ -23,32 +26,48 @@ from cloudburst._errors import (
     UnsupportedOptionError,
 )
 from cloudburst._estimate import Estimate, estimate
+from cloudburst._limiter import InProcessLimiter, Limiter, RequestTooLargeError
 from cloudburst._models import ModelInfo, Prices, PriceTier, Reasoning
 from cloudburst._options import RequestOptions
+from cloudburst._prompt import Completed, Prompt
 from cloudburst._registry import get_model, register_model
 from cloudburst._render import RenderedRequest, parse, render
 from cloudburst._response import APIResponse, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._sim import SimConfig, Simulator
+from cloudburst._status import StatusTracker
 from cloudburst._tools import Tool, ToolCall
+from cloudburst._transport import AiohttpTransport, HttpxTransport, Transport
 from cloudburst.generated.anthropic.options import AnthropicOptions
+from cloudburst.generated.gemini.options import GeminiOptions
+from cloudburst.generated.mistral.options import MistralOptions
 from cloudburst.generated.openai.options import OpenAIOptions
 
 __all__ = [
     "APIResponse",
+    "AiohttpTransport",
     "AnthropicOptions",
     "AuthError",
+    "BlockedError",
     "CloudburstError",
+    "Completed",
     "ConfigurationError",
     "ConnectionFailedError",
     "ContextOverflowError",
     "Conversation",
     "Document",
     "Estimate",
+    "GeminiOptions",
+    "HttpxTransport",
     "Image",
+    "InProcessLimiter",
     "InvalidOutputError",
     "InvalidRequestError",
     "InvalidResponseError",
+    "LLMClient",
+    "Limiter",
     "Message",
+    "MistralOptions",
     "ModelInfo",
     "NotFoundError",
     "OpenAIOptions",
@@ -56,21 +75,30 @@ __all__ = [
     "PermissionDeniedError",
     "PriceTier",
     "Prices",
+    "Prompt",
     "ProviderError",
     "QuotaExceededError",
     "RateLimitedError",
+    "RateLimits",
     "Reasoning",
     "RenderedRequest",
     "RequestOptions",
     "RequestTimeoutError",
+    "RequestTooLargeError",
+    "RetryPolicy",
     "SamplingParams",
     "ServerError",
+    "SimConfig",
+    "Simulator",
+    "StatusTracker",
     "Text",
     "Thinking",
+    "Timeouts",
     "TokenLogprob",
     "Tool",
     "ToolCall",
     "ToolResult",
+    "Transport",
     "UnknownModelError",
     "UnsupportedContentError",
     "UnsupportedOptionError",

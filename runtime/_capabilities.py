@@ -59,6 +59,14 @@ def _check_tools(model: ModelInfo, options: RequestOptions) -> None:
         )
 
 
+def _default_max_new_tokens(model: ModelInfo) -> int | None:
+    """What the model's API sends when max_new_tokens is unset (Anthropic: a fixed default)."""
+    from cloudburst.generated import APIS
+
+    adapter = APIS.get((model.provider, model.api))
+    return getattr(adapter, "DEFAULT_MAX_NEW_TOKENS", None)
+
+
 def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
     effort, budget = sampling.reasoning_effort, sampling.thinking_budget
     reasoning = model.reasoning
@@ -81,14 +89,11 @@ def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
             raise UnsupportedOptionError(f"{model.id} needs thinking_budget >= {reasoning.budget_min}, got {budget}")
         if reasoning.budget_max is not None and budget > reasoning.budget_max:
             raise UnsupportedOptionError(f"{model.id} allows thinking_budget <= {reasoning.budget_max}, got {budget}")
-        if sampling.max_new_tokens is None:
+        limit = sampling.max_new_tokens or _default_max_new_tokens(model) or model.max_output_tokens
+        if limit is not None and limit <= budget:
+            where = "max_new_tokens" if sampling.max_new_tokens else f"the default max_new_tokens of {model.id}"
             raise UnsupportedOptionError(
-                f"thinking_budget={budget} needs max_new_tokens set above it: the budget is part of the output"
-            )
-        if sampling.max_new_tokens <= budget:
-            raise UnsupportedOptionError(
-                f"max_new_tokens ({sampling.max_new_tokens}) must exceed thinking_budget ({budget}): "
-                "the budget is part of the output"
+                f"{where} ({limit}) must exceed thinking_budget ({budget}): the budget is part of the output"
             )
     disabled = effort == "none" or budget == 0
     thinking = not disabled and (reasoning.default_on or effort is not None or bool(budget))

@@ -1,4 +1,4 @@
-"""The `cloudburst` command: list models, render a payload, estimate a job."""
+"""The `cloudburst` command: list models, render a payload, estimate a job, run a job, serve the simulator."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from cloudburst._errors import CloudburstError
 from cloudburst._estimate import estimate
 from cloudburst._registry import REGISTRY
 from cloudburst._render import render
+from cloudburst._run import add_run_command
 from cloudburst._sampling import SamplingParams
+from cloudburst._sim.cli import add_sim_command
 
 log = logging.getLogger("cloudburst")
 
@@ -137,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     estimate_cmd.add_argument("--batch", action="store_true", help="price with the batch API's discount")
     _sampling_flags(estimate_cmd)
     estimate_cmd.set_defaults(handler=cmd_estimate)
+
+    add_sim_command(commands)
+    add_run_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

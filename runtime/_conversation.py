@@ -89,19 +89,22 @@ class Document:
 @dataclass(frozen=True, slots=True)
 class ToolResult:
     """What a tool returned, answering the call with id `call_id`: text, JSON data (sent as
-    JSON text), or parts such as a text and an image (for providers that take them)."""
+    JSON text), or parts such as a text and an image (for providers that take them). `name`
+    is the tool's; a conversation fills it in from the call it answers."""
 
     call_id: str
     content: str | tuple[Text | Image | Document, ...]
+    name: str | None = None
     kind: Literal["tool_result"] = "tool_result"
 
-    def __init__(self, call_id: str, content: Any) -> None:
+    def __init__(self, call_id: str, content: Any, name: str | None = None) -> None:
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "content", _result_content(content))
+        object.__setattr__(self, "name", name)
         object.__setattr__(self, "kind", "tool_result")
 
     def wire(self) -> tuple[str, dict[str, Any]]:
-        return "tool_result", {"call_id": self.call_id, "content": self.content}
+        return "tool_result", {"call_id": self.call_id, "content": self.content, "name": self.name}
 
 
 def _result_content(content: Any) -> str | tuple[Text | Image | Document, ...]:
@@ -209,10 +212,22 @@ class Conversation:
         return from_anthropic(messages, system)
 
     def add(self, role: Role, content: Content) -> Conversation:
-        return Conversation((*self.messages, Message(role, _parts(content))))
+        return self.add_message(Message(role, _parts(content)))
 
     def add_message(self, message: Message) -> Conversation:
-        """Append a whole message, e.g. `response.message()` to continue after an answer."""
+        """Append a whole message, e.g. `response.message()` to continue after an answer.
+        Tool results get the name of the call they answer (Gemini sends names, not ids)."""
+        if any(isinstance(part, ToolResult) and part.name is None for part in message.parts):
+            names = {part.id: part.name for m in self.messages for part in m.parts if isinstance(part, ToolCall)}
+            message = Message(
+                message.role,
+                tuple(
+                    ToolResult(part.call_id, part.content, names.get(part.call_id))
+                    if isinstance(part, ToolResult) and part.name is None
+                    else part
+                    for part in message.parts
+                ),
+            )
         return Conversation((*self.messages, message))
 
     system = _Builder("system")

@@ -14,6 +14,7 @@ CloudburstError
     ├── ConnectionFailedError ··· connection refused or reset                  (retry)
     ├── InvalidResponseError ···· a body that is not what the provider promises (retry)
     ├── ContextOverflowError ···· the prompt is longer than the context window
+    ├── BlockedError ············ a safety filter blocked the prompt or the answer
     ├── AuthError ··············· a missing or wrong API key
     ├── PermissionDeniedError ··· the key may not use this model or endpoint
     ├── NotFoundError ··········· no such model, file or batch
@@ -117,6 +118,13 @@ class ContextOverflowError(ProviderError):
     kind = "context_overflow"
 
 
+class BlockedError(ProviderError):
+    """The provider's safety system refused the prompt or withheld the answer (Gemini's
+    blockReason, a SAFETY finish with nothing kept): not an empty success."""
+
+    kind = "blocked"
+
+
 class AuthError(ProviderError):
     kind = "auth"
 
@@ -148,6 +156,7 @@ ERROR_KINDS: dict[str, type[ProviderError]] = {
         InvalidResponseError,
         InvalidOutputError,
         ContextOverflowError,
+        BlockedError,
         AuthError,
         PermissionDeniedError,
         NotFoundError,

@@ -79,6 +79,27 @@ def build_request(
     provider, adapter = adapter_for(model)
     conversation = Conversation.of(prompt)
     check_request(model, conversation, sampling, options)
+    _check_provider_options(model, provider, adapter, options)
+    body = adapter.build_body(model.name, conversation, sampling, options)
+    body.update(options.extra_body)
+    path = adapter.PATH.replace("{model}", model.name)
+    return RenderedRequest(adapter.METHOD, url + path, request_headers(provider, options, api_key), body)
+
+
+def check_options(
+    model: ModelInfo, sampling: SamplingParams, options: RequestOptions
+) -> tuple[ProviderInfo, ModuleType]:
+    """The checks of `build_request` that depend only on (model, sampling, options), so a
+    client runs them once per combination; content checks stay per prompt."""
+    provider, adapter = adapter_for(model)
+    check_request(model, Conversation(), sampling, options)
+    _check_provider_options(model, provider, adapter, options)
+    return provider, adapter
+
+
+def _check_provider_options(
+    model: ModelInfo, provider: ProviderInfo, adapter: ModuleType, options: RequestOptions
+) -> None:
     provider_options = options.provider
     if provider_options is not None and not isinstance(provider_options, adapter.Options or ()):
         wanted = adapter.Options.__name__ if adapter.Options else "no provider options"
@@ -86,16 +107,17 @@ def build_request(
             f"{type(provider_options).__name__} does not apply to {model.id} ({provider.title} {adapter.API}); "
             f"it takes {wanted}"
         )
-    body = adapter.build_body(model.name, conversation, sampling, options)
-    body.update(options.extra_body)
+
+
+def request_headers(provider: ProviderInfo, options: RequestOptions, api_key: str | None) -> dict[str, str]:
+    """Content type, the provider's fixed headers, authentication, then the caller's extras."""
     headers = {"content-type": "application/json", **provider.headers}
     if api_key is not None and provider.auth.scheme == "bearer":
         headers[provider.auth.header] = f"Bearer {api_key}"
     elif api_key is not None and provider.auth.scheme == "header":
         headers[provider.auth.header] = api_key
     headers.update(options.extra_headers)
-    path = adapter.PATH.replace("{model}", model.name)
-    return RenderedRequest(adapter.METHOD, url + path, headers, body)
+    return headers
 
 
 def render(
@@ -154,7 +176,7 @@ def parse(
     response.request_id = request_id
     response.raw = data
     response.cost = info.cost(response.usage, batch=batch)
-    if output_schema is not None:
+    if output_schema is not None and response.error is None:
         try:
             response.parsed = parse_output(response.completion, output_schema)
         except InvalidOutputError as exc:

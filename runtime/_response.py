@@ -68,6 +68,17 @@ class APIResponse:
     error: ProviderError | None = None
     raw: Any = None
     """The provider's body as parsed JSON (or text, when it was not JSON)."""
+    attempts: int = 1
+    """Attempts the client made for this prompt, this one included."""
+    failed_usage: Usage = field(default_factory=Usage)
+    """Tokens billed for the earlier, failed attempts (an answer that did not parse, say)."""
+    failed_cost: float = 0.0
+    """USD billed for the earlier, failed attempts."""
+
+    @property
+    def total_cost(self) -> float:
+        """What the prompt cost in all: this answer plus every failed attempt before it."""
+        return self.cost + self.failed_cost
 
     @property
     def ok(self) -> bool:

@@ -65,6 +65,8 @@ class ToolCall:
     name: str
     arguments: dict[str, Any] | None
     raw_arguments: str
+    signature: str | None = None
+    """The provider's signature of the thinking behind the call (Gemini), sent back with it."""
     kind: Literal["tool_call"] = "tool_call"
 
     def wire(self) -> tuple[str, dict[str, Any]]:
@@ -74,4 +76,5 @@ class ToolCall:
             "name": self.name,
             "arguments": self.arguments if self.arguments is not None else {},
             "arguments_json": self.raw_arguments,
+            "signature": self.signature,
         }

@@ -96,13 +96,13 @@ def result_text(content: Any, where: str) -> str:
     raise UnsupportedContentError(f"{where} takes only text in a tool result, not {', '.join(kinds)}")
 
 
-def tool_call(id_: Any, name: Any, arguments: Any) -> ToolCall:
+def tool_call(id_: Any, name: Any, arguments: Any, signature: Any = None) -> ToolCall:
     """A ToolCall from what the provider sent: arguments as JSON text (OpenAI) or an object."""
     if isinstance(arguments, dict):
-        return ToolCall(str(id_), str(name), arguments, orjson.dumps(arguments).decode())
+        return ToolCall(str(id_), str(name), arguments, orjson.dumps(arguments).decode(), signature)
     raw = arguments if isinstance(arguments, str) else ""
     try:
         parsed = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
         parsed = None
-    return ToolCall(str(id_), str(name), parsed if isinstance(parsed, dict) else None, raw)
+    return ToolCall(str(id_), str(name), parsed if isinstance(parsed, dict) else None, raw, signature)

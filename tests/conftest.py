@@ -2,10 +2,13 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from cloudburst import SimConfig, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -35,3 +38,27 @@ def _no_provider_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         for name in (provider.base_url_env, provider.auth.env):
             if name:
                 monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def simulator_session() -> Iterator[Simulator]:
+    """One provider simulator for the whole run, on an ephemeral loopback port."""
+    with Simulator(SimConfig()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def sim(simulator_session: Simulator) -> Simulator:
+    """The shared simulator with default config, zero counters, full limits and no files or
+    batches; change it for one test with `sim.configure(rpm=..., faults={...})`."""
+    simulator_session.configure(SimConfig())
+    simulator_session.reset()
+    return simulator_session
+
+
+@pytest.fixture
+def sim_env(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Simulator:
+    """`sim`, with the provider base URLs and API keys in the environment pointing at it."""
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+    return sim

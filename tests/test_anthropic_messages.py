@@ -113,9 +113,11 @@ def test_sampling_the_api_lacks_is_refused_before_sending() -> None:
     ):
         cloudburst.render(HAIKU, "hi", SamplingParams(thinking_budget=2048, max_new_tokens=1500))
     with pytest.raises(
-        cloudburst.UnsupportedOptionError, match="thinking_budget=2048 needs max_new_tokens set above it"
+        cloudburst.UnsupportedOptionError,
+        match=r"the default max_new_tokens of claude-haiku-4-5 \(4096\) must exceed thinking_budget \(8192\)",
     ):
-        cloudburst.render(HAIKU, "hi", SamplingParams(thinking_budget=2048))
+        cloudburst.render(HAIKU, "hi", SamplingParams(thinking_budget=8192))
+    assert cloudburst.render(HAIKU, "hi", SamplingParams(thinking_budget=2048)).body["max_tokens"] == 4096
     with pytest.raises(cloudburst.UnsupportedOptionError, match="OpenAIOptions does not apply to claude-haiku-4-5"):
         cloudburst.render(HAIKU, "hi", options=RequestOptions(provider=cloudburst.OpenAIOptions()))
 

@@ -42,6 +42,8 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "refusal",
 }
+DEFAULT_MAX_NEW_TOKENS = 4096
+"""Sent when max_new_tokens is unset: this API requires a limit."""
 
 
 def build_body(
@@ -191,8 +193,12 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [
-        tool_call(dig(block, ("id",)), dig(block, ("name",)), dig(block, ("input",)))
-        for block in each(body, ("content",))
+        tool_call(
+            dig(block, ("id",)) or f"call_{index}",
+            dig(block, ("name",)),
+            dig(block, ("input",)),
+        )
+        for index, block in enumerate(each(body, ("content",)))
         if block.get("type") == "tool_use"
     ]
     return APIResponse(

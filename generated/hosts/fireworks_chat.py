@@ -208,8 +208,12 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for item in each(body, ("choices", 0, "logprobs", "content"))
     ]
     tool_calls = [
-        tool_call(dig(block, ("id",)), dig(block, ("function", "name")), dig(block, ("function", "arguments")))
-        for block in each(body, ("choices", 0, "message", "tool_calls"))
+        tool_call(
+            dig(block, ("id",)) or f"call_{index}",
+            dig(block, ("function", "name")),
+            dig(block, ("function", "arguments")),
+        )
+        for index, block in enumerate(each(body, ("choices", 0, "message", "tool_calls")))
         if block.get("type") == "function"
     ]
     refusal = dig(body, ("choices", 0, "message", "refusal"))

@@ -192,8 +192,12 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [
-        tool_call(dig(block, ("id",)), dig(block, ("function", "name")), dig(block, ("function", "arguments")))
-        for block in each(body, ("choices", 0, "message", "tool_calls"))
+        tool_call(
+            dig(block, ("id",)) or f"call_{index}",
+            dig(block, ("function", "name")),
+            dig(block, ("function", "arguments")),
+        )
+        for index, block in enumerate(each(body, ("choices", 0, "message", "tool_calls")))
     ]
     return APIResponse(
         provider=PROVIDER,

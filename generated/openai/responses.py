@@ -221,8 +221,12 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for item in each(body, ("output", "*", "content", "*", "logprobs"))
     ]
     tool_calls = [
-        tool_call(dig(block, ("call_id",)), dig(block, ("name",)), dig(block, ("arguments",)))
-        for block in each(body, ("output",))
+        tool_call(
+            dig(block, ("call_id",)) or f"call_{index}",
+            dig(block, ("name",)),
+            dig(block, ("arguments",)),
+        )
+        for index, block in enumerate(each(body, ("output",)))
         if block.get("type") == "function_call"
     ]
     refusal = joined(body, ("output", "*", "content", "*", "refusal"))

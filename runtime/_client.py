@@ -1,0 +1,259 @@
+"""LLMClient: hand it prompts and limits; it uses the whole limit, never more, retries what
+deserves a retry, shows where it stands, and returns every result.
+
+    client = LLMClient(["gpt-4.1-mini", "claude-haiku-4-5"], weights=[0.7, 0.3],
+                       limits=RateLimits(rpm=5_000, tpm=2_000_000, max_concurrency=500))
+    results = client.run(prompts)                  # list[APIResponse], in input order
+    async for done in client.as_completed(prompts):  # Completed(index, id, response)
+
+Everything a request needs is resolved here once: models, API keys (a missing one is a
+ConfigurationError before anything is sent), base URLs, limits per bucket, and each distinct
+(model, sampling, options) combination checked once (`Route`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import itertools
+import os
+import random
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence, Sized
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from cloudburst._config import LimitsSpec, RateLimits, RetryPolicy, Timeouts
+from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, PENDING_PER_SLOT
+from cloudburst._errors import ConfigurationError
+from cloudburst._job import Job
+from cloudburst._limiter import InProcessLimiter, Limiter
+from cloudburst._models import ModelInfo
+from cloudburst._options import RequestOptions
+from cloudburst._progress import ProgressKind, open_display
+from cloudburst._prompt import Completed, PromptLike
+from cloudburst._registry import get_model
+from cloudburst._render import adapter_for
+from cloudburst._render import base_url as default_base_url
+from cloudburst._response import APIResponse
+from cloudburst._route import Route
+from cloudburst._sampling import SamplingParams
+from cloudburst._status import StatusTracker
+from cloudburst._transport import AiohttpTransport, HttpxTransport, Transport
+
+if TYPE_CHECKING:
+    import httpx
+
+ROUTE_CACHE_SIZE = 4096
+"""Distinct (model, sampling, options) combinations remembered; per-prompt settings that are
+all different (rare) are checked again after this many."""
+
+
+class LLMClient:
+    """Runs prompts on one or more models as fast as their limits allow. Build it once; each
+    `run` / `run_async` / `as_completed` call is one job sharing the client's buckets."""
+
+    def __init__(
+        self,
+        models: str | Sequence[str],
+        *,
+        weights: Sequence[float] | None = None,
+        sampling: SamplingParams | None = None,
+        options: RequestOptions | None = None,
+        limits: LimitsSpec = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        progress: ProgressKind = "rich",
+        transport: Transport | httpx.AsyncClient | None = None,
+        limiter: Limiter | None = None,
+        api_keys: Mapping[str, str] | None = None,
+        base_urls: Mapping[str, str] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        """`api_keys` and `base_urls` are by provider name (`base_urls` also by model id); by
+        default keys come from each provider's environment variable and URLs from the model,
+        the provider's URL variable, or its public address. `seed` fixes model choice and
+        backoff jitter, for reproducible tests."""
+        names = [models] if isinstance(models, str) else list(models)
+        if not names:
+            raise ConfigurationError("LLMClient needs at least one model")
+        self.models: list[ModelInfo] = [get_model(name) for name in names]
+        if len({m.id for m in self.models}) != len(self.models):
+            raise ConfigurationError(f"a model is listed twice: {names}")
+        self.weights = _weights(weights, len(self.models))
+        self._cumulative = list(itertools.accumulate(self.weights))
+        self.sampling = sampling or SamplingParams()
+        self.options = options or RequestOptions()
+        self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts or Timeouts()
+        self.progress: ProgressKind = progress
+        self.rng = random.Random(seed)
+        self.limiter: Limiter = limiter or InProcessLimiter()
+        self.tracker = StatusTracker()
+        """The current (or last) job's status."""
+
+        self._keys: dict[str, str | None] = {}
+        self._urls: dict[str, str] = {}
+        self._bucket: dict[str, str] = {}
+        self.counts_tokens: dict[str, bool] = {}
+        total_concurrency = 0
+        for model in self.models:
+            provider, _ = adapter_for(model)
+            if provider.name not in self._keys:
+                self._keys[provider.name] = _api_key(provider.name, provider.auth.scheme, provider.auth.env, api_keys)
+            url = (base_urls or {}).get(model.id) or (base_urls or {}).get(provider.name)
+            self._urls[model.id] = (url or default_base_url(provider, model)).rstrip("/")
+            key = f"{provider.name}/{model.id}"
+            self._bucket[model.id] = key
+            model_limits = limits_for(model, limits, self.models)
+            self.limiter.configure(key, model_limits)
+            self.counts_tokens[key] = model_limits.counts_tokens
+            total_concurrency += model_limits.max_concurrency or DEFAULT_MAX_CONCURRENCY
+        self.pending_limit = total_concurrency * PENDING_PER_SLOT
+        """Prompts live at once in a job (in flight, waiting for capacity, or backing off)."""
+        self._own_transport = transport is None
+        self._transport_arg = transport
+        self._total_concurrency = total_concurrency
+        self.transport: Transport = self._make_transport()
+        self._routes: dict[tuple[str, int, int], tuple[Route, SamplingParams, RequestOptions]] = {}
+        for model in self.models:
+            self.route(model, self.sampling, self.options)
+
+    def _make_transport(self) -> Transport:
+        given = self._transport_arg
+        if given is None:
+            return AiohttpTransport(max_connections=self._total_concurrency)
+        if _is_httpx_client(given):
+            return HttpxTransport(given)  # type: ignore[arg-type]
+        return given  # type: ignore[return-value]
+
+    # what the job asks of the client ----------------------------------------------------------
+    def route(self, model: ModelInfo, sampling: SamplingParams, options: RequestOptions) -> Route:
+        """The checked route for this combination; checked on first use only."""
+        cache_key = (model.id, id(sampling), id(options))
+        cached = self._routes.get(cache_key)
+        if cached is not None:
+            return cached[0]
+        if len(self._routes) >= ROUTE_CACHE_SIZE:
+            self._routes.clear()
+        route = Route(
+            model,
+            sampling,
+            options,
+            key=self._bucket[model.id],
+            base_url=self._urls[model.id],
+            api_key=self._keys[model.provider],
+            counts_tokens=self.counts_tokens[self._bucket[model.id]],
+        )
+        self._routes[cache_key] = (route, sampling, options)  # keeps the ids alive and unique
+        return route
+
+    def pick(self, avoid: ModelInfo | None = None) -> ModelInfo:
+        """A model by weight; with `avoid`, another one when there is one. A model of weight 0
+        gets no first attempts, only retries: a fallback."""
+        models = self.models
+        if len(models) == 1:
+            return models[0]
+        if avoid is None:
+            return models[bisect.bisect(self._cumulative, self.rng.random() * self._cumulative[-1])]
+        others = [(m, w) for m, w in zip(models, self.weights, strict=True) if m.id != avoid.id]
+        if any(w > 0 for _, w in others):
+            return self.rng.choices([m for m, _ in others], [w for _, w in others])[0]
+        return self.rng.choice([m for m, _ in others])  # weight 0 everywhere else: fallbacks
+
+    def bigger_than(self, model: ModelInfo) -> ModelInfo | None:
+        """The client's model with the next bigger context window, if any."""
+        bigger = [m for m in self.models if m.context_window > model.context_window]
+        return min(bigger, key=lambda m: m.context_window) if bigger else None
+
+    # running jobs ------------------------------------------------------------------------------
+    async def as_completed(
+        self, prompts: Iterable[PromptLike], *, total: int | None = None
+    ) -> AsyncIterator[Completed]:
+        """Each prompt's final result as soon as it is final. `total` sizes the progress bar when
+        `prompts` has no len() (a generator over a file, say)."""
+        if total is None and isinstance(prompts, Sized):
+            total = len(prompts)
+        self.tracker = tracker = StatusTracker(total)
+        tracker.limiting_factor_source = self.limiter.limiting_factor
+        if self._own_transport:
+            self.transport = self._make_transport()
+        job = Job(self, prompts, tracker)
+        try:
+            async for done in job.results(open_display(self.progress, tracker)):
+                yield done
+        finally:
+            if self._own_transport:
+                await self.transport.aclose()
+
+    async def run_async(self, prompts: Iterable[PromptLike], *, total: int | None = None) -> list[APIResponse]:
+        """Every prompt's result, in input order."""
+        results: list[APIResponse | None] = [None] * len(prompts) if isinstance(prompts, Sized) else []
+        async for done in self.as_completed(prompts, total=total):
+            if done.index >= len(results):
+                results.extend([None] * (done.index + 1 - len(results)))
+            results[done.index] = done.response
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:  # a broken invariant, not a provider failure: say so loudly
+            raise RuntimeError(f"cloudburst lost the results of prompts {missing[:10]}")
+        return results  # type: ignore[return-value]
+
+    def run(self, prompts: Iterable[PromptLike], *, total: int | None = None) -> list[APIResponse]:
+        """`run_async`, from synchronous code; inside a running event loop (Jupyter) the job runs
+        in a worker thread with its own loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.run_async(prompts, total=total))
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudburst") as worker:
+            return worker.submit(asyncio.run, self.run_async(prompts, total=total)).result()
+
+
+def limits_for(model: ModelInfo, limits: LimitsSpec, models: Sequence[ModelInfo]) -> RateLimits:
+    """The RateLimits of `model`'s bucket: the most specific entry (model, provider, "default"),
+    else the registry's published tier, else only the default concurrency."""
+    if isinstance(limits, RateLimits):
+        return limits
+    if limits:
+        known = {"default"} | {name for m in models for name in (m.id, *m.aliases, m.provider)}
+        unknown = sorted(set(limits) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"limits names {unknown}, which is none of this client's models or providers (or 'default')"
+            )
+        for name in (model.id, *model.aliases, model.provider, "default"):
+            if name in limits:
+                return limits[name]
+    tier = model.rate_limits
+    if tier is not None:
+        return RateLimits(rpm=tier.rpm, tpm=tier.tpm, input_tpm=tier.input_tpm, output_tpm=tier.output_tpm)
+    return RateLimits()
+
+
+def _weights(weights: Sequence[float] | None, count: int) -> list[float]:
+    if weights is None:
+        return [1.0] * count
+    if len(weights) != count:
+        raise ConfigurationError(f"{len(weights)} weights for {count} models")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ConfigurationError(f"weights must be non-negative and not all zero, got {list(weights)}")
+    return [float(w) for w in weights]
+
+
+def _api_key(provider: str, scheme: str, env: str | None, given: Mapping[str, str] | None) -> str | None:
+    if given and provider in given:
+        return given[provider]
+    if scheme == "none":
+        return None
+    key = os.environ.get(env) if env else None
+    if not key:
+        where = f"set {env} or pass " if env else "pass "
+        raise ConfigurationError(f"no API key for {provider}: {where}api_keys={{{provider!r}: ...}}")
+    return key
+
+
+def _is_httpx_client(value: object) -> bool:
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - httpx is a dependency
+        return False
+    return isinstance(value, httpx.AsyncClient)

@@ -1,0 +1,141 @@
+"""Live displays of a StatusTracker: rich (default), tqdm, or none.
+
+A display is redrawn by the job's timer a few times a second, never per request; the bar
+advances on failures too. At the end it shows the summary; with no display the summary goes
+to the `cloudburst` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Literal, Protocol
+
+from cloudburst._errors import ConfigurationError
+from cloudburst._status import StatusTracker
+
+log = logging.getLogger("cloudburst")
+
+ProgressKind = Literal["rich", "tqdm"] | None
+
+
+class Display(Protocol):
+    def refresh(self) -> None: ...
+
+    def close(self) -> None:
+        """Draw the final state and the summary."""
+        ...
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-:--"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _count(n: float) -> str:
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}{suffix}"
+    return f"{n:.0f}"
+
+
+def status_line(tracker: StatusTracker) -> str:
+    """Everything but the bar, on one line."""
+    factor = tracker.limiting_factor
+    return (
+        f"✓ {tracker.succeeded:,}  ✗ {tracker.failed:,}  in flight {tracker.in_flight:,}  "
+        f"retries {tracker.retries:,}  429s {tracker.rate_limited:,}  "
+        f"limited by {factor or '-'}  tokens {_count(tracker.input_tokens)} in / {_count(tracker.output_tokens)} out  "
+        f"${tracker.cost:,.4f}"
+    )
+
+
+class RichDisplay:
+    """A bar and a status line on stderr, redrawn only when `refresh` is called."""
+
+    def __init__(self, tracker: StatusTracker) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.tracker = tracker
+        self.console = Console(stderr=True)
+        self.live = Live(
+            get_renderable=self._render,
+            console=self.console,
+            auto_refresh=False,
+            transient=False,
+            redirect_stdout=False,
+        )
+        self.live.start()
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        t = self.tracker
+        rate = t.rate()
+        done = f"{t.done:,}/{t.total:,}" if t.total is not None else f"{t.done:,}"
+        percent = f" {100 * t.done / t.total:5.1f}%" if t.total else ""
+        row = Table.grid(padding=(0, 1))
+        row.add_row(
+            Text("cloudburst", style="bold"),
+            ProgressBar(total=t.total or None, completed=t.done, width=40, pulse=t.total is None),
+            Text(f"{done}{percent}  {rate:,.1f}/s  elapsed {_duration(t.elapsed)}  ETA {_duration(t.eta())}"),
+        )
+        return Group(row, Text(status_line(t), style="dim"))
+
+    def refresh(self) -> None:
+        self.live.refresh()
+
+    def close(self) -> None:
+        self.live.refresh()
+        self.live.stop()
+        self.console.print(self.tracker.summary())
+
+
+class TqdmDisplay:
+    """A tqdm bar with the status line as its postfix."""
+
+    def __init__(self, tracker: StatusTracker) -> None:
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]
+
+        self.tracker = tracker
+        self.bar = tqdm(total=tracker.total, unit="prompt", file=sys.stderr, dynamic_ncols=True, mininterval=0)
+
+    def refresh(self) -> None:
+        self.bar.n = self.tracker.done
+        self.bar.set_postfix_str(status_line(self.tracker), refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.refresh()
+        self.bar.close()
+        self.bar.write(self.tracker.summary(), file=sys.stderr)
+
+
+class LogSummary:
+    """No live display: only the summary, to the `cloudburst` logger."""
+
+    def __init__(self, tracker: StatusTracker) -> None:
+        self.tracker = tracker
+
+    def refresh(self) -> None:
+        return None
+
+    def close(self) -> None:
+        log.info("%s", self.tracker.summary())
+
+
+def open_display(kind: ProgressKind, tracker: StatusTracker) -> Display:
+    if kind == "rich":
+        return RichDisplay(tracker)
+    if kind == "tqdm":
+        return TqdmDisplay(tracker)
+    if kind is None:
+        return LogSummary(tracker)
+    raise ConfigurationError(f"progress must be 'rich', 'tqdm' or None, not {kind!r}")

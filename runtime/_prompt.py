@@ -1,0 +1,36 @@
+"""What goes into a job and what comes out of it, one prompt at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloudburst._conversation import Conversation
+from cloudburst._options import RequestOptions
+from cloudburst._response import APIResponse
+from cloudburst._sampling import SamplingParams
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A prompt with its own id and, when it differs from the client's, its own settings (the
+    CLI's per-line settings, say). Plain strings and Conversations need no wrapper."""
+
+    content: str | Conversation
+    id: str | None = None
+    sampling: SamplingParams | None = None
+    """Replaces the client's SamplingParams whole for this prompt."""
+    options: RequestOptions | None = None
+    """Replaces the client's RequestOptions whole for this prompt."""
+
+
+PromptLike = str | Conversation | Prompt
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """One prompt's final result, as `LLMClient.as_completed` yields it: `index` is the
+    prompt's position in the input, `id` the Prompt's id when it had one."""
+
+    index: int
+    id: str | None
+    response: APIResponse

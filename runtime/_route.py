@@ -1,0 +1,133 @@
+"""A Route: one (model, sampling, options) combination, checked once per job, holding what
+every request to it needs: URL, headers, bucket key, output budget, and how to check answers."""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+
+import orjson
+
+from cloudburst._conversation import Conversation, Text
+from cloudburst._estimate import DEFAULT_TOKEN_RATIO
+from cloudburst._limiter import Need
+from cloudburst._models import ModelInfo
+from cloudburst._options import RequestOptions
+from cloudburst._providers import ProviderInfo
+from cloudburst._render import check_options, request_headers
+from cloudburst._sampling import SamplingParams
+from cloudburst._tokens import prompt_tokens
+
+
+class Route:
+    __slots__ = (
+        "adapter",
+        "check_json",
+        "counts_tokens",
+        "headers",
+        "key",
+        "max_output",
+        "method",
+        "model",
+        "options",
+        "output_schema",
+        "provider",
+        "ratio",
+        "reads_limits",
+        "sampling",
+        "uncounted",
+        "url",
+    )
+
+    def __init__(
+        self,
+        model: ModelInfo,
+        sampling: SamplingParams,
+        options: RequestOptions,
+        *,
+        key: str,
+        base_url: str,
+        api_key: str | None,
+        counts_tokens: bool,
+    ) -> None:
+        provider, adapter = check_options(model, sampling, options)
+        self.model = model
+        self.provider: ProviderInfo = provider
+        self.adapter: ModuleType = adapter
+        self.sampling = sampling
+        self.options = options
+        self.key = key
+        self.method: str = adapter.METHOD
+        self.url = base_url + adapter.PATH.replace("{model}", model.name)
+        self.headers = request_headers(provider, options, api_key)
+        self.max_output = sampling.max_new_tokens or model.max_output_tokens or 0
+        self.output_schema = sampling.output_schema
+        self.check_json = bool(sampling.json_mode) and sampling.output_schema is None
+        self.ratio = provider.token_ratio or DEFAULT_TOKEN_RATIO
+        self.counts_tokens = counts_tokens
+        """Whether this model's bucket has a token budget, so prompts must be counted."""
+        self.uncounted = Need(0, self.max_output)
+        """What every request reserves when nothing counts tokens."""
+        names = provider.rate_limit_headers
+        self.reads_limits = bool(
+            names.requests_remaining
+            or names.tokens_remaining
+            or names.input_tokens_remaining
+            or names.output_tokens_remaining
+        )
+
+    def body(self, conversation: Conversation) -> bytes:
+        """The request body, serialised once."""
+        body = self.adapter.build_body(self.model.name, conversation, self.sampling, self.options)
+        if self.options.extra_body:
+            body.update(self.options.extra_body)
+        return orjson.dumps(body)
+
+
+class Estimate:
+    """A prompt's size in reference tokens, counted at most once and only when a limit or a
+    context window needs it."""
+
+    __slots__ = ("chars", "extra", "messages", "plain", "text_tokens")
+
+    def __init__(self, conversation: Conversation, text: str | None = None) -> None:
+        """`text`: the prompt, when it was one plain string (nothing to walk through)."""
+        self.text_tokens: int | None = None
+        self.extra: tuple[int, int] | None = None
+        if text is not None:
+            self.chars, self.plain, self.messages = len(text), True, 1
+            return
+        self.chars = 0
+        self.plain = True
+        self.messages = len(conversation.messages)
+        for message in conversation.messages:
+            for part in message.parts:
+                if isinstance(part, Text):
+                    self.chars += len(part.text)
+                else:
+                    self.plain = False
+
+    def count(self, conversation: Conversation) -> tuple[int, tuple[int, int]]:
+        if self.text_tokens is None or self.extra is None:
+            self.text_tokens, self.extra = prompt_tokens(conversation)
+        return self.text_tokens, self.extra
+
+    def surely_fits(self, window: int) -> bool:
+        """True without counting when even 4 tokens a character (the most UTF-8 allows) fits."""
+        return self.plain and 4 * self.chars + 8 * self.messages + 8 < window
+
+    def need(self, route: Route, conversation: Conversation) -> Need:
+        """What to reserve on `route`: the prompt at the provider's high ratio, plus the whole
+        output budget."""
+        text, (_, extra_high) = self.count(conversation)
+        tokens = min(math.ceil(text * route.ratio[1]) + extra_high, route.model.context_window)
+        return Need(tokens, route.max_output)
+
+    def overflow(self, route: Route, conversation: Conversation) -> int | None:
+        """The fewest tokens the prompt can be when that is over the model's context window."""
+        window = route.model.context_window - (route.sampling.max_new_tokens or 0)
+        if self.surely_fits(window):
+            return None
+        text, (extra_low, _) = self.count(conversation)
+        low = math.floor(text * route.ratio[0]) + extra_low
+        return low if low > window else None

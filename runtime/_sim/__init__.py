@@ -1,0 +1,15 @@
+"""The provider simulator: a real loopback HTTP server that answers like OpenAI and Anthropic
+(wire format, rate limits, errors, faults) for tests, benchmarks and demos.
+
+`server` routes requests and runs the steps every model request shares (auth, validation,
+limits, latency, faults); each provider is a `provider.SimProvider` in its own module
+(`openai` with `openai_chat`, `openai_responses`, `openai_batches`; `anthropic` with
+`anthropic_batches`), listed in `runner.default_providers`. `answers` and `schema` draw
+deterministic content, `limits` holds the token buckets, `store` the files and batches,
+`runner` starts it in a thread (`Simulator`) or the foreground (`serve`, `cloudburst sim`).
+"""
+
+from cloudburst._sim.config import FAULT_KINDS, SimConfig
+from cloudburst._sim.runner import Simulator, serve
+
+__all__ = ["FAULT_KINDS", "SimConfig", "Simulator", "serve"]

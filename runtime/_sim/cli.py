@@ -1,0 +1,74 @@
+"""`cloudburst sim`: serve the provider simulator in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from typing import Any
+
+from cloudburst._sim.config import FAULT_KINDS, SimConfig
+from cloudburst._sim.runner import serve
+
+
+def add_sim_command(commands: Any) -> None:
+    """Add the `sim` subcommand to the CLI's subparsers."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        "sim", help="serve a local provider simulator (OpenAI and Anthropic APIs, limits, faults)"
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--rpm", type=int, help="requests per minute per key and model")
+    parser.add_argument("--tpm", type=int, help="OpenAI tokens per minute per key and model")
+    parser.add_argument("--input-tpm", type=int, help="Anthropic input tokens per minute per key and model")
+    parser.add_argument("--output-tpm", type=int, help="Anthropic output tokens per minute per key and model")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--latency-spread-ms", type=float, default=0.0, help="lognormal spread; 0 is fixed")
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that fault")
+    parser.add_argument(
+        "--faults", default=",".join(FAULT_KINDS), help=f"kinds sharing --fault-rate: {','.join(FAULT_KINDS)}"
+    )
+    parser.add_argument("--hang-s", type=float, default=30.0, help="how long a hang lasts")
+    parser.add_argument("--batch-seconds", type=float, default=0.0, help="how long a batch takes to end")
+    parser.add_argument("--batch-error-fraction", type=float, default=0.0)
+    parser.add_argument("--batch-expired-fraction", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keys", help="comma-separated valid API keys; any key by default")
+    parser.set_defaults(handler=cmd_sim)
+
+
+def config_from_args(args: argparse.Namespace) -> SimConfig:
+    kinds = [kind.strip() for kind in args.faults.split(",") if kind.strip()]
+    return SimConfig(
+        rpm=args.rpm,
+        tpm=args.tpm,
+        input_tpm=args.input_tpm,
+        output_tpm=args.output_tpm,
+        latency_ms=args.latency_ms,
+        latency_spread_ms=args.latency_spread_ms,
+        faults=SimConfig.spread_faults(args.fault_rate, kinds),
+        hang_s=args.hang_s,
+        batch_seconds=args.batch_seconds,
+        batch_error_fraction=args.batch_error_fraction,
+        batch_expired_fraction=args.batch_expired_fraction,
+        seed=args.seed,
+        keys=frozenset(key.strip() for key in args.keys.split(",") if key.strip()) if args.keys else None,
+    )
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+    def ready(port: int) -> None:
+        url = f"http://{args.host}:{port}"
+        print(
+            f"cloudburst simulator listening on {url} (OPENAI_BASE_URL={url}/v1 ANTHROPIC_BASE_URL={url}/v1)",
+            flush=True,
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config, args.host, args.port, on_ready=ready))
+    return 0

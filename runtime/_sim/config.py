@@ -1,0 +1,81 @@
+"""What a simulator does: its limits, latency, faults and batch clock, as one frozen value.
+
+Every default lives here. A limit left at None is not enforced and its rate-limit headers are
+not sent; a fault kind absent from `faults` never happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+FAULT_KINDS = ("500", "503", "hang", "reset", "malformed", "truncated")
+"""Injectable faults: a 500 server error; 503 (OpenAI) or 529 overloaded_error (Anthropic); a hang
+that sleeps `hang_s` then closes the connection without answering; a connection reset after the
+headers and part of the body; a 200 whose JSON body is malformed; a 200 whose JSON body is cut."""
+
+
+def _check_limit(name: str, value: int | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"SimConfig.{name} must be a positive number per minute or None, got {value}")
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """How a simulator behaves. Change one at run time with `Simulator.configure(**changes)`."""
+
+    rpm: int | None = None
+    """Requests per minute, per API key and model (both providers)."""
+    tpm: int | None = None
+    """OpenAI tokens per minute, per key and model: the prompt estimate plus the max output tokens."""
+    input_tpm: int | None = None
+    """Anthropic input tokens per minute, per key and model."""
+    output_tpm: int | None = None
+    """Anthropic output tokens per minute, per key and model: max_tokens up front, refunded to
+    what was used once answered."""
+    latency_ms: float = 0.0
+    """Mean time to answer, slept with asyncio so concurrent requests overlap."""
+    latency_spread_ms: float = 0.0
+    """Standard deviation of a lognormal latency with mean `latency_ms`; 0 for a fixed latency."""
+    faults: Mapping[str, float] = field(default_factory=dict)
+    """Probability of each fault kind (see FAULT_KINDS) per answerable request; they add up."""
+    hang_s: float = 30.0
+    """How long a hang lasts before the connection is closed; set it past the client's timeout."""
+    batch_seconds: float = 0.0
+    """Time from a batch's creation to its end; states pass at 10% (validating → in_progress) and
+    80% (→ finalizing) of it. 0 ends batches at once."""
+    batch_error_fraction: float = 0.0
+    """Share of batch requests that fail (OpenAI error file, Anthropic `errored`), chosen by
+    custom_id hash."""
+    batch_expired_fraction: float = 0.0
+    """Share of batch requests that expire; a batch with any ends as OpenAI `expired`."""
+    keys: frozenset[str] | None = None
+    """Valid API keys; None accepts any non-empty key. A missing key is always 401."""
+    seed: int = 0
+    """Seeds the fault and latency draws, so a run's faults repeat."""
+
+    def __post_init__(self) -> None:
+        for name in ("rpm", "tpm", "input_tpm", "output_tpm"):
+            _check_limit(name, getattr(self, name))
+        unknown = set(self.faults) - set(FAULT_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
+        if any(rate < 0 for rate in self.faults.values()) or sum(self.faults.values()) > 1:
+            raise ValueError(f"fault rates must be >= 0 and add up to at most 1, got {dict(self.faults)}")
+        for name in ("batch_error_fraction", "batch_expired_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"SimConfig.{name} must be within [0, 1]")
+        if self.batch_error_fraction + self.batch_expired_fraction > 1:
+            raise ValueError("batch_error_fraction + batch_expired_fraction must be at most 1")
+        if min(self.latency_ms, self.latency_spread_ms, self.hang_s, self.batch_seconds) < 0:
+            raise ValueError("latencies and durations must be >= 0")
+        object.__setattr__(self, "faults", MappingProxyType(dict(self.faults)))
+        if self.keys is not None:
+            object.__setattr__(self, "keys", frozenset(self.keys))
+
+    @staticmethod
+    def spread_faults(rate: float, kinds: Iterable[str] = FAULT_KINDS) -> dict[str, float]:
+        """`rate` shared evenly among `kinds`: what `--fault-rate` with `--faults` means."""
+        chosen = list(dict.fromkeys(kinds))
+        return {kind: rate / len(chosen) for kind in chosen} if chosen and rate else {}

@@ -1,0 +1,133 @@
+"""What a simulated provider supplies to the server: routes, auth, error shapes, rate-limit
+headers. Each provider is one module with one `SimProvider` subclass; the server does the rest
+(routing, limits, latency, faults, counters), so adding a provider adds no server code.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from cloudburst._sim.answers import Draw
+from cloudburst._sim.limits import Cost, RateLimiter, Refusal
+
+if TYPE_CHECKING:
+    from cloudburst._sim.config import SimConfig
+    from cloudburst._sim.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An error answer before it takes a provider's shape."""
+
+    status: int
+    type: str
+    message: str
+    param: str | None = None
+    code: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class Refused(Exception):
+    """Raised by a handler to answer with a provider error."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A model's answer and the tokens it counts."""
+
+    body: dict[str, Any]
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEndpoint:
+    """A route that runs a model: validated, rate limited, delayed, maybe faulted, answered."""
+
+    validate: Callable[[Any], None]
+    """Raises Refused (400) when the body is not what the provider accepts."""
+    cost: Callable[[dict[str, Any]], Cost]
+    """What the request takes from the rate limits, before it is answered."""
+    answer: Callable[[dict[str, Any], Draw], Answer]
+
+
+@dataclass(slots=True)
+class Call:
+    """One request to a plain (non-model) route, with what its handler may need."""
+
+    request: web.BaseRequest
+    provider: SimProvider
+    key: str
+    params: tuple[str, ...]
+    config: SimConfig
+    store: Store
+    now: float
+
+    def json(self, body: Any, status: int = 200) -> web.Response:
+        return web.Response(body=orjson.dumps(body), status=status, headers={"content-type": "application/json"})
+
+    def base_url(self) -> str:
+        """The server's own address as the client reached it, for URLs in answers."""
+        return f"{self.request.scheme}://{self.request.host}"
+
+
+Handler = Callable[[Call], Awaitable[web.StreamResponse]]
+
+
+class SimProvider(ABC):
+    """One provider's side of the simulator."""
+
+    name: str
+    request_id_header: str
+    model_routes: Mapping[str, ModelEndpoint]
+    """POST paths that run a model, by exact path."""
+    routes: Mapping[tuple[str, str], Handler]
+    """Other routes by (method, path), where a path segment `{}` matches any one segment."""
+
+    @abstractmethod
+    def claims(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request on a path several providers serve (`/v1/files`) is for this one."""
+
+    @abstractmethod
+    def api_key(self, headers: Mapping[str, str]) -> str | None: ...
+
+    @abstractmethod
+    def unauthorized(self, key: str | None) -> Problem: ...
+
+    def check_headers(self, headers: Mapping[str, str]) -> Problem | None:
+        """A problem with the request's headers other than the key (a missing version header)."""
+        return None
+
+    @abstractmethod
+    def error_body(self, problem: Problem) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def not_found(self, method: str, path: str) -> Problem: ...
+
+    @abstractmethod
+    def limits(self, config: SimConfig) -> dict[str, int | None]:
+        """The config's limits this provider enforces, by dimension."""
+
+    @abstractmethod
+    def rate_limited(self, refusal: Refusal, model: str) -> Problem: ...
+
+    @abstractmethod
+    def limit_headers(self, limiter: RateLimiter, key: str, model: str, now: float) -> dict[str, str]: ...
+
+    @abstractmethod
+    def server_error(self, overloaded: bool) -> Problem:
+        """The 500 fault, or with `overloaded` the provider's overloaded answer (503 / 529)."""
+
+    def settle(self, limiter: RateLimiter, key: str, model: str, cost: Cost, answer: Answer, now: float) -> None:
+        """Correct the limits once the answer is known (Anthropic refunds unused output tokens)."""
+        return None

@@ -1,0 +1,244 @@
+"""The simulator's HTTP server: one aiohttp low-level handler with dict routing, and the steps
+every model request goes through — auth, validation, rate limits, latency, faults, answer.
+
+Paths several providers serve (`/v1/files…`) go to the provider that claims the request by its
+headers: Anthropic when `anthropic-version` or `x-api-key` is present (its SDKs always send the
+version; newer ones authenticate with `Authorization: Bearer`), else OpenAI. `GET /_sim/stats` and `POST /_sim/reset` are the simulator's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections.abc import Mapping, Sequence
+
+import orjson
+from aiohttp import web
+
+from cloudburst._sim.answers import Draw
+from cloudburst._sim.config import SimConfig
+from cloudburst._sim.limits import RateLimiter
+from cloudburst._sim.provider import Call, Handler, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.stats import Stats
+from cloudburst._sim.store import Store
+
+log = logging.getLogger("cloudburst.sim")
+
+_JSON = {"content-type": "application/json"}
+_Target = ModelEndpoint | Handler
+
+
+class SimServer:
+    """The simulator's state and request handler; `start` serves it on a socket."""
+
+    def __init__(self, config: SimConfig, providers: Sequence[SimProvider]) -> None:
+        self.providers = tuple(providers)
+        self.stats = Stats()
+        self._exact: dict[tuple[str, str], list[tuple[SimProvider, _Target]]] = {}
+        self._patterns: list[tuple[str, tuple[str, ...], SimProvider, Handler]] = []
+        for provider in self.providers:
+            for path, endpoint in provider.model_routes.items():
+                self._exact.setdefault(("POST", path), []).append((provider, endpoint))
+            for (method, path), handler in provider.routes.items():
+                if "{}" in path:
+                    self._patterns.append((method, tuple(path.split("/")), provider, handler))
+                else:
+                    self._exact.setdefault((method, path), []).append((provider, handler))
+        self.config = config
+        self.reset()
+        self._server: asyncio.AbstractServer | None = None
+        self._requests = 0
+
+    def configure(self, config: SimConfig) -> None:
+        """Take a new config: limits start full and the seeded draws start over."""
+        self.config = config
+        self.limiters = {p.name: RateLimiter(p.limits(config)) for p in self.providers}
+        self._fault_rng = random.Random(config.seed)
+        self._latency_rng = random.Random(config.seed + 1)
+        self._faults = tuple(config.faults.items())
+        if config.latency_spread_ms > 0 and config.latency_ms > 0:
+            sigma2 = math.log(1 + (config.latency_spread_ms / config.latency_ms) ** 2)
+            self._lognormal: tuple[float, float] | None = (math.log(config.latency_ms / 1000) - sigma2 / 2, sigma2**0.5)
+        else:
+            self._lognormal = None
+
+    def reset(self) -> None:
+        """Zero the counters, refill the limits, forget files and batches, restart the draws."""
+        self.stats.clear()
+        self.stores: dict[str, Store] = {p.name: Store() for p in self.providers}
+        self.configure(self.config)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Serve on (host, port); the port actually bound is returned (port 0 picks one)."""
+        self._low_level = web.Server(self.handle, access_log=None)
+        self._server = await asyncio.get_running_loop().create_server(self._low_level, host, port, backlog=1024)
+        bound: int = self._server.sockets[0].getsockname()[1]
+        log.debug("simulator serving %s on %s:%d", ", ".join(p.name for p in self.providers), host, bound)
+        return bound
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections, hung requests included."""
+        if self._server is not None:
+            self._server.close()
+            await self._low_level.shutdown(0.1)
+            await self._server.wait_closed()
+            self._server = None
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            return self._control(request)
+        self.stats.started()
+        status: int | None = None
+        try:
+            response = await self._dispatch(request)
+            transport = request.transport
+            status = None if transport is None or transport.is_closing() else response.status
+            return response
+        finally:
+            self.stats.finished(status)
+
+    def _control(self, request: web.BaseRequest) -> web.Response:
+        if request.method == "GET" and request.path == "/_sim/stats":
+            return web.Response(body=orjson.dumps(self.stats.snapshot()), headers=_JSON)
+        if request.method == "POST" and request.path == "/_sim/reset":
+            self.reset()
+            return web.Response(body=b"{}", headers=_JSON)
+        return web.Response(status=404, body=b'{"error": "unknown simulator route"}', headers=_JSON)
+
+    def _route(
+        self, method: str, path: str, headers: Mapping[str, str]
+    ) -> tuple[SimProvider, _Target, tuple[str, ...]] | None:
+        candidates = self._exact.get((method, path))
+        if candidates:
+            if len(candidates) == 1:
+                return candidates[0][0], candidates[0][1], ()
+            return next(
+                ((p, target, ()) for p, target in candidates if p.claims(headers)),
+                (candidates[-1][0], candidates[-1][1], ()),
+            )
+        segments = tuple(path.split("/"))
+        found: list[tuple[SimProvider, _Target, tuple[str, ...]]] = []
+        for route_method, pattern, provider, handler in self._patterns:
+            if route_method == method and len(pattern) == len(segments):
+                params = []
+                for want, got in zip(pattern, segments, strict=True):
+                    if want == "{}":
+                        params.append(got)
+                    elif want != got:
+                        break
+                else:
+                    found.append((provider, handler, tuple(params)))
+        return next((match for match in found if match[0].claims(headers)), found[-1] if found else None)
+
+    def _error(self, provider: SimProvider, problem: Problem, headers: Mapping[str, str] = _JSON) -> web.Response:
+        return web.Response(
+            status=problem.status,
+            body=orjson.dumps(provider.error_body(problem)),
+            headers={**headers, **_JSON, **problem.headers, provider.request_id_header: self._request_id()},
+        )
+
+    def _request_id(self) -> str:
+        self._requests += 1
+        return f"req_sim{self._requests:020d}"
+
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        headers = request.headers
+        match = self._route(request.method, request.path, headers)
+        if match is None:
+            provider = next((p for p in self.providers if p.claims(headers)), self.providers[0])
+            return self._error(provider, provider.not_found(request.method, request.path))
+        provider, target, params = match
+        problem = provider.check_headers(headers)
+        if problem is not None:
+            return self._error(provider, problem)
+        key = provider.api_key(headers)
+        if not key or (self.config.keys is not None and key not in self.config.keys):
+            return self._error(provider, provider.unauthorized(key))
+        if isinstance(target, ModelEndpoint):
+            return await self._run_model(request, provider, target, key)
+        call = Call(request, provider, key, params, self.config, self.stores[provider.name], time.time())
+        try:
+            return await target(call)
+        except Refused as refused:
+            return self._error(provider, refused.problem)
+
+    async def _run_model(
+        self, request: web.BaseRequest, provider: SimProvider, endpoint: ModelEndpoint, key: str
+    ) -> web.StreamResponse:
+        try:
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            return self._error(
+                provider, Problem(400, "invalid_request_error", "The request body is not a JSON object.")
+            )
+        try:
+            endpoint.validate(data)
+        except Refused as refused:
+            return self._error(provider, refused.problem)
+        model = str(data.get("model"))
+        cost = endpoint.cost(data)
+        limiter = self.limiters[provider.name]
+        refusal = limiter.acquire(key, model, cost, time.time())
+        if refusal is not None:
+            self.stats.rate_limited[refusal.cause] += 1
+            limits = provider.limit_headers(limiter, key, model, time.time())
+            return self._error(provider, provider.rate_limited(refusal, model), limits)
+        delay = self._latency()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        fault = self._fault()
+        if fault is not None:
+            self.stats.faults[fault] += 1
+            if fault in ("500", "503"):
+                return self._error(provider, provider.server_error(overloaded=fault == "503"))
+            if fault == "hang":
+                await asyncio.sleep(self.config.hang_s)
+                if request.transport is not None:
+                    request.transport.close()
+                return web.Response(status=204)
+        answer = endpoint.answer(data, Draw.of(data))
+        now = time.time()
+        provider.settle(limiter, key, model, cost, answer, now)
+        self.stats.input_tokens += answer.input_tokens
+        self.stats.output_tokens += answer.output_tokens
+        body = orjson.dumps(answer.body)
+        response_headers = provider.limit_headers(limiter, key, model, now)
+        response_headers["content-type"] = "application/json"
+        response_headers[provider.request_id_header] = self._request_id()
+        if fault == "reset":
+            return await _reset_midway(request, body, response_headers)
+        if fault == "malformed":
+            body = body.replace(b'":', b'";', 1)  # the first key loses its colon
+        elif fault == "truncated":
+            body = body[: len(body) // 2]
+        return web.Response(body=body, headers=response_headers)
+
+    def _latency(self) -> float:
+        if self._lognormal is not None:
+            return self._latency_rng.lognormvariate(*self._lognormal)
+        return self.config.latency_ms / 1000
+
+    def _fault(self) -> str | None:
+        if not self._faults:
+            return None
+        draw = self._fault_rng.random()
+        for kind, rate in self._faults:
+            if draw < rate:
+                return kind
+            draw -= rate
+        return None
+
+
+async def _reset_midway(request: web.BaseRequest, body: bytes, headers: dict[str, str]) -> web.StreamResponse:
+    """Send the headers and half the body, then drop the connection."""
+    response = web.StreamResponse(status=200, headers={**headers, "content-length": str(len(body))})
+    await response.prepare(request)
+    await response.write(body[: len(body) // 2])
+    if request.transport is not None:
+        request.transport.abort()
+    return response

@@ -1,0 +1,53 @@
+"""What the simulator saw, so tests can assert on the server's side of an exchange."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters since start or the last reset. Only the server's event loop writes them."""
+
+    requests: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    rate_limited: Counter[str] = field(default_factory=Counter)
+    """429s by the dimension that refused: requests, tokens, input_tokens, output_tokens."""
+    faults: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def started(self) -> None:
+        self.requests += 1
+        self.in_flight += 1
+        if self.in_flight > self.peak_in_flight:
+            self.peak_in_flight = self.in_flight
+
+    def finished(self, status: int | None) -> None:
+        """`status` None: the connection was dropped without an answer."""
+        self.in_flight -= 1
+        if status is not None:
+            self.statuses[status] += 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """The JSON `GET /_sim/stats` answers."""
+        return {
+            "requests": self.requests,
+            "statuses": {str(status): count for status, count in sorted(self.statuses.items())},
+            "rate_limited": dict(sorted(self.rate_limited.items())),
+            "faults": dict(sorted(self.faults.items())),
+            "in_flight": self.in_flight,
+            "peak_in_flight": self.peak_in_flight,
+            "tokens": {"input": self.input_tokens, "output": self.output_tokens},
+        }
+
+    def clear(self) -> None:
+        """Zero everything but requests still in flight, which will finish and count down."""
+        in_flight = self.in_flight
+        fresh = Stats(in_flight=in_flight, peak_in_flight=in_flight)
+        for name in self.__slots__:
+            setattr(self, name, getattr(fresh, name))

@@ -1,0 +1,387 @@
+"""LLMClient against scripted providers (httpx.MockTransport): order, retries, model switching,
+usage of failed attempts, lazy input, sync use inside a running loop, and the tracker."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from cloudburst import Conversation, SamplingParams
+from cloudburst._client import LLMClient, limits_for
+from cloudburst._config import RateLimits, RetryPolicy
+from cloudburst._errors import (
+    AuthError,
+    ConfigurationError,
+    ContextOverflowError,
+    InvalidOutputError,
+    ServerError,
+)
+from cloudburst._limiter import RequestTooLargeError
+from cloudburst._prompt import Completed, Prompt
+from cloudburst._registry import REGISTRY, get_model
+
+Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+FAST = RetryPolicy(backoff_base=0.001, backoff_cap=0.002, retry_after_cap=0.01)
+
+
+def openai_answer(text: str, *, prompt_tokens: int = 7, completion_tokens: int = 3, **headers: str) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json={
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "gpt-4.1-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        },
+        headers=headers,
+    )
+
+
+def openai_error(status: int, code: str, message: str = "no", **headers: str) -> httpx.Response:
+    return httpx.Response(
+        status, json={"error": {"message": message, "type": "x", "code": code, "param": None}}, headers=headers
+    )
+
+
+def anthropic_answer(text: str) -> httpx.Response:
+    return httpx.Response(
+        200,
+        json={
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-haiku-4-5",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 9, "output_tokens": 4},
+        },
+    )
+
+
+def last_user_text(request: httpx.Request) -> str:
+    body = json.loads(request.content)
+    content = body["messages"][-1]["content"]
+    return content if isinstance(content, str) else content[0]["text"]
+
+
+def client_for(handler: Handler, models: str | list[str] = "gpt-4.1-mini", **settings: Any) -> LLMClient:
+    settings.setdefault("retry", FAST)
+    return LLMClient(
+        models,
+        transport=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        api_keys={"openai": "sk-test", "anthropic": "sk-ant-test"},
+        progress=None,
+        seed=1,
+        **settings,
+    )
+
+
+def test_results_come_back_in_input_order_whatever_the_finishing_order() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        text = last_user_text(request)
+        await asyncio.sleep((hash(text) % 7) / 1000)
+        return openai_answer(f"echo {text}")
+
+    results = client_for(handler).run([f"prompt {i}" for i in range(200)])
+    assert [r.completion for r in results] == [f"echo prompt {i}" for i in range(200)]
+    assert all(r.ok and r.attempts == 1 for r in results)
+
+
+def test_a_server_error_is_retried_and_its_attempts_are_counted() -> None:
+    seen: Counter[str] = Counter()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        text = last_user_text(request)
+        seen[text] += 1
+        return openai_error(500, "server_error") if seen[text] < 3 else openai_answer("ok")
+
+    client = client_for(handler)
+    results = client.run(["a", "b"])
+    assert [(r.completion, r.attempts) for r in results] == [("ok", 3), ("ok", 3)]
+    assert client.tracker.retries == 4
+    assert client.tracker.retried == {"server": 4}
+    assert client.tracker.attempts == 6
+
+
+def test_a_transport_failure_is_a_typed_retryable_error() -> None:
+    calls = itertools.count()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if next(calls) == 0:
+            raise httpx.ConnectError("refused")
+        return openai_answer("ok")
+
+    client = client_for(handler)
+    assert client.run(["a"])[0].completion == "ok"
+    assert client.tracker.retried == {"connection": 1}
+
+
+def test_attempts_stop_at_the_maximum_with_the_last_error() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return openai_error(500, "server_error")
+
+    client = client_for(handler, retry=RetryPolicy(max_attempts=3, backoff_base=0.001))
+    (result,) = client.run(["a"])
+    assert isinstance(result.error, ServerError)
+    assert result.attempts == 3
+    assert client.tracker.failed == 1 and client.tracker.errors == {"server": 1}
+
+
+def test_auth_errors_are_final_at_once() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return openai_error(401, "invalid_api_key")
+
+    client = client_for(handler)
+    (result,) = client.run(["a"])
+    assert isinstance(result.error, AuthError) and result.attempts == 1
+
+
+def test_a_429_honours_retry_after_up_to_the_cap_and_is_seen_by_the_tracker() -> None:
+    calls = itertools.count()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if next(calls) == 0:  # an hour: only the cap (10 ms) makes this test finish
+            return openai_error(429, "rate_limit_exceeded", **{"retry-after": "3600"})
+        return openai_answer("ok")
+
+    client = client_for(handler)
+    (result,) = client.run(["a"])
+    assert result.completion == "ok" and result.attempts == 2
+    assert client.tracker.rate_limited == 1
+
+
+def test_retries_go_to_another_model_when_there_is_one() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/messages"):
+            return anthropic_answer("from claude")
+        return openai_error(503, "overloaded")
+
+    client = client_for(handler, ["gpt-4.1-mini", "claude-haiku-4-5"], weights=[1, 0])
+    results = client.run(["a", "b", "c"])
+    assert {(r.model, r.completion, r.attempts) for r in results} == {("claude-haiku-4-5", "from claude", 2)}
+
+
+def test_a_context_overflow_moves_to_a_model_with_a_bigger_window() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["model"] == "gpt-4o":
+            return openai_error(400, "context_length_exceeded", "maximum context length is 128000 tokens")
+        return openai_answer("long answer")
+
+    client = client_for(handler, ["gpt-4o", "gpt-4.1-mini"], weights=[1, 0])
+    (result,) = client.run(["a"])
+    assert result.model == "gpt-4.1-mini" and result.completion == "long answer"
+
+    alone = client_for(handler, "gpt-4o")
+    (result,) = alone.run(["a"])
+    assert isinstance(result.error, ContextOverflowError) and result.attempts == 1
+
+
+def test_invalid_json_is_retried_on_request_and_the_failed_attempt_is_still_billed() -> None:
+    seen: Counter[str] = Counter()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        text = last_user_text(request)
+        seen[text] += 1
+        if seen[text] == 1:
+            return openai_answer('{"answer": ', prompt_tokens=100, completion_tokens=50)
+        return openai_answer('{"answer": 42}', prompt_tokens=100, completion_tokens=10)
+
+    sampling = SamplingParams(json_mode=True, max_new_tokens=50)
+    retrying = client_for(handler, sampling=sampling, retry=RetryPolicy(retry_on_invalid_json=True, backoff_base=0.001))
+    (result,) = retrying.run(["give JSON"])
+    assert result.ok and result.completion == '{"answer": 42}' and result.attempts == 2
+    assert result.failed_usage.input_tokens == 100 and result.failed_usage.output_tokens == 50
+    model = get_model("gpt-4.1-mini")
+    assert result.failed_cost == pytest.approx((100 * 0.4 + 50 * 1.6) / 1e6)
+    assert result.total_cost == pytest.approx(result.cost + result.failed_cost)
+    assert retrying.tracker.cost == pytest.approx(result.total_cost)
+    assert retrying.tracker.input_tokens == 200 and retrying.tracker.output_tokens == 60
+    assert model.id == result.model
+
+    seen.clear()
+    once = client_for(handler, sampling=sampling)
+    (result,) = once.run(["give JSON"])
+    assert isinstance(result.error, InvalidOutputError) and result.completion == '{"answer": '
+
+
+def test_a_request_over_the_whole_token_budget_fails_at_once_unsent() -> None:
+    sent = itertools.count()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        next(sent)
+        return openai_answer("ok")
+
+    client = client_for(handler, sampling=SamplingParams(max_new_tokens=500), limits=RateLimits(tpm=300))
+    results = client.run(["a", "b"])
+    assert all(isinstance(r.error, RequestTooLargeError) for r in results)
+    assert "per-minute budget" in str(results[0].error)
+    assert next(sent) == 0
+
+
+def test_a_prompt_over_the_context_window_fails_at_once_unsent() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("nothing may be sent")
+
+    client = client_for(handler, "gpt-4o")
+    (result,) = client.run(["word " * 200_000])
+    assert isinstance(result.error, ContextOverflowError) and "not sent" in str(result.error)
+
+
+def test_a_generator_is_pulled_only_as_capacity_frees_up() -> None:
+    pulled = itertools.count()
+    release = asyncio.Event()
+
+    def prompts() -> Iterator[str]:
+        for i in range(1000):
+            next(pulled)
+            yield f"p{i}"
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return openai_answer("ok")
+
+    async def scenario() -> None:
+        client = client_for(handler, limits=RateLimits(max_concurrency=2))
+        job = asyncio.ensure_future(client.run_async(prompts()))
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert next(pulled) <= client.pending_limit + 1 < 10
+        release.set()
+        results = await job
+        assert len(results) == 1000 and all(r.ok for r in results)
+
+    asyncio.run(scenario())
+
+
+def test_run_works_inside_a_running_event_loop() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return openai_answer("ok")
+
+    async def notebook_cell() -> list[str | None]:
+        client = client_for(handler)
+        return [r.completion for r in client.run(["a", "b"])]
+
+    assert asyncio.run(notebook_cell()) == ["ok", "ok"]
+
+
+def test_as_completed_says_which_prompt_each_result_answers() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return openai_answer(f"echo {last_user_text(request)}")
+
+    async def collect() -> list[Completed]:
+        client = client_for(handler)
+        prompts = [Prompt("one", id="a"), "two", Conversation.system("Be brief.").user("three")]
+        return [done async for done in client.as_completed(prompts)]
+
+    done = sorted(asyncio.run(collect()), key=lambda d: d.index)
+    assert [(d.index, d.id, d.response.completion) for d in done] == [
+        (0, "a", "echo one"),
+        (1, None, "echo two"),
+        (2, None, "echo three"),
+    ]
+
+
+def test_per_prompt_settings_replace_the_clients() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return openai_answer("ok")
+
+    client = client_for(handler, sampling=SamplingParams(max_new_tokens=10))
+    client.run([Prompt("a", sampling=SamplingParams(max_new_tokens=99, temperature=0.5)), "b"])
+    by_prompt = {b["messages"][0]["content"]: b for b in bodies}
+    assert by_prompt["a"]["max_completion_tokens"] == 99 and by_prompt["a"]["temperature"] == 0.5
+    assert by_prompt["b"]["max_completion_tokens"] == 10 and "temperature" not in by_prompt["b"]
+
+
+def test_a_bad_prompt_mid_stream_is_raised_after_the_results_before_it() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return openai_answer("ok")
+
+    async def collect() -> tuple[list[Completed], BaseException | None]:
+        client = client_for(handler)
+        got: list[Completed] = []
+        try:
+            async for done in client.as_completed(["a", "b", 42, "never"]):  # type: ignore[list-item]
+                got.append(done)
+        except ConfigurationError as exc:
+            return got, exc
+        return got, None
+
+    got, error = asyncio.run(collect())
+    assert sorted(d.index for d in got) == [0, 1]
+    assert error is not None and "prompt 2" in str(error)
+
+
+def test_a_missing_api_key_is_refused_before_anything_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
+        LLMClient("gpt-4.1-mini", progress=None)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant")
+    LLMClient("claude-haiku-4-5", progress=None)
+
+
+def test_options_a_model_refuses_are_refused_when_the_client_is_built() -> None:
+    with pytest.raises(ConfigurationError, match="logprobs"):
+        LLMClient("claude-haiku-4-5", sampling=SamplingParams(logprobs=True), api_keys={"anthropic": "k"})
+
+
+def test_limits_resolve_from_model_then_provider_then_default_then_registry() -> None:
+    mini, haiku, nano = get_model("gpt-4.1-mini"), get_model("claude-haiku-4-5"), get_model("gpt-4.1")
+    models = [mini, haiku, nano]
+    spec = {"gpt-4.1-mini": RateLimits(rpm=1), "anthropic": RateLimits(rpm=2), "default": RateLimits(rpm=3)}
+    assert limits_for(mini, spec, models).rpm == 1
+    assert limits_for(haiku, spec, models).rpm == 2
+    assert limits_for(nano, spec, models).rpm == 3
+    assert limits_for(mini, RateLimits(rpm=9), models).rpm == 9
+    with pytest.raises(ConfigurationError, match=r"gpt-4\.1-mimi"):
+        limits_for(mini, {"gpt-4.1-mimi": RateLimits(rpm=1)}, models)
+    tiered = next(m for m in REGISTRY if m.rate_limits is not None)
+    assert tiered.rate_limits is not None
+    assert limits_for(tiered, None, [tiered]).rpm == tiered.rate_limits.rpm
+
+
+def test_the_tracker_counts_outcomes_tokens_and_kinds() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        text = last_user_text(request)
+        if text == "bad":
+            return openai_error(400, "invalid_value", "bad request")
+        return openai_answer("ok", prompt_tokens=10, completion_tokens=5)
+
+    client = client_for(handler)
+    client.run(["a", "bad", "b"])
+    t = client.tracker
+    assert (t.total, t.done, t.succeeded, t.failed, t.in_flight) == (3, 3, 2, 1, 0)
+    assert t.errors == {"invalid_request": 1}
+    assert (t.input_tokens, t.output_tokens) == (20, 10)
+    assert t.finished_at is not None and t.limiting_factor is None
+    assert "2 succeeded, 1 failed" in t.summary() and "invalid_request 1" in t.summary()
+
+
+@pytest.mark.parametrize("progress", ["rich", "tqdm"])
+def test_displays_draw_and_summarise(progress: str, capsys: pytest.CaptureFixture[str]) -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return openai_answer("ok")
+
+    client = LLMClient(
+        "gpt-4.1-mini",
+        transport=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        api_keys={"openai": "k"},
+        progress=progress,  # type: ignore[arg-type]
+    )
+    client.run(["a"] * 5)
+    err = capsys.readouterr().err
+    assert "5 prompts in" in err and "5 succeeded" in err
