@@ -47,9 +47,9 @@ _jinja.globals.update(
     assignment=pyexpr.assignment,
     split_path=split_path,
     usage_sum=lambda paths: (
-        f"dig(body, {pyexpr.literal(split_path(paths))}) or 0"
+        f"int(dig(body, {pyexpr.literal(split_path(paths))}) or 0)"
         if isinstance(paths, str)
-        else " + ".join(f"(dig(body, {pyexpr.literal(split_path(path))}) or 0)" for path in paths)
+        else "int(" + " + ".join(f"(dig(body, {pyexpr.literal(split_path(path))}) or 0)" for path in paths) + ")"
     ),
     call=pyexpr.call,
     value_at=lambda path, source="body": (

@@ -7,7 +7,9 @@ When a provider changes its API, refresh the spec from its document instead of r
         --strict CreateChatCompletionRequest
 
 The named schemas and everything they reference are written under `schemas:`, with references
-rewritten to `#/schemas/Name`. Schemas another file of the same folder already defines are left
+rewritten to `#/schemas/Name`. A request body written inline in an operation (Cohere's) is
+named on the way in: `ChatRequestV2="POST /v2/chat"`, and an inline answer by its status:
+`RerankResponseV2="POST /v2/rerank 200"`. Schemas another file of the same folder already defines are left
 out. Documentation-only keys are dropped; `--strict` marks a request root as rejecting unknown
 fields, as the provider's server does.
 """
@@ -67,6 +69,17 @@ def closure(schemas: dict[str, Any], roots: list[str], skip: set[str]) -> dict[s
     return {name: _strip(schemas[name]) for name in sorted(seen)}
 
 
+def _inline_body(document: dict[str, Any], operation: str) -> Any:
+    """The JSON schema of `METHOD /path`'s request body, or of its answer with `METHOD /path STATUS`."""
+    method, path, *status = operation.split(" ")
+    try:
+        spec = document["paths"][path][method.lower()]
+        body = spec["responses"][status[0]] if status else spec["requestBody"]
+        return body["content"]["application/json"]["schema"]
+    except KeyError:
+        raise SystemExit(f"no JSON body for {operation!r} in the document") from None
+
+
 def _defined_elsewhere(target: Path) -> set[str]:
     names: set[str] = set()
     for other in sorted(target.parent.glob("*.yaml")):
@@ -86,7 +99,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     document = yaml.load(args.document.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    picked = closure(document["components"]["schemas"], args.roots, _defined_elsewhere(args.into))
+    schemas = dict(document["components"]["schemas"])
+    roots = []
+    for root in args.roots:
+        name, _, operation = root.partition("=")
+        if operation:
+            schemas[name] = _inline_body(document, operation)
+        roots.append(name)
+    picked = closure(schemas, roots, _defined_elsewhere(args.into))
     for name in args.strict:
         picked[name] = {**picked[name], "additionalProperties": False}
     header = "# Imported by `python -m codegen.import_openapi`; refresh it the same way.\n"

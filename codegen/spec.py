@@ -240,9 +240,10 @@ class ToolsMap(SpecModel):
     """JSON template of one tool: `$name`, `$description`, `$parameters` (a JSON schema)."""
     choice_path: str
     choices: dict[Literal["auto", "none", "required"], Any]
-    """Unified choice -> JSON template of the provider's value."""
-    named_choice: Any
-    """JSON template forcing one tool: `$name`."""
+    """Unified choice -> JSON template of the provider's value; null: the API's default, so
+    nothing is sent. A choice left out is refused."""
+    named_choice: Any = None
+    """JSON template forcing one tool: `$name`; null when the API cannot (refused)."""
     container: Any = None
     """JSON template around the list of tools (`$tools`), when the API nests it
     (Gemini: `[{functionDeclarations: $tools}]`)."""

@@ -211,14 +211,16 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(
-            input_tokens=(dig(body, ("usage", "input_tokens")) or 0)
-            + (dig(body, ("usage", "cache_read_input_tokens")) or 0)
-            + (dig(body, ("usage", "cache_creation_input_tokens")) or 0),
-            output_tokens=dig(body, ("usage", "output_tokens")) or 0,
-            reasoning_tokens=dig(body, ("usage", "output_tokens_details", "thinking_tokens")) or 0,
-            cache_read_tokens=dig(body, ("usage", "cache_read_input_tokens")) or 0,
-            cache_write_tokens=dig(body, ("usage", "cache_creation_input_tokens")) or 0,
-            cache_write_1h_tokens=dig(body, ("usage", "cache_creation", "ephemeral_1h_input_tokens")) or 0,
+            input_tokens=int(
+                (dig(body, ("usage", "input_tokens")) or 0)
+                + (dig(body, ("usage", "cache_read_input_tokens")) or 0)
+                + (dig(body, ("usage", "cache_creation_input_tokens")) or 0)
+            ),
+            output_tokens=int(dig(body, ("usage", "output_tokens")) or 0),
+            reasoning_tokens=int(dig(body, ("usage", "output_tokens_details", "thinking_tokens")) or 0),
+            cache_read_tokens=int(dig(body, ("usage", "cache_read_input_tokens")) or 0),
+            cache_write_tokens=int(dig(body, ("usage", "cache_creation_input_tokens")) or 0),
+            cache_write_1h_tokens=int(dig(body, ("usage", "cache_creation", "ephemeral_1h_input_tokens")) or 0),
         ),
     )
 

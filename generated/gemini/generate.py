@@ -220,12 +220,16 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         raw_finish_reason=raw_finish,
         error=_failure(body),
         usage=Usage(
-            input_tokens=(dig(body, ("usageMetadata", "promptTokenCount")) or 0)
-            + (dig(body, ("usageMetadata", "toolUsePromptTokenCount")) or 0),
-            output_tokens=(dig(body, ("usageMetadata", "candidatesTokenCount")) or 0)
-            + (dig(body, ("usageMetadata", "thoughtsTokenCount")) or 0),
-            reasoning_tokens=dig(body, ("usageMetadata", "thoughtsTokenCount")) or 0,
-            cache_read_tokens=dig(body, ("usageMetadata", "cachedContentTokenCount")) or 0,
+            input_tokens=int(
+                (dig(body, ("usageMetadata", "promptTokenCount")) or 0)
+                + (dig(body, ("usageMetadata", "toolUsePromptTokenCount")) or 0)
+            ),
+            output_tokens=int(
+                (dig(body, ("usageMetadata", "candidatesTokenCount")) or 0)
+                + (dig(body, ("usageMetadata", "thoughtsTokenCount")) or 0)
+            ),
+            reasoning_tokens=int(dig(body, ("usageMetadata", "thoughtsTokenCount")) or 0),
+            cache_read_tokens=int(dig(body, ("usageMetadata", "cachedContentTokenCount")) or 0),
         ),
     )
 

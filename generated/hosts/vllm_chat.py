@@ -229,10 +229,10 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         finish_reason=_finish_reason(raw_finish, tool_calls, refusal),
         raw_finish_reason=raw_finish,
         usage=Usage(
-            input_tokens=dig(body, ("usage", "prompt_tokens")) or 0,
-            output_tokens=dig(body, ("usage", "completion_tokens")) or 0,
-            reasoning_tokens=dig(body, ("usage", "completion_tokens_details", "reasoning_tokens")) or 0,
-            cache_read_tokens=dig(body, ("usage", "prompt_tokens_details", "cached_tokens")) or 0,
+            input_tokens=int(dig(body, ("usage", "prompt_tokens")) or 0),
+            output_tokens=int(dig(body, ("usage", "completion_tokens")) or 0),
+            reasoning_tokens=int(dig(body, ("usage", "completion_tokens_details", "reasoning_tokens")) or 0),
+            cache_read_tokens=int(dig(body, ("usage", "prompt_tokens_details", "cached_tokens")) or 0),
         ),
     )
 

@@ -209,8 +209,8 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(
-            input_tokens=dig(body, ("usage", "prompt_tokens")) or 0,
-            output_tokens=dig(body, ("usage", "completion_tokens")) or 0,
+            input_tokens=int(dig(body, ("usage", "prompt_tokens")) or 0),
+            output_tokens=int(dig(body, ("usage", "completion_tokens")) or 0),
         ),
     )
 
