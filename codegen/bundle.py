@@ -41,6 +41,10 @@ class ProviderBundle:
     mapping: MappingSpec
     sources: list[str] = field(default_factory=list)
     """Relative paths of the files read, for generated headers."""
+    apis: dict[str, ApiSpec] = field(default_factory=dict)
+    """Its wire APIs, those that extend another provider's resolved (see codegen.hosts)."""
+    options_packages: dict[str, str] = field(default_factory=dict)
+    """API name -> the provider whose generated options module holds its options model."""
 
 
 def parse_model(model: type[M], spec: SpecFile, problems: list[Problem]) -> M | None:
@@ -162,7 +166,7 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
             files[path.stem] = load_spec_file(path, shown)
         except SpecError as exc:
             problems.extend(exc.problems)
-    for required in ("provider", "mapping", "request", "response"):
+    for required in ("provider", "mapping"):
         if required not in files and not any(p.file.name == f"{required}.yaml" for p in problems):
             problems.append(
                 Problem(shown_path(folder / f"{required}.yaml", root), 1, f"missing spec file {required}.yaml")
@@ -205,7 +209,8 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         _check_schema(schemas[name], loc, spec, schemas, problems)
     if mapping is not None:
         for api_name, api in mapping.apis.items():
-            check_api(api_name, api, files["mapping"], schemas, problems)
+            if isinstance(api, ApiSpec):
+                check_api(api_name, api, files["mapping"], schemas, problems)
     if problems or provider is None or mapping is None:
         raise SpecError(problems)
     return ProviderBundle(
@@ -215,6 +220,8 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         schema_files=schema_files,
         mapping=mapping,
         sources=[str(f.path) for f in files.values()],
+        apis={name: api for name, api in mapping.apis.items() if isinstance(api, ApiSpec)},
+        options_packages={name: provider.name for name in mapping.apis},
     )
 
 
@@ -284,6 +291,7 @@ def check_api(
     schemas: Mapping[str, Any],
     problems: list[Problem],
     known_response_paths: frozenset[str] = frozenset(),
+    known_request_paths: frozenset[str] = frozenset(),
 ) -> None:
     """Every path of the mapping against the request and response schemas, and every template
     against the variables its place offers. `known_response_paths` are accepted as they are
@@ -298,6 +306,8 @@ def check_api(
         return
 
     def request_path(path: str, loc: PathKey) -> None:
+        if path in known_request_paths:
+            return
         if any(isinstance(part, int) or part == "*" for part in split_path(path)):
             problems.append(spec.problem(loc, f"{path!r}: a request path names fields only (no list indexes)"))
         elif schema_at(schemas, api.request, split_path(path)) is None:
@@ -411,6 +421,8 @@ def check_api(
                 response_path(path, (*base, "output", "usage", usage_field, index))
     for option, spec_field in api.options.items():
         request_path(spec_field.path, (*base, "options", option, "path"))
+    for path in api.constants:
+        request_path(path, (*base, "constants", path))
     if api.options and api.options_class is None:
         problems.append(spec.problem((*base, "options"), "options need options_class: the name of the generated model"))
 

@@ -24,7 +24,7 @@ from datamodel_code_generator import generate as datamodel_generate
 from codegen import pyexpr
 from codegen.bundle import ProviderBundle, load_provider, load_registry
 from codegen.errors import Problem, SpecError
-from codegen.hosts import HOSTS_FOLDER, Host, load_hosts
+from codegen.hosts import HOSTS_FOLDER, Host, load_hosts, resolve_extends
 from codegen.schema_paths import REF_PREFIX, schema_at, split_path
 from codegen.spec import ModelsSpec
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
@@ -58,7 +58,12 @@ _jinja.globals.update(
         else f"dig({source}, {pyexpr.literal(split_path(path))})"
     ),
     conditions=lambda when: (
-        " and ".join(f"block.get({pyexpr.literal(k)}) == {pyexpr.literal(v)}" for k, v in when.items()) or "True"
+        " and ".join(
+            f"dig(block, {pyexpr.literal(split_path(k))}) "
+            + ("is not None" if v == "$present" else f"== {pyexpr.literal(v)}")
+            for k, v in when.items()
+        )
+        or "True"
     ),
     rule_arguments=lambda rule: ", ".join(
         f"{key}={pyexpr.literal(tuple(value) if isinstance(value, list) else (value,) if key == 'status' else value)}"
@@ -94,6 +99,7 @@ def load_all(specs: Path) -> list[ProviderBundle]:
             problems.extend(exc.problems)
     if problems:
         raise SpecError(problems)
+    resolve_extends(bundles)
     return bundles
 
 
@@ -119,14 +125,15 @@ def render_all(specs: Path) -> dict[str, str]:
             header=header(["specs/models.yaml"], "registry.py.jinja"), models=registry.models
         )
     }
+    options = _all_option_classes(bundles, hosts)
     for bundle in bundles:
-        files.update(render_provider(bundle, [host for host in hosts if host.base is bundle]))
+        files.update(render_provider(bundle, options))
     if hosts:
         files["hosts/__init__.py"] = (
             f'{header([f"specs/{HOSTS_FOLDER}/"], None)}\n"""Hosts speaking another provider\'s API."""\n'
         )
     for host in hosts:
-        files.update(render_host(host))
+        files.update(render_host(host, options))
     sources = [f"specs/{bundle.folder.name}/" for bundle in bundles] + ([f"specs/{HOSTS_FOLDER}/"] if hosts else [])
     files["__init__.py"] = _jinja.get_template("index.py.jinja").render(
         header=header(sources, "index.py.jinja"), bundles=bundles, hosts=hosts
@@ -134,11 +141,11 @@ def render_all(specs: Path) -> dict[str, str]:
     return files
 
 
-def render_host(host: Host) -> dict[str, str]:
+def render_host(host: Host, options: OptionClasses) -> dict[str, str]:
     """A host's provider table and its adapter, beside the other hosts in generated/hosts/."""
     name = host.provider.name
     context: dict[str, Any] = {"provider": host.provider}
-    shared = _option_classes(host.base).get(host.api.options_class or "", {})
+    shared = options[host.base.provider.name].get(host.api.options_class or "", {})
     return {
         f"hosts/{name}.py": _jinja.get_template("provider.py.jinja").render(
             header=header([host.source], "provider.py.jinja"), **context
@@ -154,7 +161,7 @@ def render_host(host: Host) -> dict[str, str]:
     }
 
 
-def render_provider(bundle: ProviderBundle, hosts: list[Host]) -> dict[str, str]:
+def render_provider(bundle: ProviderBundle, options: OptionClasses) -> dict[str, str]:
     name = bundle.provider.name
     mapping_file = next(s for s in bundle.sources if s.endswith("mapping.yaml"))
     provider_file = next(s for s in bundle.sources if s.endswith("provider.yaml"))
@@ -169,23 +176,20 @@ def render_provider(bundle: ProviderBundle, hosts: list[Host]) -> dict[str, str]
         ),
         f"{name}/models.py": render_models(bundle, header(schema_sources, None)),
     }
-    option_classes = _option_classes(bundle)
-    for host in hosts:
-        for option in host.api.options:
-            option_classes[host.api.options_class or ""][option].supported_by.append(host.provider.name)
-    for api_name, api in bundle.mapping.apis.items():
-        shared = option_classes.get(api.options_class or "", {})
+    for api_name, api in bundle.apis.items():
+        package = bundle.options_packages[api_name]
+        shared = options[package].get(api.options_class or "", {})
         files[f"{name}/{api_name}.py"] = _jinja.get_template(f"{api.kind}.py.jinja").render(
             header=header([mapping_file, *schema_sources], f"{api.kind}.py.jinja"),
             api_name=api_name,
             api=api,
-            options_package=name,
+            options_package=package,
             unsupported_options=[option for option in shared if option not in api.options],
             **context,
         )
     files[f"{name}/options.py"] = _jinja.get_template("options.py.jinja").render(
         header=header([mapping_file, *schema_sources], "options.py.jinja"),
-        option_classes=option_classes,
+        option_classes=options[name],
         **context,
     )
     return files
@@ -201,12 +205,35 @@ class OptionInfo:
     apis: list[str]
 
 
+OptionClasses = dict[str, dict[str, dict[str, OptionInfo]]]
+"""Provider -> options model name -> field name -> field."""
+
+
+def _all_option_classes(bundles: list[ProviderBundle], hosts: list[Host]) -> OptionClasses:
+    """Every provider's options models; a field's `supported_by` also names the hosts and the
+    providers whose APIs extend it and take it."""
+    classes = {bundle.provider.name: _option_classes(bundle) for bundle in bundles}
+    users = [(host.provider.name, host.base.provider.name, host.api) for host in hosts]
+    users += [
+        (bundle.provider.name, bundle.options_packages[name], api)
+        for bundle in bundles
+        for name, api in bundle.apis.items()
+        if bundle.options_packages[name] != bundle.provider.name
+    ]
+    for user, owner, api in users:
+        for option in api.options:
+            supported_by = classes[owner][api.options_class or ""][option].supported_by
+            if user not in supported_by:
+                supported_by.append(user)
+    return classes
+
+
 def _option_classes(bundle: ProviderBundle) -> dict[str, dict[str, OptionInfo]]:
     """Options model name -> its fields. APIs sharing a model contribute their options; a field
     whose schema differs between them takes either type."""
     classes: dict[str, dict[str, OptionInfo]] = {}
-    for api_name, api in bundle.mapping.apis.items():
-        if api.options_class is None:
+    for api_name, api in bundle.apis.items():
+        if api.options_class is None or bundle.options_packages[api_name] != bundle.provider.name:
             continue
         fields = classes.setdefault(api.options_class, {})
         for option, spec_field in api.options.items():

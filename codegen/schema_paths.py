@@ -28,8 +28,12 @@ def deref(schemas: Schemas, node: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _branches(schemas: Schemas, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """The node and, recursively, every allOf/anyOf/oneOf alternative inside it."""
-    node = deref(schemas, node)
+    """The node and, recursively, every allOf/anyOf/oneOf alternative inside it (none for a
+    reference that leads nowhere)."""
+    target = deref(schemas, node)
+    if "$ref" in node and not target:
+        return
+    node = target
     yield node
     for keyword in ("allOf", "anyOf", "oneOf"):
         for branch in node.get(keyword, []):
@@ -49,10 +53,23 @@ def schema_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> Mappi
                         following.append(branch["items"])
                 elif isinstance(branch.get("properties"), Mapping) and part in branch["properties"]:
                     following.append(branch["properties"][part])
+                elif _free_form(branch):
+                    extra = branch.get("additionalProperties")
+                    following.append(extra if isinstance(extra, Mapping) else {})
         if not following:
             return None
         frontier = following
     return frontier[0]
+
+
+def _free_form(node: Mapping[str, Any]) -> bool:
+    """An object that takes any field (a map, or Bedrock's pass-through `document`)."""
+    shaped = ("properties", "allOf", "anyOf", "oneOf", "$ref", "enum", "items", "const")
+    return (
+        not any(key in node for key in shaped)
+        and node.get("type") in (None, "object")
+        and node.get("additionalProperties", True) is not False
+    )
 
 
 def references(node: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:

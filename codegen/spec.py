@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from codegen.vocabulary import ErrorKind, FinishReason, PartKind, Role, SamplingField, UsageField
 
@@ -23,11 +23,14 @@ class SpecModel(BaseModel):
 
 
 class Auth(SpecModel):
-    scheme: Literal["bearer", "header", "none"]
-    """`bearer`: `Authorization: Bearer <key>`; `header`: the key as the value of `header`."""
+    scheme: Literal["bearer", "header", "none", "sigv4"]
+    """`bearer`: `Authorization: Bearer <key>`; `header`: the key as the value of `header`;
+    `sigv4`: AWS Signature V4 with the AWS credential chain, or a bearer key when `env` is set."""
     header: str = "Authorization"
     env: str | None = None
     """Environment variable holding the API key."""
+    service: str | None = None
+    """The AWS signing name (`bedrock`), for sigv4."""
 
 
 class RateLimitHeaders(SpecModel):
@@ -152,7 +155,8 @@ class MessagesMap(SpecModel):
 
 class BlockRule(SpecModel):
     when: dict[str, Any] = {}
-    """Field values a block must have to count (empty: every block the other rule left)."""
+    """Field values a block must have to count (empty: every block the other rule left); keys
+    are paths inside the block, and `$present` matches any value (Bedrock's keyed blocks)."""
     field: str
     """The block's field holding its text: a path inside the block (`thinking.*.text` joins
     the text of a list of chunks)."""
@@ -298,10 +302,36 @@ class ApiSpec(SpecModel):
     share it: each takes the options it maps and refuses the others."""
     options: dict[Identifier, OptionField] = {}
     """Option name (a Python identifier: it becomes a field of the options model) -> field."""
+    constants: dict[str, Any] = {}
+    """Request path -> a value sent with every request (`anthropic_version` on Bedrock)."""
+
+
+class ExtendsSpec(SpecModel):
+    """An API that is another provider's, with changes (Bedrock's InvokeModel takes Anthropic's
+    messages body): its mapping, schemas and options model are reused."""
+
+    extends: str = Field(pattern=r"^[a-z][a-z0-9_]*/[a-z][a-z0-9_]*$")
+    """`<provider>/<api>`."""
+    changes: dict[str, Any] = {}
+    """Merged into that API's mapping: mappings merge key by key, anything else replaces, and
+    null removes (`model: null` when the model travels in the URL)."""
+    request_fields: list[str] = []
+    """Request paths this API adds to the other's body (`anthropic_version`)."""
+    response_fields: list[str] = []
+    """Answer paths this API adds."""
+    options: list[Identifier] = []
+    """Which of the other API's provider options this one takes; the others are refused."""
+
+
+def _api_kind(data: Any) -> str:
+    return "extends" if isinstance(data, dict) and "extends" in data else "api"
 
 
 class MappingSpec(SpecModel):
-    apis: dict[str, ApiSpec]
+    apis: dict[
+        str,
+        Annotated[Annotated[ApiSpec, Tag("api")] | Annotated[ExtendsSpec, Tag("extends")], Discriminator(_api_kind)],
+    ]
 
 
 # models.yaml --------------------------------------------------------------------------------
@@ -382,6 +412,8 @@ class ModelSpec(SpecModel):
     reasoning: Reasoning | None = None
     rate_limits: RateLimitTier | None = None
     dimensions: int | None = Field(None, gt=0)
+    region: str | None = None
+    """Where the model is served, for providers whose URL names a region (Bedrock)."""
 
 
 class ModelsSpec(SpecModel):

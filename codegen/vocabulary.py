@@ -68,8 +68,8 @@ PartKind = Literal[
 PART_VARIABLES: dict[str, frozenset[str]] = {
     "text": frozenset({"text"}),
     "image_url": frozenset({"url", "media_type"}),
-    "image_base64": frozenset({"data", "media_type"}),
-    "document_base64": frozenset({"data", "media_type", "filename"}),
+    "image_base64": frozenset({"data", "media_type", "format"}),
+    "document_base64": frozenset({"data", "media_type", "filename", "format", "title"}),
     "document_url": frozenset({"url", "media_type", "filename"}),
     "file_id": frozenset({"file_id", "media_type", "filename"}),
     "tool_call": frozenset({"id", "name", "arguments", "arguments_json", "signature"}),
@@ -84,5 +84,6 @@ SAMPLING_VARIABLES: dict[str, dict[str, str]] = {
         "schema": "json_schema(sampling.output_schema)",
         "strict_schema": "strict_json_schema(sampling.output_schema)",
         "name": "schema_name(sampling.output_schema)",
+        "schema_json": "json_text(json_schema(sampling.output_schema))",
     },
 }

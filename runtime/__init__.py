@@ -39,6 +39,7 @@ from cloudburst._status import StatusTracker
 from cloudburst._tools import Tool, ToolCall
 from cloudburst._transport import AiohttpTransport, HttpxTransport, Transport
 from cloudburst.generated.anthropic.options import AnthropicOptions
+from cloudburst.generated.bedrock.options import BedrockOptions
 from cloudburst.generated.cohere.options import CohereOptions
 from cloudburst.generated.gemini.options import GeminiOptions
 from cloudburst.generated.mistral.options import MistralOptions
@@ -49,6 +50,7 @@ __all__ = [
     "AiohttpTransport",
     "AnthropicOptions",
     "AuthError",
+    "BedrockOptions",
     "BlockedError",
     "CloudburstError",
     "CohereOptions",

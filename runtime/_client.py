@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import itertools
+import math
 import os
 import random
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence, Sized
@@ -23,13 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from cloudburst._config import LimitsSpec, RateLimits, RetryPolicy, Timeouts
-from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, PENDING_PER_SLOT
+from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
 from cloudburst._errors import ConfigurationError
+from cloudburst._gc import fewer_collections
 from cloudburst._job import Job
 from cloudburst._limiter import InProcessLimiter, Limiter
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
-from cloudburst._progress import ProgressKind, open_display
+from cloudburst._progress import Display, ProgressKind, open_display
 from cloudburst._prompt import Completed, PromptLike
 from cloudburst._registry import get_model
 from cloudburst._render import adapter_for
@@ -108,20 +110,21 @@ class LLMClient:
             self.limiter.configure(key, model_limits)
             self.counts_tokens[key] = model_limits.counts_tokens
             total_concurrency += model_limits.max_concurrency or DEFAULT_MAX_CONCURRENCY
-        self.pending_limit = total_concurrency * PENDING_PER_SLOT
+        self.pending_limit = total_concurrency + max(2, math.ceil(total_concurrency * SPARE_WORKERS))
         """Prompts live at once in a job (in flight, waiting for capacity, or backing off)."""
         self._own_transport = transport is None
         self._transport_arg = transport
         self._total_concurrency = total_concurrency
-        self.transport: Transport = self._make_transport()
         self._routes: dict[tuple[str, int, int], tuple[Route, SamplingParams, RequestOptions]] = {}
         for model in self.models:
             self.route(model, self.sampling, self.options)
 
     def _make_transport(self) -> Transport:
+        """The job's transport: the caller's, or a fresh default one (its sessions belong to the
+        job's event loop, and are closed with the job)."""
         given = self._transport_arg
         if given is None:
-            return AiohttpTransport(max_connections=self._total_concurrency)
+            return AiohttpTransport(max_connections=self._total_concurrency, timeouts=self.timeouts)
         if _is_httpx_client(given):
             return HttpxTransport(given)  # type: ignore[arg-type]
         return given  # type: ignore[return-value]
@@ -171,31 +174,36 @@ class LLMClient:
     ) -> AsyncIterator[Completed]:
         """Each prompt's final result as soon as it is final. `total` sizes the progress bar when
         `prompts` has no len() (a generator over a file, say)."""
-        if total is None and isinstance(prompts, Sized):
-            total = len(prompts)
-        self.tracker = tracker = StatusTracker(total)
-        tracker.limiting_factor_source = self.limiter.limiting_factor
-        if self._own_transport:
-            self.transport = self._make_transport()
-        job = Job(self, prompts, tracker)
-        try:
-            async for done in job.results(open_display(self.progress, tracker)):
-                yield done
-        finally:
-            if self._own_transport:
-                await self.transport.aclose()
+        job, display = self._job(prompts, total)
+        with fewer_collections():
+            try:
+                async for done in job.results(display):
+                    yield done
+            finally:
+                if self._own_transport:
+                    await job.transport.aclose()
 
     async def run_async(self, prompts: Iterable[PromptLike], *, total: int | None = None) -> list[APIResponse]:
         """Every prompt's result, in input order."""
         results: list[APIResponse | None] = [None] * len(prompts) if isinstance(prompts, Sized) else []
-        async for done in self.as_completed(prompts, total=total):
-            if done.index >= len(results):
-                results.extend([None] * (done.index + 1 - len(results)))
-            results[done.index] = done.response
+        job, display = self._job(prompts, total)
+        with fewer_collections():
+            try:
+                await job.collect(display, results)
+            finally:
+                if self._own_transport:
+                    await job.transport.aclose()
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:  # a broken invariant, not a provider failure: say so loudly
             raise RuntimeError(f"cloudburst lost the results of prompts {missing[:10]}")
         return results  # type: ignore[return-value]
+
+    def _job(self, prompts: Iterable[PromptLike], total: int | None) -> tuple[Job, Display]:
+        if total is None and isinstance(prompts, Sized):
+            total = len(prompts)
+        self.tracker = tracker = StatusTracker(total)
+        tracker.limiting_factor_source = self.limiter.limiting_factor
+        return Job(self, prompts, tracker, self._make_transport()), open_display(self.progress, tracker)
 
     def run(self, prompts: Iterable[PromptLike], *, total: int | None = None) -> list[APIResponse]:
         """`run_async`, from synchronous code; inside a running event loop (Jupyter) the job runs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import mimetypes
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,14 +48,16 @@ class Image:
 
     def wire(self) -> tuple[str, dict[str, Any]]:
         if self.data is not None:
-            return "image_base64", {"data": base64.b64encode(self.data).decode(), "media_type": self.media_type}
+            data = base64.b64encode(self.data).decode()
+            return "image_base64", {"data": data, "media_type": self.media_type, "format": _format(self.media_type)}
         if self.url is None:
             raise ValueError("an Image needs a url or data")
         if self.url.startswith("data:"):
             header, _, payload = self.url.partition(",")
             if not header.endswith(";base64"):
                 raise ValueError(f"an image data URL must be base64-encoded: {self.url[:40]}...")
-            return "image_base64", {"data": payload, "media_type": header[5:].split(";")[0] or self.media_type}
+            media_type = header[5:].split(";")[0] or self.media_type
+            return "image_base64", {"data": payload, "media_type": media_type, "format": _format(media_type)}
         return "image_url", {"url": self.url, "media_type": self.media_type}
 
 
@@ -80,7 +83,9 @@ class Document:
         if self.file_id is not None:
             return "file_id", {"file_id": self.file_id, **common}
         if self.data is not None:
-            return "document_base64", {"data": base64.b64encode(self.data).decode(), **common}
+            data = base64.b64encode(self.data).decode()
+            title = re.sub(r"[^A-Za-z0-9 ()\[\]-]+", " ", Path(self.filename).stem).strip() or "document"
+            return "document_base64", {"data": data, "format": _format(self.media_type), "title": title, **common}
         if self.url is None:
             raise ValueError("a Document needs data, a url or a file_id")
         return "document_url", {"url": self.url, **common}
@@ -142,6 +147,11 @@ class Thinking:
 
 
 Part = Text | Image | Document | ToolCall | ToolResult | Thinking
+
+
+def _format(media_type: str) -> str:
+    """`png` for image/png: the name some APIs want instead of the media type (Bedrock)."""
+    return media_type.rpartition("/")[2].removeprefix("x-")
 
 
 def _media_type(path: str | Path, default: str) -> str:

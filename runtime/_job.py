@@ -1,6 +1,6 @@
 """One job: pull prompts as capacity frees up, run each through its attempts, hand back results.
 
-A fixed pool of workers (`PENDING_PER_SLOT` per concurrency slot) each pulls a prompt only
+A fixed pool of workers (one per concurrency slot, plus `SPARE_WORKERS`) each pulls a prompt only
 when it is free, so a generator over a huge file is read as fast as the limits allow and no
 faster, and the number of tasks is bounded whatever the input size, never a task per input. Every pulled prompt ends in exactly one Completed, with a response or a typed
 error; a mistake in the input (a bad line, a setting the model refuses) stops the pulling, lets
@@ -33,6 +33,7 @@ from cloudburst._status import StatusTracker
 if TYPE_CHECKING:
     from cloudburst._client import LLMClient
     from cloudburst._options import RequestOptions
+    from cloudburst._transport import Transport
 
 log = logging.getLogger("cloudburst")
 _END = object()
@@ -62,14 +63,18 @@ def _add(total: Usage, usage: Usage) -> None:
 
 
 class Job:
-    def __init__(self, client: LLMClient, prompts: Iterable[PromptLike], tracker: StatusTracker) -> None:
+    def __init__(
+        self, client: LLMClient, prompts: Iterable[PromptLike], tracker: StatusTracker, transport: Transport
+    ) -> None:
         self.client = client
+        self.transport = transport
         self.prompts: Iterator[PromptLike] = iter(prompts)
         self.tracker = tracker
         self.error: BaseException | None = None
         self.pulled = 0
         """Prompts taken from the input so far; the next one's index."""
         self.working = 0
+        self.into: list[APIResponse | None] = []
 
     def pending(self, index: int, item: PromptLike) -> Pending:
         client = self.client
@@ -99,11 +104,10 @@ class Job:
         return Pending(index, prompt_id, conversation, sampling, options, estimate)
 
     async def results(self, display: Display) -> AsyncIterator[Completed]:
-        loop = asyncio.get_running_loop()
+        """Each prompt's result as soon as it is final, through a bounded queue (a slow consumer
+        holds the workers back rather than piling results up)."""
         done: asyncio.Queue[Completed | None] = asyncio.Queue(self.client.pending_limit)
-        self.working = self.client.pending_limit
-        workers = [loop.create_task(self._work(done)) for _ in range(self.working)]
-        ticker = loop.create_task(self._tick(display))
+        tasks = self._start(display, done)
         try:
             while True:
                 item = await done.get()
@@ -111,13 +115,35 @@ class Job:
                     break
                 yield item
         finally:
-            for task in (ticker, *workers):
-                task.cancel()
-            await asyncio.gather(ticker, *workers, return_exceptions=True)
-            self.tracker.finish()
-            display.close()
+            await self._stop(tasks, display)
         if self.error is not None:
             raise self.error
+
+    async def collect(self, display: Display, into: list[APIResponse | None]) -> None:
+        """Every result into `into` at its prompt's index: `run`'s path, with no hand-over per
+        result."""
+        self.into = into
+        tasks = self._start(display, None)
+        try:
+            await asyncio.gather(*tasks[1:])
+        finally:
+            await self._stop(tasks, display)
+        if self.error is not None:
+            raise self.error
+
+    def _start(self, display: Display, done: asyncio.Queue[Completed | None] | None) -> list[asyncio.Task[None]]:
+        loop = asyncio.get_running_loop()
+        self.working = self.client.pending_limit
+        return [loop.create_task(self._tick(display))] + [
+            loop.create_task(self._work(done)) for _ in range(self.working)
+        ]
+
+    async def _stop(self, tasks: list[asyncio.Task[None]], display: Display) -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.tracker.finish()
+        display.close()
 
     async def _tick(self, display: Display) -> None:
         while True:
@@ -128,7 +154,7 @@ class Job:
                 log.exception("progress display failed; continuing without it")
                 return
 
-    async def _work(self, done: asyncio.Queue[Completed | None]) -> None:
+    async def _work(self, done: asyncio.Queue[Completed | None] | None) -> None:
         """One of a fixed pool: pull a prompt, see it through, hand over its result, repeat.
         Pulling happens only here, so the input is read no faster than prompts finish."""
         try:
@@ -144,12 +170,18 @@ class Job:
                 except Exception:
                     log.exception("prompt %d failed inside cloudburst", index)
                     raise
-                await done.put(Completed(index, pending.id, response))
+                if done is not None:
+                    await done.put(Completed(index, pending.id, response))
+                else:
+                    into = self.into
+                    if index >= len(into):
+                        into.extend([None] * (index + 1 - len(into)))
+                    into[index] = response
         except Exception as exc:
             if self.error is None:
                 self.error = exc
         self.working -= 1
-        if self.working == 0:
+        if self.working == 0 and done is not None:
             await done.put(None)
 
     async def attempts(self, pending: Pending) -> APIResponse:
@@ -221,7 +253,7 @@ class Job:
         tracker = self.tracker
         tracker.attempt_started()
         try:
-            status, headers, content = await client.transport.send(
+            status, headers, content = await self.transport.send(
                 route.method, route.url, route.headers, pending.body, client.timeouts, pool=route.provider.name
             )
         except ProviderError as exc:

@@ -219,8 +219,9 @@ class Bucket:
                 meter.adjust(refund, now)
 
     def _learn(self, reported: ReportedLimits, now: float) -> bool:
-        """Budgets the caller did not set, learned from the provider's `limit` headers; True
-        when the bucket has a meter afterwards."""
+        """Budgets from the provider's `limit` headers: learned where the caller set none, and
+        lowered where the caller set more than the provider allows. True when the bucket has a
+        meter afterwards."""
         for name, limit, remaining in (
             ("requests", reported.requests_limit, reported.requests_remaining),
             ("tokens", reported.tokens_limit, reported.tokens_remaining),
@@ -231,8 +232,8 @@ class Bucket:
             if meter is None:
                 setattr(self, name, Meter(limit, now, level=remaining, learned=True))
                 self.metered = True
-            elif meter.learned and limit != meter.capacity:
-                meter.relimit(limit, now)
+            elif limit < meter.capacity or (meter.learned and limit != meter.capacity):
+                meter.relimit(limit, now)  # the provider's limit caps the caller's too
         return self.metered
 
     def release_unsent(self, ticket: Ticket, now: float) -> None:

@@ -70,6 +70,8 @@ class ModelInfo:
     dimensions: int | None = None
     base_url: str | None = None
     """Set for models registered at run time on a private endpoint."""
+    region: str | None = None
+    """Where the model is served, for providers whose URL names a region (Bedrock)."""
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities

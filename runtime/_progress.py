@@ -95,6 +95,8 @@ class RichDisplay:
     def close(self) -> None:
         self.live.refresh()
         self.live.stop()
+        if not self.console.is_terminal:  # the last frame ends without a line break there
+            self.console.line()
         self.console.print(self.tracker.summary())
 
 

@@ -16,6 +16,8 @@ class Auth:
     """`bearer` (Authorization: Bearer), `header` (the key alone in `header`), or `none`."""
     header: str = "Authorization"
     env: str | None = None
+    service: str | None = None
+    """The AWS signing name, for `sigv4`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ def _field(where: str | None, headers: Mapping[str, str], body: Any) -> str | No
     if where is None:
         return None
     if where.startswith("header:"):
-        return header_value(headers, where.removeprefix("header:"))
+        value = header_value(headers, where.removeprefix("header:"))
+        # AWS writes `ThrottlingException:http://internal.amazon.com/...`: the type is the first part
+        return value.split(":", 1)[0] if value else None
     value = dig(body, tuple(int(step) if step.isdigit() else step for step in where.split(".")))
     return None if value is None else str(value)

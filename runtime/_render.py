@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 
@@ -61,9 +62,19 @@ def adapter_for(model: ModelInfo) -> tuple[ProviderInfo, ModuleType]:
 
 
 def base_url(provider: ProviderInfo, model: ModelInfo) -> str:
-    """The model's own endpoint, else the provider's URL variable, else the public URL."""
+    """The model's own endpoint, else the provider's URL variable, else the public URL (in the
+    model's region, else AWS_REGION's, where the URL names one)."""
     env = os.environ.get(provider.base_url_env) if provider.base_url_env else None
-    return (model.base_url or env or provider.base_url).rstrip("/")
+    url = model.base_url or env or provider.base_url
+    if "{region}" in url:
+        region = model.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        url = url.replace("{region}", region)
+    return url.rstrip("/")
+
+
+def endpoint_path(adapter: ModuleType, model: ModelInfo) -> str:
+    """The adapter's path, with the model's name (quoted, as AWS signs it) where it goes."""
+    return str(adapter.PATH).replace("{model}", quote(model.name, safe=""))
 
 
 def build_request(
@@ -82,8 +93,9 @@ def build_request(
     _check_provider_options(model, provider, adapter, options)
     body = adapter.build_body(model.name, conversation, sampling, options)
     body.update(options.extra_body)
-    path = adapter.PATH.replace("{model}", model.name)
-    return RenderedRequest(adapter.METHOD, url + path, request_headers(provider, options, api_key), body)
+    return RenderedRequest(
+        adapter.METHOD, url + endpoint_path(adapter, model), request_headers(provider, options, api_key), body
+    )
 
 
 def check_options(
@@ -112,7 +124,7 @@ def _check_provider_options(
 def request_headers(provider: ProviderInfo, options: RequestOptions, api_key: str | None) -> dict[str, str]:
     """Content type, the provider's fixed headers, authentication, then the caller's extras."""
     headers = {"content-type": "application/json", **provider.headers}
-    if api_key is not None and provider.auth.scheme == "bearer":
+    if api_key is not None and provider.auth.scheme in ("bearer", "sigv4"):  # sigv4 with a key: a bearer token
         headers[provider.auth.header] = f"Bearer {api_key}"
     elif api_key is not None and provider.auth.scheme == "header":
         headers[provider.auth.header] = api_key

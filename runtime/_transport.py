@@ -42,9 +42,12 @@ class AiohttpTransport:
     """The default transport: one aiohttp session per provider, opened on first use in the
     running loop and kept for the whole job."""
 
-    def __init__(self, max_connections: int = 0) -> None:
+    def __init__(self, max_connections: int = 0, timeouts: Timeouts | None = None) -> None:
         self.max_connections = max_connections
         """Per provider; 0 means unbounded (the limiter already bounds concurrency)."""
+        self.timeouts = timeouts or Timeouts()
+        """The sessions' own timeouts: a request with these passes none of its own, which
+        saves aiohttp work on every request."""
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
@@ -53,7 +56,9 @@ class AiohttpTransport:
         if session is None:
             connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, ttl_dns_cache=300)
             session = aiohttp.ClientSession(
-                connector=connector, skip_auto_headers=("User-Agent",), auto_decompress=True, trust_env=False
+                connector=connector,
+                timeout=self._timeout(self.timeouts),
+                trust_env=False,
             )
             self._sessions[pool] = session
         return session
@@ -68,9 +73,12 @@ class AiohttpTransport:
     async def send(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts, *, pool: str
     ) -> Answer:
+        session = self._session(pool)
         try:
-            async with self._session(pool).request(
-                method, url, headers=headers, data=body, timeout=self._timeout(timeouts)
+            async with (
+                session.request(method, url, headers=headers, data=body)
+                if timeouts is self.timeouts
+                else session.request(method, url, headers=headers, data=body, timeout=self._timeout(timeouts))
             ) as response:
                 content = await response.read()
                 return response.status, response.headers, content

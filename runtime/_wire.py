@@ -52,6 +52,11 @@ def first(body: Any, *paths: tuple[str | int, ...]) -> Any:
     return None
 
 
+def json_text(value: Any) -> str:
+    """JSON as a string, for APIs that take a schema as text (Bedrock's Converse)."""
+    return orjson.dumps(value).decode()
+
+
 def is_set(value: object) -> bool:
     """A setting the caller asked for: not None, and not a switch left off."""
     return value is not None and value is not False

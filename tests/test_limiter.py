@@ -254,3 +254,15 @@ def test_anthropic_rate_limit_headers_are_read() -> None:
     assert reported.input_tokens_remaining == 399000
     assert reported.output_tokens_remaining == 79000
     assert read_limits({"content-type": "application/json"}, PROVIDERS["anthropic"].rate_limit_headers) is None
+
+
+def test_a_provider_limit_below_the_callers_lowers_the_bucket() -> None:
+    bucket = Bucket(RateLimits(rpm=1200), now=0.0)
+    ticket = bucket.try_take("k", Need(), 0.0)[2]
+    assert ticket is not None
+    bucket.settle(ticket, Usage(), ReportedLimits(requests_limit=600, requests_remaining=10), 0.0)
+    assert bucket.requests is not None and bucket.requests.capacity == 600 and bucket.requests.rate == 10
+    ticket = bucket.try_take("k", Need(), 0.0)[2]
+    assert ticket is not None
+    bucket.settle(ticket, Usage(), ReportedLimits(requests_limit=2400, requests_remaining=10), 0.0)
+    assert bucket.requests.capacity == 600  # a higher provider limit never raises the caller's

@@ -184,12 +184,12 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
-        if block.get("type") == "redacted_thinking":
+        if dig(block, ("type",)) == "redacted_thinking":
             thoughts.append(Thinking("", redacted=dig(block, ("data",))))
             continue
-        if block.get("type") == "thinking":
+        if dig(block, ("type",)) == "thinking":
             thoughts.append(Thinking(dig(block, ("thinking",)) or "", dig(block, ("signature",))))
-        elif block.get("type") == "text":
+        elif dig(block, ("type",)) == "text":
             texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [
@@ -199,7 +199,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             dig(block, ("input",)),
         )
         for index, block in enumerate(each(body, ("content",)))
-        if block.get("type") == "tool_use"
+        if dig(block, ("type",)) == "tool_use"
     ]
     return APIResponse(
         provider=PROVIDER,

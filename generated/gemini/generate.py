@@ -195,7 +195,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
-        if block.get("thought") == True:
+        if dig(block, ("thought",)) == True:
             thoughts.append(Thinking(dig(block, ("text",)) or "", dig(block, ("thoughtSignature",))))
         elif True:
             texts.append(dig(block, ("text",)) or "")
@@ -208,6 +208,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             dig(block, ("thoughtSignature",)),
         )
         for index, block in enumerate(each(body, ("candidates", 0, "content", "parts")))
+        if dig(block, ("functionCall",)) is not None
     ]
     return APIResponse(
         provider=PROVIDER,

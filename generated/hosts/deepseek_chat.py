@@ -211,7 +211,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             dig(block, ("function", "arguments")),
         )
         for index, block in enumerate(each(body, ("choices", 0, "message", "tool_calls")))
-        if block.get("type") == "function"
+        if dig(block, ("type",)) == "function"
     ]
     refusal = dig(body, ("choices", 0, "message", "refusal"))
     return APIResponse(

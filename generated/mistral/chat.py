@@ -186,9 +186,9 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
-        if block.get("type") == "thinking":
+        if dig(block, ("type",)) == "thinking":
             thoughts.append(Thinking(joined(block, ("thinking", "*", "text")) or "", dig(block, ("signature",))))
-        elif block.get("type") == "text":
+        elif dig(block, ("type",)) == "text":
             texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [

@@ -207,9 +207,9 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
-        if block.get("type") == "summary_text":
+        if dig(block, ("type",)) == "summary_text":
             thoughts.append(Thinking(dig(block, ("text",)) or ""))
-        elif block.get("type") == "output_text":
+        elif dig(block, ("type",)) == "output_text":
             texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     logprobs = [
@@ -227,7 +227,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             dig(block, ("arguments",)),
         )
         for index, block in enumerate(each(body, ("output",)))
-        if block.get("type") == "function_call"
+        if dig(block, ("type",)) == "function_call"
     ]
     refusal = joined(body, ("output", "*", "content", "*", "refusal"))
     return APIResponse(

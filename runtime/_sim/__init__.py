@@ -1,10 +1,11 @@
-"""The provider simulator: a real loopback HTTP server that answers like OpenAI and Anthropic
-(wire format, rate limits, errors, faults) for tests, benchmarks and demos.
+"""The provider simulator: a real loopback HTTP server that answers like OpenAI, Anthropic,
+Gemini, Mistral, Cohere and Bedrock (wire format, rate limits, errors, faults) for tests,
+benchmarks and demos.
 
 `server` routes requests and runs the steps every model request shares (auth, validation,
 limits, latency, faults); each provider is a `provider.SimProvider` in its own module
 (`openai` with `openai_chat`, `openai_responses`, `openai_batches`; `anthropic` with
-`anthropic_batches`), listed in `runner.default_providers`. `answers` and `schema` draw
+`anthropic_batches`; `gemini`; `mistral`), listed in `runner.default_providers`. `answers` and `schema` draw
 deterministic content, `limits` holds the token buckets, `store` the files and batches,
 `runner` starts it in a thread (`Simulator`) or the foreground (`serve`, `cloudburst sim`).
 """

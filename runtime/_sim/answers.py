@@ -133,7 +133,7 @@ def tool_arguments(schema: Any, rng: random.Random) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def thinking(rng: random.Random, budget: int) -> Text:
+def thinking(rng: random.Random, budget: int | None) -> Text:
     return prose(rng, budget, THINKING_WORDS)
 
 

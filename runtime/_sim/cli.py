@@ -8,13 +8,13 @@ import contextlib
 from typing import Any
 
 from cloudburst._sim.config import FAULT_KINDS, SimConfig
-from cloudburst._sim.runner import serve
+from cloudburst._sim.runner import default_providers, environment, serve
 
 
 def add_sim_command(commands: Any) -> None:
     """Add the `sim` subcommand to the CLI's subparsers."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        "sim", help="serve a local provider simulator (OpenAI and Anthropic APIs, limits, faults)"
+        "sim", help="serve a local provider simulator (OpenAI, Anthropic, Gemini, Mistral… APIs, limits, faults)"
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
@@ -32,6 +32,7 @@ def add_sim_command(commands: Any) -> None:
     parser.add_argument("--batch-seconds", type=float, default=0.0, help="how long a batch takes to end")
     parser.add_argument("--batch-error-fraction", type=float, default=0.0)
     parser.add_argument("--batch-expired-fraction", type=float, default=0.0)
+    parser.add_argument("--blocked-fraction", type=float, default=0.0, help="share of Gemini prompts safety-blocked")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keys", help="comma-separated valid API keys; any key by default")
     parser.set_defaults(handler=cmd_sim)
@@ -51,6 +52,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         batch_seconds=args.batch_seconds,
         batch_error_fraction=args.batch_error_fraction,
         batch_expired_fraction=args.batch_expired_fraction,
+        blocked_fraction=args.blocked_fraction,
         seed=args.seed,
         keys=frozenset(key.strip() for key in args.keys.split(",") if key.strip()) if args.keys else None,
     )
@@ -64,10 +66,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     def ready(port: int) -> None:
         url = f"http://{args.host}:{port}"
-        print(
-            f"cloudburst simulator listening on {url} (OPENAI_BASE_URL={url}/v1 ANTHROPIC_BASE_URL={url}/v1)",
-            flush=True,
-        )
+        bases = " ".join(f"{k}={v}" for k, v in environment(url, default_providers()).items() if v.startswith("http"))
+        print(f"cloudburst simulator listening on {url} ({bases})", flush=True)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config, args.host, args.port, on_ready=ready))

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 FAULT_KINDS = ("500", "503", "hang", "reset", "malformed", "truncated")
-"""Injectable faults: a 500 server error; 503 (OpenAI) or 529 overloaded_error (Anthropic); a hang
+"""Injectable faults: a 500 server error; the provider's overloaded answer (503 for most, 529
+overloaded_error for Anthropic, UNAVAILABLE for Gemini, ServiceUnavailableException for Bedrock); a hang
 that sleeps `hang_s` then closes the connection without answering; a connection reset after the
 headers and part of the body; a 200 whose JSON body is malformed; a 200 whose JSON body is cut."""
 
@@ -26,9 +27,10 @@ class SimConfig:
     """How a simulator behaves. Change one at run time with `Simulator.configure(**changes)`."""
 
     rpm: int | None = None
-    """Requests per minute, per API key and model (both providers)."""
+    """Requests per minute, per API key and model (every provider)."""
     tpm: int | None = None
-    """OpenAI tokens per minute, per key and model: the prompt estimate plus the max output tokens."""
+    """Tokens per minute, per key and model: the prompt estimate plus the max output tokens for
+    OpenAI, Mistral, Cohere and Bedrock; the prompt estimate alone for Gemini, which counts input."""
     input_tpm: int | None = None
     """Anthropic input tokens per minute, per key and model."""
     output_tpm: int | None = None
@@ -50,6 +52,9 @@ class SimConfig:
     custom_id hash."""
     batch_expired_fraction: float = 0.0
     """Share of batch requests that expire; a batch with any ends as OpenAI `expired`."""
+    blocked_fraction: float = 0.0
+    """Share of Gemini prompts blocked for safety (`promptFeedback.blockReason: SAFETY`, no
+    candidates), chosen by the request's hash; 0 blocks none."""
     keys: frozenset[str] | None = None
     """Valid API keys; None accepts any non-empty key. A missing key is always 401."""
     seed: int = 0
@@ -63,7 +68,7 @@ class SimConfig:
             raise ValueError(f"unknown fault kind(s) {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
         if any(rate < 0 for rate in self.faults.values()) or sum(self.faults.values()) > 1:
             raise ValueError(f"fault rates must be >= 0 and add up to at most 1, got {dict(self.faults)}")
-        for name in ("batch_error_fraction", "batch_expired_fraction"):
+        for name in ("batch_error_fraction", "batch_expired_fraction", "blocked_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"SimConfig.{name} must be within [0, 1]")
         if self.batch_error_fraction + self.batch_expired_fraction > 1:

@@ -31,6 +31,8 @@ class Problem:
     param: str | None = None
     code: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    details: tuple[Mapping[str, Any], ...] = ()
+    """Typed extras some providers attach (Gemini's `google.rpc.RetryInfo`)."""
 
 
 class Refused(Exception):
@@ -59,6 +61,11 @@ class ModelEndpoint:
     cost: Callable[[dict[str, Any]], Cost]
     """What the request takes from the rate limits, before it is answered."""
     answer: Callable[[dict[str, Any], Draw], Answer]
+    screen: Callable[[dict[str, Any], Draw, SimConfig], Answer | None] | None = None
+    """An answer given instead of the model's when the config says so (a Gemini safety block)."""
+    normalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """The body in one spelling, before anything reads it (Gemini takes snake_case field names
+    as well as camelCase)."""
 
 
 @dataclass(slots=True)
@@ -88,11 +95,18 @@ class SimProvider(ABC):
     """One provider's side of the simulator."""
 
     name: str
-    request_id_header: str
+    request_id_header: str | None
+    """Where answers carry a request id; None for providers that send none (Gemini, Mistral)."""
     model_routes: Mapping[str, ModelEndpoint]
-    """POST paths that run a model, by exact path."""
+    """POST paths that run a model. A segment `{}` matches any one segment and `{}:verb` one
+    ending in `:verb`; the first such segment names the model (Gemini's and Bedrock's URLs),
+    which then reaches the endpoint (its validation too) as the body's `model`."""
     routes: Mapping[tuple[str, str], Handler]
     """Other routes by (method, path), where a path segment `{}` matches any one segment."""
+    base_path: str = "/v1"
+    """Appended to the server's URL, the provider's base URL as its spec writes it."""
+    prefixes: tuple[str, ...] = ()
+    """Path prefixes only this provider serves: who answers 404 for an unknown path there."""
 
     @abstractmethod
     def claims(self, headers: Mapping[str, str]) -> bool:

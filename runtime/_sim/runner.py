@@ -20,16 +20,26 @@ if TYPE_CHECKING:
     from cloudburst._sim.provider import SimProvider
 
 T = TypeVar("T")
-FAKE_KEYS = {"openai": "sk-sim-openai", "anthropic": "sk-ant-sim"}
+FAKE_KEYS = {
+    "openai": "sk-sim-openai",
+    "anthropic": "sk-ant-sim",
+    "gemini": "AIzaSim-gemini",
+    "mistral": "sim-mistral",
+    "cohere": "sim-cohere",
+    "bedrock": "ABSKsim-bedrock",
+}
 """The keys `env()` hands out; accepted unless `SimConfig.keys` says otherwise."""
 
 
 def default_providers() -> list[SimProvider]:
     """Every provider the simulator speaks. A new provider module adds its class here."""
     from cloudburst._sim.anthropic import Anthropic
+    from cloudburst._sim.cohere import Cohere
+    from cloudburst._sim.gemini import Gemini
+    from cloudburst._sim.mistral import Mistral
     from cloudburst._sim.openai import OpenAI
 
-    return [OpenAI(), Anthropic()]
+    return [OpenAI(), Anthropic(), Gemini(), Mistral(), Cohere()]
 
 
 class Simulator:
@@ -55,19 +65,15 @@ class Simulator:
         return f"http://{self._host}:{self._port}"
 
     def base_urls(self) -> dict[str, str]:
-        """Each provider's base URL as cloudburst's provider specs write them (with `/v1`)."""
-        return {provider.name: f"{self.url}/v1" for provider in self._server.providers}
+        """Each provider's base URL as cloudburst's provider specs write them (`…/v1`,
+        Gemini's `…/v1beta`, Mistral's `…/mistral/v1`)."""
+        return {provider.name: self.url + provider.base_path for provider in self._server.providers}
 
     def env(self) -> dict[str, str]:
-        """Environment variables that point cloudburst at this simulator, with working keys."""
-        urls = self.base_urls()
+        """Environment variables that point cloudburst at this simulator, with working keys:
+        each provider's `base_url_env` and key variable from its spec."""
         keys = sorted(self.config.keys) if self.config.keys else []
-        return {
-            "OPENAI_BASE_URL": urls["openai"],
-            "ANTHROPIC_BASE_URL": urls["anthropic"],
-            "OPENAI_API_KEY": keys[0] if keys else FAKE_KEYS["openai"],
-            "ANTHROPIC_API_KEY": keys[0] if keys else FAKE_KEYS["anthropic"],
-        }
+        return environment(self.url, self._server.providers, keys[0] if keys else None)
 
     def start(self) -> Simulator:
         if self._thread is not None:
@@ -142,6 +148,23 @@ class Simulator:
         new = dataclasses.replace(config or self.config, **changes)
         self._on_loop(lambda: self._server.configure(new))
         return new
+
+
+def environment(url: str, providers: Sequence[SimProvider], key: str | None = None) -> dict[str, str]:
+    """Each provider's base-URL variable (its spec's `base_url_env`) pointing at a simulator on
+    `url`, and its key variable set to `key` or a fake key."""
+    from cloudburst.generated import PROVIDERS
+
+    out: dict[str, str] = {}
+    for provider in providers:
+        info = PROVIDERS.get(provider.name)
+        if info is None:
+            continue
+        if info.base_url_env:
+            out[info.base_url_env] = url + provider.base_path
+        if info.auth.env:
+            out[info.auth.env] = key or FAKE_KEYS.get(provider.name, f"sim-{provider.name}")
+    return out
 
 
 async def serve(

@@ -3,7 +3,11 @@ every model request goes through — auth, validation, rate limits, latency, fau
 
 Paths several providers serve (`/v1/files…`) go to the provider that claims the request by its
 headers: Anthropic when `anthropic-version` or `x-api-key` is present (its SDKs always send the
-version; newer ones authenticate with `Authorization: Bearer`), else OpenAI. `GET /_sim/stats` and `POST /_sim/reset` are the simulator's own.
+version; newer ones authenticate with `Authorization: Bearer`), else OpenAI. Providers whose
+paths would clash with OpenAI's (Mistral's `/v1/chat/completions`) are served under a prefix of
+their own. Gemini and Bedrock name the model in the path, matched per segment after decoding
+(Bedrock model ids may be ARNs with an encoded `/`). `GET /_sim/stats` and `POST /_sim/reset`
+are the simulator's own.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import math
 import random
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
@@ -38,15 +44,17 @@ class SimServer:
         self.providers = tuple(providers)
         self.stats = Stats()
         self._exact: dict[tuple[str, str], list[tuple[SimProvider, _Target]]] = {}
-        self._patterns: list[tuple[str, tuple[str, ...], SimProvider, Handler]] = []
+        self._patterns: list[tuple[str, tuple[str, ...], SimProvider, _Target]] = []
         for provider in self.providers:
-            for path, endpoint in provider.model_routes.items():
-                self._exact.setdefault(("POST", path), []).append((provider, endpoint))
-            for (method, path), handler in provider.routes.items():
+            targets: list[tuple[tuple[str, str], _Target]] = [
+                (("POST", p), e) for p, e in provider.model_routes.items()
+            ]
+            targets += list(provider.routes.items())
+            for (method, path), target in targets:
                 if "{}" in path:
-                    self._patterns.append((method, tuple(path.split("/")), provider, handler))
+                    self._patterns.append((method, tuple(path.split("/")), provider, target))
                 else:
-                    self._exact.setdefault((method, path), []).append((provider, handler))
+                    self._exact.setdefault((method, path), []).append((provider, target))
         self.config = config
         self.reset()
         self._server: asyncio.AbstractServer | None = None
@@ -109,7 +117,7 @@ class SimServer:
         return web.Response(status=404, body=b'{"error": "unknown simulator route"}', headers=_JSON)
 
     def _route(
-        self, method: str, path: str, headers: Mapping[str, str]
+        self, method: str, path: str, raw_path: str, headers: Mapping[str, str]
     ) -> tuple[SimProvider, _Target, tuple[str, ...]] | None:
         candidates = self._exact.get((method, path))
         if candidates:
@@ -119,25 +127,21 @@ class SimServer:
                 ((p, target, ()) for p, target in candidates if p.claims(headers)),
                 (candidates[-1][0], candidates[-1][1], ()),
             )
-        segments = tuple(path.split("/"))
+        segments = tuple(unquote(segment) for segment in raw_path.split("/"))
         found: list[tuple[SimProvider, _Target, tuple[str, ...]]] = []
-        for route_method, pattern, provider, handler in self._patterns:
-            if route_method == method and len(pattern) == len(segments):
-                params = []
-                for want, got in zip(pattern, segments, strict=True):
-                    if want == "{}":
-                        params.append(got)
-                    elif want != got:
-                        break
-                else:
-                    found.append((provider, handler, tuple(params)))
+        for route_method, pattern, provider, target in self._patterns:
+            if route_method == method:
+                params = _match(pattern, segments)
+                if params is not None:
+                    found.append((provider, target, params))
         return next((match for match in found if match[0].claims(headers)), found[-1] if found else None)
 
     def _error(self, provider: SimProvider, problem: Problem, headers: Mapping[str, str] = _JSON) -> web.Response:
+        answer_headers = {**headers, **_JSON, **problem.headers}
+        if provider.request_id_header is not None:
+            answer_headers[provider.request_id_header] = self._request_id()
         return web.Response(
-            status=problem.status,
-            body=orjson.dumps(provider.error_body(problem)),
-            headers={**headers, **_JSON, **problem.headers, provider.request_id_header: self._request_id()},
+            status=problem.status, body=orjson.dumps(provider.error_body(problem)), headers=answer_headers
         )
 
     def _request_id(self) -> str:
@@ -146,9 +150,12 @@ class SimServer:
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         headers = request.headers
-        match = self._route(request.method, request.path, headers)
+        match = self._route(request.method, request.path, request.rel_url.raw_path, headers)
         if match is None:
-            provider = next((p for p in self.providers if p.claims(headers)), self.providers[0])
+            provider = next(
+                (p for p in self.providers if request.path.startswith(p.prefixes)),
+                next((p for p in self.providers if p.claims(headers)), self.providers[0]),
+            )
             return self._error(provider, provider.not_found(request.method, request.path))
         provider, target, params = match
         problem = provider.check_headers(headers)
@@ -158,7 +165,7 @@ class SimServer:
         if not key or (self.config.keys is not None and key not in self.config.keys):
             return self._error(provider, provider.unauthorized(key))
         if isinstance(target, ModelEndpoint):
-            return await self._run_model(request, provider, target, key)
+            return await self._run_model(request, provider, target, key, params)
         call = Call(request, provider, key, params, self.config, self.stores[provider.name], time.time())
         try:
             return await target(call)
@@ -166,8 +173,14 @@ class SimServer:
             return self._error(provider, refused.problem)
 
     async def _run_model(
-        self, request: web.BaseRequest, provider: SimProvider, endpoint: ModelEndpoint, key: str
+        self,
+        request: web.BaseRequest,
+        provider: SimProvider,
+        endpoint: ModelEndpoint,
+        key: str,
+        params: tuple[str, ...],
     ) -> web.StreamResponse:
+        data: Any
         try:
             data = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
@@ -176,6 +189,10 @@ class SimServer:
             return self._error(
                 provider, Problem(400, "invalid_request_error", "The request body is not a JSON object.")
             )
+        if params:
+            data["model"] = params[0]
+        if endpoint.normalize is not None:
+            data = endpoint.normalize(data)
         try:
             endpoint.validate(data)
         except Refused as refused:
@@ -201,7 +218,9 @@ class SimServer:
                 if request.transport is not None:
                     request.transport.close()
                 return web.Response(status=204)
-        answer = endpoint.answer(data, Draw.of(data))
+        draw = Draw.of(data)
+        screened = endpoint.screen(data, draw, self.config) if endpoint.screen is not None else None
+        answer = screened or endpoint.answer(data, draw)
         now = time.time()
         provider.settle(limiter, key, model, cost, answer, now)
         self.stats.input_tokens += answer.input_tokens
@@ -209,7 +228,8 @@ class SimServer:
         body = orjson.dumps(answer.body)
         response_headers = provider.limit_headers(limiter, key, model, now)
         response_headers["content-type"] = "application/json"
-        response_headers[provider.request_id_header] = self._request_id()
+        if provider.request_id_header is not None:
+            response_headers[provider.request_id_header] = self._request_id()
         if fault == "reset":
             return await _reset_midway(request, body, response_headers)
         if fault == "malformed":
@@ -232,6 +252,24 @@ class SimServer:
                 return kind
             draw -= rate
         return None
+
+
+def _match(pattern: tuple[str, ...], segments: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The values of a pattern's `{}` and `{}:verb` segments in a path, or None if it does not fit."""
+    if len(pattern) != len(segments):
+        return None
+    params = []
+    for want, got in zip(pattern, segments, strict=True):
+        if want == "{}":
+            params.append(got)
+        elif want.startswith("{}"):
+            suffix = want[2:]
+            if len(got) <= len(suffix) or not got.endswith(suffix):
+                return None
+            params.append(got[: -len(suffix)])
+        elif want != got:
+            return None
+    return tuple(params)
 
 
 async def _reset_midway(request: web.BaseRequest, body: bytes, headers: dict[str, str]) -> web.StreamResponse:
