@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cloudburst")
 _END = object()
+_NOTHING = Usage()
+"""Stands for "no failed attempts" until there is one; never changed."""
 
 
 @dataclass(slots=True)
@@ -189,7 +191,7 @@ class Job:
         client = self.client
         tracker, limiter, policy = self.tracker, client.limiter, client.retry
         model = client.pick()
-        failed_usage = Usage()
+        failed_usage = _NOTHING
         failed_cost = 0.0
         attempt = 0
         while True:
@@ -212,12 +214,15 @@ class Job:
                 elif decision.move == "other":
                     next_model = client.pick(avoid=model)
             if not decision.retry or error is None:
-                response.attempts = attempt
-                response.failed_usage = failed_usage
-                response.failed_cost = failed_cost
+                if attempt > 1:
+                    response.attempts = attempt
+                    response.failed_usage = failed_usage
+                    response.failed_cost = failed_cost
                 tracker.prompt_finished(response)
                 return response
             tracker.retrying(error)
+            if failed_usage is _NOTHING:
+                failed_usage = Usage()
             _add(failed_usage, response.usage)
             failed_cost += response.cost
             if decision.cooldown:
@@ -265,10 +270,15 @@ class Job:
             limiter.settle(ticket, None, None)
             tracker.in_flight -= 1
             raise
-        response = parse(model, status, headers, content, output_schema=route.output_schema)
-        if route.check_json and response.error is None:
-            response.error = invalid_json(response)
-        reported = read_limits(headers, route.provider.rate_limit_headers) if route.reads_limits else None
+        try:
+            response = parse(model, status, headers, content, output_schema=route.output_schema)
+            if route.check_json and response.error is None:
+                response.error = invalid_json(response)
+            reported = read_limits(headers, route.provider.rate_limit_headers) if route.reads_limits else None
+        except Exception:  # a bug below us: free the slot before it surfaces
+            limiter.settle(ticket, None, None)
+            tracker.in_flight -= 1
+            raise
         billed = response.error is None or response.error.kind == "invalid_output"
         limiter.settle(ticket, response.usage if billed else None, reported)
         tracker.attempt_finished(response)

@@ -4,6 +4,7 @@ usage of failed attempts, lazy input, sync use inside a running loop, and the tr
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 from collections import Counter
@@ -16,6 +17,7 @@ import pytest
 from cloudburst import Conversation, SamplingParams
 from cloudburst._client import LLMClient, limits_for
 from cloudburst._config import RateLimits, RetryPolicy
+from cloudburst._constants import GC_YOUNG_THRESHOLD
 from cloudburst._errors import (
     AuthError,
     ConfigurationError,
@@ -385,3 +387,30 @@ def test_displays_draw_and_summarise(progress: str, capsys: pytest.CaptureFixtur
     client.run(["a"] * 5)
     err = capsys.readouterr().err
     assert "5 prompts in" in err and "5 succeeded" in err
+
+
+def test_fewer_collections_while_a_job_runs_and_the_threshold_restored_after() -> None:
+    seen: list[int] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(gc.get_threshold()[0])
+        return openai_answer("ok")
+
+    before = gc.get_threshold()
+    client_for(handler).run(["a", "b"])
+    assert seen and all(threshold >= GC_YOUNG_THRESHOLD for threshold in seen)
+    assert gc.get_threshold() == before
+
+
+def test_concurrent_jobs_on_one_client_each_get_all_their_results() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.001)
+        return openai_answer(f"echo {last_user_text(request)}")
+
+    async def two_jobs() -> list[list[str | None]]:
+        client = client_for(handler)
+        jobs = [client.run_async([f"{name}{i}" for i in range(50)]) for name in "xy"]
+        return [[r.completion for r in results] for results in await asyncio.gather(*jobs)]
+
+    first, second = asyncio.run(two_jobs())
+    assert first == [f"echo x{i}" for i in range(50)] and second == [f"echo y{i}" for i in range(50)]

@@ -272,3 +272,8 @@ def test_text_and_thought_parts_are_not_tool_calls(sim: Simulator) -> None:
         {"functionCall", "thoughtSignature"},
     ]
     assert [call.name for call in cloudburst.parse(MODEL, 200, {}, data).tool_calls] == ["get_weather"]
+
+
+def test_unserved_gemini_paths_answer_not_found_in_googles_shape(sim: Simulator) -> None:
+    response = HTTP.post(f"{sim.url}/v1beta/models/{MODEL}:streamGenerateContent", json={}, headers=KEY)
+    assert response.status_code == 404 and response.json()["error"]["status"] == "NOT_FOUND"

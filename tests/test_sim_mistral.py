@@ -180,3 +180,8 @@ def test_server_faults(sim: Simulator, kind: str, status: int, error: type) -> N
     response = chat(sim)
     assert response.status_code == status and response.json()["object"] == "error"
     assert isinstance(cloudburst.parse(MODEL, status, response.headers, response.content).error, error)
+
+
+def test_unserved_mistral_paths_answer_like_its_gateway(sim: Simulator) -> None:
+    response = HTTP.post(f"{sim.url}/mistral/v1/fim/completions", json={}, headers=KEY)
+    assert response.status_code == 404 and response.json() == {"message": "no Route matched with those values"}

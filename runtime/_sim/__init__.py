@@ -5,7 +5,10 @@ benchmarks and demos.
 `server` routes requests and runs the steps every model request shares (auth, validation,
 limits, latency, faults); each provider is a `provider.SimProvider` in its own module
 (`openai` with `openai_chat`, `openai_responses`, `openai_batches`; `anthropic` with
-`anthropic_batches`; `gemini`; `mistral`), listed in `runner.default_providers`. `answers` and `schema` draw
+`anthropic_batches`; `gemini`; `mistral`; `cohere`; `bedrock` with `bedrock_converse` and
+`sigv4`), listed in `runner.default_providers`. Each is served where its own SDK and cloudburst's
+spec put it (`Simulator.base_urls()`): Mistral under `/mistral/v1` since its chat path is
+OpenAI's, Cohere and Bedrock at the root. `answers` and `schema` draw
 deterministic content, `limits` holds the token buckets, `store` the files and batches,
 `runner` starts it in a thread (`Simulator`) or the foreground (`serve`, `cloudburst sim`).
 """

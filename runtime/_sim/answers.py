@@ -77,6 +77,15 @@ class Draw:
             return cls(whole, digest({k: v for k, v in body.items() if k not in OUTPUT_CONTROLS}))
         return cls(whole, whole)
 
+    def uncut(self, body: Mapping[str, Any], section: str, controls: frozenset[str]) -> Draw:
+        """This draw with its content hashed without the output controls nested in `section`
+        (Gemini's `generationConfig`, Bedrock's `inferenceConfig`), so a cut answer is a prefix."""
+        nested = body.get(section)
+        if not isinstance(nested, dict) or controls.isdisjoint(nested):
+            return self
+        kept = {key: value for key, value in nested.items() if key not in controls}
+        return Draw(self.digest, digest({**body, section: kept}))
+
     def rng(self, salt: str = "") -> random.Random:
         return random.Random(self.content + salt.encode())
 

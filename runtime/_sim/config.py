@@ -55,8 +55,12 @@ class SimConfig:
     blocked_fraction: float = 0.0
     """Share of Gemini prompts blocked for safety (`promptFeedback.blockReason: SAFETY`, no
     candidates), chosen by the request's hash; 0 blocks none."""
+    aws_secret_access_key: str | None = None
+    """The secret Bedrock's SigV4 signatures are checked with (any access key id); None checks
+    only their form and scope."""
     keys: frozenset[str] | None = None
-    """Valid API keys; None accepts any non-empty key. A missing key is always 401."""
+    """Valid API keys (for Bedrock's SigV4, access key ids); None accepts any non-empty key. A
+    missing key is always refused (401, or 403 where the provider says so)."""
     seed: int = 0
     """Seeds the fault and latency draws, so a run's faults repeat."""
 

@@ -262,18 +262,9 @@ def _usage(prompt: int, candidates: int, thoughts: int) -> dict[str, Any]:
     return usage
 
 
-def _uncut(body: dict[str, Any], draw: Draw) -> Draw:
-    """The draw with its content hashed without `OUTPUT_CONTROLS`, so a cut answer is a prefix."""
-    config = body.get("generationConfig")
-    if not config or OUTPUT_CONTROLS.isdisjoint(config):
-        return draw
-    kept = {key: value for key, value in config.items() if key not in OUTPUT_CONTROLS}
-    return Draw(draw.digest, answers.digest({**body, "generationConfig": kept}))
-
-
 def generate_answer(body: dict[str, Any], draw: Draw) -> Answer:
     prompt = prompt_tokens(body)
-    draw = _uncut(body, draw)
+    draw = draw.uncut(body, "generationConfig", OUTPUT_CONTROLS)
     candidates = []
     used = thought = 0
     for index in range((body.get("generationConfig") or {}).get("candidateCount") or 1):

@@ -50,6 +50,8 @@ class Answer:
     body: dict[str, Any]
     input_tokens: int
     output_tokens: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Headers this answer adds (Bedrock's `x-amzn-bedrock-*-token-count`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +124,16 @@ class SimProvider(ABC):
         """A problem with the request's headers other than the key (a missing version header)."""
         return None
 
+    def verify(self, request: web.BaseRequest, body: bytes, config: SimConfig) -> Problem | None:
+        """A problem with the request as a whole once its body is read (a SigV4 signature)."""
+        return None
+
     @abstractmethod
     def error_body(self, problem: Problem) -> dict[str, Any]: ...
+
+    def error_headers(self, problem: Problem) -> dict[str, str]:
+        """Headers every error answer carries besides the problem's own (Bedrock's error type)."""
+        return {}
 
     @abstractmethod
     def not_found(self, method: str, path: str) -> Problem: ...

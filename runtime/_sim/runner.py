@@ -34,12 +34,13 @@ FAKE_KEYS = {
 def default_providers() -> list[SimProvider]:
     """Every provider the simulator speaks. A new provider module adds its class here."""
     from cloudburst._sim.anthropic import Anthropic
+    from cloudburst._sim.bedrock import Bedrock
     from cloudburst._sim.cohere import Cohere
     from cloudburst._sim.gemini import Gemini
     from cloudburst._sim.mistral import Mistral
     from cloudburst._sim.openai import OpenAI
 
-    return [OpenAI(), Anthropic(), Gemini(), Mistral(), Cohere()]
+    return [OpenAI(), Anthropic(), Gemini(), Mistral(), Cohere(), Bedrock()]
 
 
 class Simulator:

@@ -137,7 +137,7 @@ class SimServer:
         return next((match for match in found if match[0].claims(headers)), found[-1] if found else None)
 
     def _error(self, provider: SimProvider, problem: Problem, headers: Mapping[str, str] = _JSON) -> web.Response:
-        answer_headers = {**headers, **_JSON, **problem.headers}
+        answer_headers = {**headers, **_JSON, **problem.headers, **provider.error_headers(problem)}
         if provider.request_id_header is not None:
             answer_headers[provider.request_id_header] = self._request_id()
         return web.Response(
@@ -180,9 +180,13 @@ class SimServer:
         key: str,
         params: tuple[str, ...],
     ) -> web.StreamResponse:
+        raw = await request.read()
+        problem = provider.verify(request, raw, self.config)
+        if problem is not None:
+            return self._error(provider, problem)
         data: Any
         try:
-            data = orjson.loads(await request.read())
+            data = orjson.loads(raw)
         except orjson.JSONDecodeError:
             data = None
         if not isinstance(data, dict):
@@ -227,6 +231,7 @@ class SimServer:
         self.stats.output_tokens += answer.output_tokens
         body = orjson.dumps(answer.body)
         response_headers = provider.limit_headers(limiter, key, model, now)
+        response_headers.update(answer.headers)
         response_headers["content-type"] = "application/json"
         if provider.request_id_header is not None:
             response_headers[provider.request_id_header] = self._request_id()
