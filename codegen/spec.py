@@ -56,6 +56,9 @@ class ErrorFields(SpecModel):
     type: str | None = None
     code: str | None = None
     message: str | None = None
+    retry_delay: str | None = None
+    """Body path of how long to wait (`7s`), for providers that say it in the body rather than
+    a retry-after header (Gemini's google.rpc.RetryInfo); `*` steps through lists."""
 
 
 class ErrorRule(SpecModel):

@@ -74,6 +74,8 @@ class ProviderError(CloudburstError):
         self.provider_type = provider_type
         self.provider_code = provider_code
         self.body = body
+        self.retry_after: float | None = None
+        """Seconds the provider asked to wait, when it said so in the body (Gemini)."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"

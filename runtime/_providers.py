@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudburst._errors import ERROR_KINDS, ProviderError, ServerError
-from cloudburst._wire import dig, header_value
+from cloudburst._wire import dig, each, header_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +43,8 @@ class ErrorFields:
     type: str | None = None
     code: str | None = None
     message: str | None = None
+    retry_delay: str | None = None
+    """Body path of the wait a provider asks for (`7s`), when it says so in the body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +95,22 @@ class ProviderInfo:
             + (f" ({type_ or code})" if type_ or code else "")
             + (f": {message}" if message else "")
         )
-        return cls(text, status=status, provider_type=type_, provider_code=code, body=body)
+        error = cls(text, status=status, provider_type=type_, provider_code=code, body=body)
+        error.retry_after = self._retry_delay(body)
+        return error
+
+    def _retry_delay(self, body: Any) -> float | None:
+        """Seconds to wait, from the body (`"7s"`, `"1.5s"`), where the spec says it is."""
+        if self.error_fields.retry_delay is None:
+            return None
+        path = tuple(int(step) if step.isdigit() else step for step in self.error_fields.retry_delay.split("."))
+        for value in each(body, path):
+            if isinstance(value, str) and value.endswith("s"):
+                try:
+                    return float(value[:-1])
+                except ValueError:
+                    continue
+        return None
 
 
 def _field(where: str | None, headers: Mapping[str, str], body: Any) -> str | None:

@@ -282,3 +282,20 @@ def test_errors_are_typed_and_classified(
     response = cloudburst.parse(MODEL, status, {}, body)
     assert type(response.error) is expected
     assert response.error.provider_type == body["error"]["status"]
+
+
+def test_a_rate_limit_says_how_long_to_wait_in_the_body() -> None:
+    body = {
+        "error": {
+            "code": 429,
+            "message": "Resource has been exhausted (e.g. check quota).",
+            "status": "RESOURCE_EXHAUSTED",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"},
+            ],
+        }
+    }
+    error = cloudburst.parse(MODEL, 429, {}, body).error
+    assert isinstance(error, cloudburst.RateLimitedError) and error.retry_after == 37.0
+    assert cloudburst.parse("gpt-4.1-mini", 429, {}, {"error": {"message": "slow down"}}).error.retry_after is None

@@ -23,6 +23,7 @@ PROVIDER = ProviderInfo(
         type="error.status",
         code="error.code",
         message="error.message",
+        retry_delay="error.details.*.retryDelay",
     ),
     error_rules=(
         ErrorRule(status=(429,), kind="rate_limited"),
