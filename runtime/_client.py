@@ -52,7 +52,17 @@ all different (rare) are checked again after this many."""
 
 class LLMClient:
     """Runs prompts on one or more models as fast as their limits allow. Build it once; each
-    `run` / `run_async` / `as_completed` call is one job sharing the client's buckets."""
+    `run` / `run_async` / `as_completed` call is one job sharing the client's buckets.
+
+    models, weights   the models, and the share of first attempts each gets (weight 0: only
+                      retries, a fallback)
+    sampling, options built once, passed whole to every request; a Prompt may carry its own
+    limits            RateLimits for every model, or by model / provider / "default"
+    retry, timeouts   RetryPolicy and Timeouts; defaults in `_constants.py`
+    progress          "rich", "tqdm" or None (the summary then goes to the `cloudburst` logger)
+    transport         a Transport, or an `httpx.AsyncClient` of the caller's; aiohttp by default
+    limiter           a Limiter shared by jobs (and, some day, processes); in-process by default
+    """
 
     def __init__(
         self,
@@ -96,7 +106,6 @@ class LLMClient:
         self._keys: dict[str, str | None] = {}
         self._urls: dict[str, str] = {}
         self._bucket: dict[str, str] = {}
-        self.counts_tokens: dict[str, bool] = {}
         total_concurrency = 0
         for model in self.models:
             provider, _ = adapter_for(model)
@@ -108,7 +117,6 @@ class LLMClient:
             self._bucket[model.id] = key
             model_limits = limits_for(model, limits, self.models)
             self.limiter.configure(key, model_limits)
-            self.counts_tokens[key] = model_limits.counts_tokens
             total_concurrency += model_limits.max_concurrency or DEFAULT_MAX_CONCURRENCY
         self.pending_limit = total_concurrency + max(2, math.ceil(total_concurrency * SPARE_WORKERS))
         """Prompts live at once in a job (in flight, waiting for capacity, or backing off)."""
@@ -145,7 +153,6 @@ class LLMClient:
             key=self._bucket[model.id],
             base_url=self._urls[model.id],
             api_key=self._keys[model.provider],
-            counts_tokens=self.counts_tokens[self._bucket[model.id]],
         )
         self._routes[cache_key] = (route, sampling, options)  # keeps the ids alive and unique
         return route
@@ -253,6 +260,11 @@ def _api_key(provider: str, scheme: str, env: str | None, given: Mapping[str, st
     if scheme == "none":
         return None
     key = os.environ.get(env) if env else None
+    if not key and scheme == "sigv4":
+        from cloudburst._aws import check_credentials
+
+        check_credentials()  # no key: requests are signed with AWS credentials, which must exist
+        return None
     if not key:
         where = f"set {env} or pass " if env else "pass "
         raise ConfigurationError(f"no API key for {provider}: {where}api_keys={{{provider!r}: ...}}")

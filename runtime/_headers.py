@@ -105,6 +105,15 @@ def _reset(headers: Mapping[str, str], name: str | None, reset_format: str, now:
     return None if value is None else parse_reset(value, reset_format, now)
 
 
+def _left(remaining: float | None, limit: float | None, reset: float | None) -> float | None:
+    """What is left: as reported, else read off the reset. Providers refill continuously and
+    report the reset as the time until the budget is whole again, so what is left is the limit
+    less what that time will refill."""
+    if remaining is not None or limit is None or reset is None:
+        return remaining
+    return max(0.0, limit - limit * reset / 60.0)
+
+
 def read_limits(headers: Mapping[str, str], names: RateLimitHeaders, now: float | None = None) -> ReportedLimits | None:
     """The limits an answer reports, or None when it reports none (the common case for
     providers or proxies that send no such headers). `now` is a Unix time, for RFC 3339 resets."""
@@ -112,16 +121,27 @@ def read_limits(headers: Mapping[str, str], names: RateLimitHeaders, now: float 
     tokens = _number(headers, names.tokens_remaining)
     input_tokens = _number(headers, names.input_tokens_remaining)
     output_tokens = _number(headers, names.output_tokens_remaining)
-    if remaining is None and tokens is None and input_tokens is None and output_tokens is None:
+    requests_limit = _number(headers, names.requests_limit)
+    tokens_limit = _number(headers, names.tokens_limit)
+    if (
+        remaining is None
+        and tokens is None
+        and input_tokens is None
+        and output_tokens is None
+        and requests_limit is None
+        and tokens_limit is None
+    ):
         return None
     wall = time.time() if now is None else now
+    requests_reset = _reset(headers, names.requests_reset, names.reset_format, wall)
+    tokens_reset = _reset(headers, names.tokens_reset, names.reset_format, wall)
     return ReportedLimits(
-        requests_limit=_number(headers, names.requests_limit),
-        requests_remaining=remaining,
-        requests_reset=_reset(headers, names.requests_reset, names.reset_format, wall),
-        tokens_limit=_number(headers, names.tokens_limit),
-        tokens_remaining=tokens,
-        tokens_reset=_reset(headers, names.tokens_reset, names.reset_format, wall),
+        requests_limit=requests_limit,
+        requests_remaining=_left(remaining, requests_limit, requests_reset),
+        requests_reset=requests_reset,
+        tokens_limit=tokens_limit,
+        tokens_remaining=_left(tokens, tokens_limit, tokens_reset),
+        tokens_reset=tokens_reset,
         input_tokens_remaining=input_tokens,
         output_tokens_remaining=output_tokens,
     )

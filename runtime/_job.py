@@ -2,9 +2,10 @@
 
 A fixed pool of workers (one per concurrency slot, plus `SPARE_WORKERS`) each pulls a prompt only
 when it is free, so a generator over a huge file is read as fast as the limits allow and no
-faster, and the number of tasks is bounded whatever the input size, never a task per input. Every pulled prompt ends in exactly one Completed, with a response or a typed
-error; a mistake in the input (a bad line, a setting the model refuses) stops the pulling, lets
-the live prompts finish, and is raised after their results.
+faster, and the number of tasks is bounded whatever the input size, never a task per input.
+Every pulled prompt ends in exactly one Completed, with a response or a typed error; a mistake
+in the input (a bad line, a setting the model refuses) stops the pulling, lets the live prompts
+finish, and is raised after their results.
 """
 
 from __future__ import annotations
@@ -200,8 +201,11 @@ class Job:
             response, headers = await self._attempt(route, pending)
             error = response.error
             wait = None
-            if error is not None and headers is not None:
-                wait = retry_after(headers, route.provider.rate_limit_headers)
+            if error is not None:  # the provider's wait: from its headers, else from its body
+                if headers is not None:
+                    wait = retry_after(headers, route.provider.rate_limit_headers)
+                if wait is None:
+                    wait = getattr(error, "retry_after", None)
             decision = decide(error, attempt, policy, wait, client.rng) if error is not None else FINAL
             next_model = model
             if decision.retry:
@@ -213,6 +217,8 @@ class Job:
                         next_model = bigger
                 elif decision.move == "other":
                     next_model = client.pick(avoid=model)
+            if decision.cooldown:
+                limiter.cool_down(route.key, decision.cooldown)
             if not decision.retry or error is None:
                 if attempt > 1:
                     response.attempts = attempt
@@ -225,8 +231,6 @@ class Job:
                 failed_usage = Usage()
             _add(failed_usage, response.usage)
             failed_cost += response.cost
-            if decision.cooldown:
-                limiter.cool_down(route.key, decision.cooldown)
             if decision.delay:
                 await asyncio.sleep(decision.delay)
             model = next_model
@@ -243,7 +247,7 @@ class Job:
                 f"{model.id}'s context window of {model.context_window:,}; not sent"
             )
             return APIResponse(route.provider.name, model.id, error=error), None
-        if route.counts_tokens:
+        if limiter.counts_tokens(route.key):
             need = pending.estimate.need(route, pending.conversation)
             too_large = limiter.too_large(route.key, need)
             if too_large is not None:
@@ -259,7 +263,12 @@ class Job:
         tracker.attempt_started()
         try:
             status, headers, content = await self.transport.send(
-                route.method, route.url, route.headers, pending.body, client.timeouts, pool=route.provider.name
+                route.method,
+                route.url,
+                route.headers_for(pending.body),
+                pending.body,
+                client.timeouts,
+                pool=route.provider.name,
             )
         except ProviderError as exc:
             limiter.settle(ticket, None, None)

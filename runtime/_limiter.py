@@ -259,6 +259,11 @@ class Limiter(Protocol):
         """Why `need` can never be granted on `key`, or None."""
         ...
 
+    def counts_tokens(self, key: str) -> bool:
+        """Whether `key` has a token budget (set, or learned from headers), so requests to it
+        must carry a token estimate."""
+        ...
+
     async def acquire(self, key: str, need: Need) -> Ticket:
         """Wait until `need` fits, then reserve it (and a concurrency slot)."""
         ...
@@ -293,6 +298,10 @@ class InProcessLimiter:
 
     def too_large(self, key: str, need: Need) -> str | None:
         return self.buckets[key].too_large(need)
+
+    def counts_tokens(self, key: str) -> bool:
+        bucket = self.buckets[key]
+        return bucket.tokens is not None or bucket.input_tokens is not None or bucket.output_tokens is not None
 
     async def acquire(self, key: str, need: Need) -> Ticket:
         waiters = self._waiters[key]
@@ -349,6 +358,10 @@ class InProcessLimiter:
 
     def limiting_factor(self) -> str | None:
         factors = {bucket.blocked_by for key, bucket in self.buckets.items() if self._waiters[key]}
-        if not factors and any(b.cooldown_until > self.clock() for b in self.buckets.values()):
-            return "cooldown"
+        now = self.clock()
+        for bucket in self.buckets.values():  # nobody waiting, yet a bucket is full or held
+            if bucket.cooldown_until > now:
+                factors.add("cooldown")
+            elif bucket.in_flight >= bucket.max_concurrency:
+                factors.add("concurrency")
         return next((factor for factor in LIMITING_FACTORS if factor in factors), None)

@@ -46,10 +46,9 @@ def status_line(tracker: StatusTracker) -> str:
     """Everything but the bar, on one line."""
     factor = tracker.limiting_factor
     return (
-        f"✓ {tracker.succeeded:,}  ✗ {tracker.failed:,}  in flight {tracker.in_flight:,}  "
-        f"retries {tracker.retries:,}  429s {tracker.rate_limited:,}  "
-        f"limited by {factor or '-'}  tokens {_count(tracker.input_tokens)} in / {_count(tracker.output_tokens)} out  "
-        f"${tracker.cost:,.4f}"
+        f"✓ {tracker.succeeded:,} ✗ {tracker.failed:,} · in flight {tracker.in_flight:,} · "
+        f"retries {tracker.retries:,} · 429s {tracker.rate_limited:,} · limited by {factor or '-'} · "
+        f"{_count(tracker.input_tokens)} in / {_count(tracker.output_tokens)} out · ${tracker.cost:,.4f}"
     )
 
 

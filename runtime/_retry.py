@@ -53,8 +53,13 @@ def decide(
 ) -> Decision:
     """What follows failed attempt number `attempt` (1-based) that ended in `error`;
     `retry_after` is the provider's requested wait in seconds, when it sent one."""
-    if error is None or attempt >= policy.max_attempts:
+    if error is None:
         return FINAL
+    cooldown = 0.0
+    if isinstance(error, (RateLimitedError, OverloadedError)):  # the bucket backs off, retry or not
+        cooldown = min(retry_after, policy.retry_after_cap) if retry_after is not None else policy.backoff(attempt, rng)
+    if attempt >= policy.max_attempts:
+        return Decision(retry=False, cooldown=cooldown) if cooldown else FINAL
     if isinstance(error, ContextOverflowError):
         return Decision(retry=True, move="bigger")
     if isinstance(error, InvalidOutputError):
@@ -62,9 +67,9 @@ def decide(
     if not error.retryable:
         return FINAL
     move: Move = "other" if policy.switch_models else "same"
+    if cooldown:
+        return Decision(retry=True, cooldown=cooldown, move=move)
     wait = min(retry_after, policy.retry_after_cap) if retry_after is not None else policy.backoff(attempt, rng)
-    if isinstance(error, (RateLimitedError, OverloadedError)):
-        return Decision(retry=True, cooldown=wait, move=move)
     return Decision(retry=True, delay=wait, move=move)
 
 

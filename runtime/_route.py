@@ -4,6 +4,7 @@ every request to it needs: URL, headers, bucket key, output budget, and how to c
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from types import ModuleType
 
 import orjson
@@ -14,7 +15,7 @@ from cloudburst._limiter import Need
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._providers import ProviderInfo
-from cloudburst._render import check_options, request_headers
+from cloudburst._render import check_options, endpoint_path, request_headers
 from cloudburst._sampling import SamplingParams
 from cloudburst._tokens import prompt_tokens
 
@@ -23,7 +24,6 @@ class Route:
     __slots__ = (
         "adapter",
         "check_json",
-        "counts_tokens",
         "headers",
         "key",
         "max_output",
@@ -35,6 +35,7 @@ class Route:
         "ratio",
         "reads_limits",
         "sampling",
+        "signs",
         "uncounted",
         "url",
     )
@@ -48,7 +49,6 @@ class Route:
         key: str,
         base_url: str,
         api_key: str | None,
-        counts_tokens: bool,
     ) -> None:
         provider, adapter = check_options(model, sampling, options)
         self.model = model
@@ -58,14 +58,14 @@ class Route:
         self.options = options
         self.key = key
         self.method: str = adapter.METHOD
-        self.url = base_url + adapter.PATH.replace("{model}", model.name)
+        self.url = base_url + endpoint_path(adapter, model)
         self.headers = request_headers(provider, options, api_key)
+        self.signs = provider.auth.scheme == "sigv4" and api_key is None
+        """AWS requests without an API key are signed, each attempt anew (signatures expire)."""
         self.max_output = sampling.max_new_tokens or model.max_output_tokens or 0
         self.output_schema = sampling.output_schema
         self.check_json = bool(sampling.json_mode) and sampling.output_schema is None
         self.ratio = provider.token_ratio or DEFAULT_TOKEN_RATIO
-        self.counts_tokens = counts_tokens
-        """Whether this model's bucket has a token budget, so prompts must be counted."""
         self.uncounted = Need(0, self.max_output)
         """What every request reserves when nothing counts tokens."""
         names = provider.rate_limit_headers
@@ -75,6 +75,15 @@ class Route:
             or names.input_tokens_remaining
             or names.output_tokens_remaining
         )
+
+    def headers_for(self, body: bytes) -> Mapping[str, str]:
+        """The headers to send `body` with: the route's own, signed when the provider wants it."""
+        if not self.signs:
+            return self.headers
+        from cloudburst._aws import region_of, sign
+
+        service = self.provider.auth.service or ""
+        return sign(self.method, self.url, self.headers, body, service, region_of(self.url))
 
     def body(self, conversation: Conversation) -> bytes:
         """The request body, serialised once."""

@@ -28,6 +28,7 @@ from cloudburst._progress import ProgressKind
 from cloudburst._prompt import Completed, Prompt
 from cloudburst._response import APIResponse
 from cloudburst._sampling import SamplingParams
+from cloudburst.generated import PROVIDERS
 
 log = logging.getLogger("cloudburst")
 
@@ -160,7 +161,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             sim = stack.enter_context(Simulator(config))
             env = sim.env()
             base_urls = sim.base_urls()
-            api_keys = {"openai": env["OPENAI_API_KEY"], "anthropic": env["ANTHROPIC_API_KEY"]}
+            api_keys = {
+                name: env[provider.auth.env]
+                for name, provider in PROVIDERS.items()
+                if name in base_urls and provider.auth.env in env
+            }
             log.info("simulating the providers at %s", sim.url)
         client = LLMClient(
             args.model,

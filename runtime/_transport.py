@@ -13,10 +13,12 @@ provider answered, or raises RequestTimeoutError / ConnectionFailedError.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
+import yarl
 
 from cloudburst._config import Timeouts
 from cloudburst._errors import ConnectionFailedError, RequestTimeoutError
@@ -74,11 +76,12 @@ class AiohttpTransport:
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeouts: Timeouts, *, pool: str
     ) -> Answer:
         session = self._session(pool)
+        target = _encoded(url)
         try:
             async with (
-                session.request(method, url, headers=headers, data=body)
+                session.request(method, target, headers=headers, data=body)
                 if timeouts is self.timeouts
-                else session.request(method, url, headers=headers, data=body, timeout=self._timeout(timeouts))
+                else session.request(method, target, headers=headers, data=body, timeout=self._timeout(timeouts))
             ) as response:
                 content = await response.read()
                 return response.status, response.headers, content
@@ -91,6 +94,13 @@ class AiohttpTransport:
         sessions, self._sessions = self._sessions, {}
         for session in sessions.values():
             await session.close()
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded(url: str) -> yarl.URL:
+    """The URL exactly as built: yarl would otherwise decode `%3A` in a Bedrock model id, and
+    the path signed with SigV4 would not be the path sent."""
+    return yarl.URL(url, encoded=True)
 
 
 class HttpxTransport:

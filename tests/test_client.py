@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
+import cloudburst._job
+import cloudburst._render
 from cloudburst import Conversation, SamplingParams
 from cloudburst._client import LLMClient, limits_for
 from cloudburst._config import RateLimits, RetryPolicy
@@ -414,3 +416,50 @@ def test_concurrent_jobs_on_one_client_each_get_all_their_results() -> None:
 
     first, second = asyncio.run(two_jobs())
     assert first == [f"echo x{i}" for i in range(50)] and second == [f"echo y{i}" for i in range(50)]
+
+
+def test_leaving_as_completed_early_stops_the_job_cleanly() -> None:
+    sent = itertools.count()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        next(sent)
+        await asyncio.sleep(0.001)
+        return openai_answer("ok")
+
+    async def first_three() -> int:
+        client = client_for(handler, limits=RateLimits(max_concurrency=4))
+        got = 0
+        stream = client.as_completed(f"p{i}" for i in range(10_000))
+        async for _ in stream:
+            got += 1
+            if got == 3:
+                break
+        await stream.aclose()  # type: ignore[attr-defined]
+        return got
+
+    before = gc.get_threshold()
+    assert asyncio.run(first_three()) == 3
+    assert next(sent) < 20  # the rest of the input was never sent
+    assert gc.get_threshold() == before
+
+
+def test_a_wait_the_provider_asks_for_in_its_body_is_honoured_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = itertools.count()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if next(calls) == 0:
+            return openai_error(429, "rate_limit_exceeded")
+        return openai_answer("ok")
+
+    def parse_with_body_wait(*args: Any, **kwargs: Any) -> Any:
+        response = cloudburst._render.parse(*args, **kwargs)
+        if response.error is not None:
+            response.error.retry_after = 5.0  # as Gemini says it: in the body, not a header
+        return response
+
+    monkeypatch.setattr(cloudburst._job, "parse", parse_with_body_wait)
+    client = client_for(handler, retry=RetryPolicy(retry_after_cap=0.01))
+    cooled: list[float] = []
+    monkeypatch.setattr(client.limiter, "cool_down", lambda key, seconds: cooled.append(seconds))
+    (result,) = client.run(["a"])
+    assert result.completion == "ok" and cooled == [0.01]  # asked for 5 s, capped at 10 ms

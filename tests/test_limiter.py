@@ -266,3 +266,46 @@ def test_a_provider_limit_below_the_callers_lowers_the_bucket() -> None:
     assert ticket is not None
     bucket.settle(ticket, Usage(), ReportedLimits(requests_limit=2400, requests_remaining=10), 0.0)
     assert bucket.requests.capacity == 600  # a higher provider limit never raises the caller's
+
+
+def test_without_a_remaining_header_what_is_left_is_read_off_the_reset() -> None:
+    names = PROVIDERS["openai"].rate_limit_headers
+    reported = read_limits({"x-ratelimit-limit-requests": "600", "x-ratelimit-reset-requests": "6s"}, names)
+    assert reported is not None and reported.requests_remaining == pytest.approx(540)
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc).timestamp()
+    anthropic = PROVIDERS["anthropic"].rate_limit_headers
+    headers = {"anthropic-ratelimit-tokens-limit": "60000", "anthropic-ratelimit-tokens-reset": "2026-01-01T12:00:30Z"}
+    reported = read_limits(headers, anthropic, now)
+    assert reported is not None and reported.tokens_remaining == pytest.approx(30000)
+
+
+def test_a_token_budget_learned_from_headers_makes_requests_carry_estimates() -> None:
+    async def scenario() -> None:
+        limiter = InProcessLimiter(FakeClock())
+        limiter.configure("k", RateLimits())
+        assert not limiter.counts_tokens("k")
+        ticket = await limiter.acquire("k", Need())
+        limiter.settle(ticket, Usage(), ReportedLimits(tokens_limit=90_000, tokens_remaining=80_000))
+        assert limiter.counts_tokens("k")
+        assert limiter.buckets["k"].tokens is not None and limiter.buckets["k"].tokens.level == 80_000
+
+    asyncio.run(scenario())
+
+
+def test_the_limiting_factor_names_what_holds_requests_back() -> None:
+    async def scenario() -> None:
+        clock = FakeClock()
+        limiter = InProcessLimiter(clock)
+        limiter.configure("k", RateLimits(max_concurrency=1, rpm=60))
+        assert limiter.limiting_factor() is None
+        ticket = await limiter.acquire("k", Need())
+        assert limiter.limiting_factor() == "concurrency"  # full, though nobody waits yet
+        limiter.settle(ticket, Usage(), None)
+        limiter.buckets["k"].requests.level = 0  # type: ignore[union-attr]
+        waiting = asyncio.ensure_future(limiter.acquire("k", Need()))
+        await asyncio.sleep(0)
+        assert limiter.limiting_factor() == "requests"
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+
+    asyncio.run(scenario())

@@ -110,3 +110,9 @@ def test_policies_refuse_nonsense() -> None:
         RetryPolicy(max_attempts=0)
     with pytest.raises(ConfigurationError):
         RetryPolicy(backoff_base=-1)
+
+
+def test_a_last_429_still_cools_its_bucket_down() -> None:
+    decision = decide(RateLimitedError("x"), 5, POLICY, retry_after=4.0)
+    assert not decision.retry and decision.cooldown == 4.0
+    assert decide(OverloadedError("x"), 5, POLICY, rng=random.Random(2)).cooldown > 0
