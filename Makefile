@@ -34,14 +34,15 @@ typecheck: $(STAMP)  ## mypy --strict over runtime/ and generated/, laid out as 
 test: check-generated lint typecheck  ## drift check, linters, type checker, then pytest
 	$(BIN)/pytest
 
-demo: $(STAMP)  ## the main job: 3,000 prompts on two models against the local simulator, 1,200 RPM each
+demo: $(STAMP)  ## the main job: 3,000 prompts on five providers' models against the local simulator, 480 RPM each
 	$(BIN)/python -m codegen --check
 	$(BIN)/cloudburst models --provider openai --supports logprobs
 	$(BIN)/cloudburst render gpt-4.1-mini "Name three prime numbers." --system "Answer in one line." --max-new-tokens 64
 	$(BIN)/cloudburst estimate gpt-4.1-mini examples/prompts.jsonl --max-new-tokens 64
 	@mkdir -p build
 	$(BIN)/cloudburst run examples/demo_prompts.jsonl -o build/demo_results.jsonl \
-		--model gpt-4.1-mini --model claude-haiku-4-5 --rpm 1200 --max-new-tokens 64 \
+		--model gpt-4.1-mini --model claude-haiku-4-5 --model gemini-2.5-flash-lite \
+		--model mistral-medium-latest --model bedrock-claude-haiku-4-5 --rpm 480 --max-new-tokens 64 \
 		--simulate --sim-latency-ms 300
 
 bench: $(STAMP)
