@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -267,22 +268,25 @@ def render_models(bundle: ProviderBundle, file_header: str) -> str:
         "paths": {},
         "components": {"schemas": json.loads(text)},
     }
-    output = datamodel_generate(
-        json.dumps(document),
-        input_file_type=InputFileType.OpenAPI,
-        output_model_type=DataModelType.PydanticV2BaseModel,
-        target_python_version=PythonVersion.PY_310,
-        disable_timestamp=True,
-        custom_file_header=file_header + '\n"""' + bundle.provider.title + ' request and response bodies."""',
-        formatters=[],
-        use_standard_collections=True,
-        use_union_operator=True,
-        use_double_quotes=True,
-        enum_field_as_literal="all",
-        field_constraints=True,
-        use_annotated=True,
-        collapse_root_models=True,
-    )
+    with warnings.catch_warnings():
+        # notes about formats it maps to plain types (`int64` numbers, URL lengths): expected here
+        warnings.simplefilter("ignore", UserWarning)
+        output = datamodel_generate(
+            json.dumps(document),
+            input_file_type=InputFileType.OpenAPI,
+            output_model_type=DataModelType.PydanticV2BaseModel,
+            target_python_version=PythonVersion.PY_310,
+            disable_timestamp=True,
+            custom_file_header=file_header + '\n"""' + bundle.provider.title + ' request and response bodies."""',
+            formatters=[],
+            use_standard_collections=True,
+            use_union_operator=True,
+            use_double_quotes=True,
+            enum_field_as_literal="all",
+            field_constraints=True,
+            use_annotated=True,
+            collapse_root_models=True,
+        )
     assert isinstance(output, str)
     return output
 
