@@ -17,7 +17,7 @@ from typing import Any
 from codegen.bundle import ProviderBundle, check_api, parse_model, shown_path
 from codegen.errors import Problem, SpecError
 from codegen.load import PathKey, SpecFile, load_spec_file
-from codegen.spec import ApiSpec, ExtendsSpec, HostSpec, ProviderSpec
+from codegen.spec import ApiSpec, ExtendsSpec, HostSpec, ProviderSpec, ServiceSpec
 
 HOSTS_FOLDER = "hosts"
 
@@ -158,15 +158,8 @@ def _load_host(spec: SpecFile, providers: Mapping[str, ProviderBundle], problems
         return None
     base, api_name, api = extended
     provider = ProviderSpec(
-        name=parsed.name,
-        title=parsed.title,
-        base_url=parsed.base_url,
-        base_url_env=parsed.base_url_env,
-        auth=parsed.auth,
-        headers=parsed.headers,
-        request_id_header=parsed.request_id_header,
+        **parsed.model_dump(include=set(ServiceSpec.model_fields)),
         rate_limit_headers=parsed.rate_limit_headers or base.provider.rate_limit_headers,
-        token_ratio=parsed.token_ratio,
         error=parsed.error or base.provider.error,
         errors=parsed.errors if parsed.errors is not None else base.provider.errors,
     )

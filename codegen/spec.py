@@ -71,7 +71,9 @@ class ErrorRule(SpecModel):
     kind: ErrorKind
 
 
-class ProviderSpec(SpecModel):
+class ServiceSpec(SpecModel):
+    """Who to call: a provider's or a host's name, address and authentication."""
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     base_url: str = Field(pattern=r"^https?://")
@@ -80,9 +82,12 @@ class ProviderSpec(SpecModel):
     headers: dict[str, str] = {}
     """Headers sent on every request (API versions, beta flags)."""
     request_id_header: str | None = None
-    rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
     token_ratio: tuple[float, float] | None = None
     """Low and high ratio of this provider's token counts to cl100k_base's, for estimates."""
+
+
+class ProviderSpec(ServiceSpec):
+    rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
     error: ErrorFields
     errors: list[ErrorRule]
 
@@ -426,21 +431,13 @@ class ModelsSpec(SpecModel):
 # hosts/<name>.yaml ----------------------------------------------------------------------------
 
 
-class HostSpec(SpecModel):
+class HostSpec(ServiceSpec):
     """An OpenAI-compatible host (or any host speaking another provider's API): who to call,
-    and how its dialect differs from the API it speaks. Adding one is this file only."""
+    and how its dialect differs from the API it speaks. Adding one is this file only. Its
+    `token_ratio` is not inherited: a host serves other models, with other tokenizers."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    title: str
-    base_url: str = Field(pattern=r"^https?://")
-    base_url_env: str | None = None
-    auth: Auth
-    headers: dict[str, str] = {}
-    request_id_header: str | None = None
     rate_limit_headers: RateLimitHeaders | None = None
     """Default: the spoken provider's."""
-    token_ratio: tuple[float, float] | None = None
-    """Not inherited: a host serves other models, with other tokenizers."""
     error: ErrorFields | None = None
     """Default: the spoken provider's error fields and table."""
     errors: list[ErrorRule] | None = None
