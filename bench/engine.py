@@ -169,7 +169,8 @@ def timed_client(url: str, n: int, limits: RateLimits, **settings: object) -> tu
 def overhead(sizes: Sizes) -> list[Row]:
     n, c = sizes.overhead_n, sizes.overhead_concurrency
     with simulator() as url:
-        timed_floor(url, 2_000, c)  # warm both sides up
+        timed_floor(url, 2_000, c)  # warm both up: the server, and each side's first-use costs
+        timed_client(url, 2_000, RateLimits(max_concurrency=c))
         floor_cpu, floor_wall = timed_floor(url, n, c)
         cpu, wall, engine = timed_client(url, n, RateLimits(max_concurrency=c))
     ok = engine.tracker.succeeded

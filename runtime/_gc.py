@@ -27,11 +27,13 @@ def fewer_collections() -> Iterator[None]:
             _saved = gc.get_threshold()
             if _saved[0] and _saved[0] < GC_YOUNG_THRESHOLD:  # 0: the caller turned collection off
                 gc.set_threshold(GC_YOUNG_THRESHOLD, _saved[1], _saved[2])
+                gc.freeze()  # what exists before the job (modules, generated models) is not walked
     try:
         yield
     finally:
         with _lock:
             _running -= 1
             if _running == 0 and _saved is not None:
+                gc.unfreeze()
                 gc.set_threshold(*_saved)
                 _saved = None

@@ -69,8 +69,9 @@ def header_value(headers: Mapping[str, str], name: str) -> str | None:
 
 
 def check_sampling(sampling: SamplingParams, supported: Collection[str], where: str) -> None:
-    """Refuse a sampling setting the API does not map, instead of dropping it."""
-    for name in type(sampling).model_fields:
+    """Refuse a sampling setting the API does not map, instead of dropping it. (Only fields
+    given when the params were made can be set: this runs on every request.)"""
+    for name in sampling.model_fields_set:
         value = getattr(sampling, name)
         if is_set(value) and name not in supported:
             raise UnsupportedOptionError(
