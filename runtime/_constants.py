@@ -18,6 +18,12 @@ DEFAULT_READ_TIMEOUT: float | None = None
 DEFAULT_TOTAL_TIMEOUT = 600.0
 """Seconds for a whole attempt, as openai-python's default."""
 
+FIRST_ARRIVAL_MARGIN_SECONDS = 0.5
+"""A full bucket that starts to drain refills this much later. The provider's bucket starts
+draining when the first request arrives, after connections are set up (TLS handshakes, a few
+hundred at once); refilling from our first send would run ahead of it and earn the odd 429.
+Costs the refill of this long once per drain, never rate."""
+
 DEFAULT_MAX_CONCURRENCY = 256
 """Requests in flight per (provider, model) when no limit says otherwise."""
 SPARE_WORKERS = 0.125

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cloudburst._config import RateLimits
-from cloudburst._constants import DEFAULT_MAX_CONCURRENCY
+from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, FIRST_ARRIVAL_MARGIN_SECONDS
 from cloudburst._errors import InvalidRequestError
 from cloudburst._headers import ReportedLimits
 from cloudburst._response import Usage
@@ -78,9 +78,12 @@ class Meter:
     def wait(self, amount: float, now: float) -> float:
         """Seconds until `amount` fits; 0 when it fits now."""
         level = self.refill(now)
-        return 0.0 if level >= amount else (amount - level) / self.rate
+        return 0.0 if level >= amount else (amount - level) / self.rate + max(0.0, self.stamp - now)
 
     def take(self, amount: float) -> None:
+        """(Called right after `refill`, so `stamp` is now.)"""
+        if self.level >= self.capacity:
+            self.stamp += FIRST_ARRIVAL_MARGIN_SECONDS
         self.level -= amount
         self.spent += amount
 

@@ -79,3 +79,16 @@ def test_under_faults_every_prompt_ends_once_with_a_response_or_a_typed_error(si
     assert tracker.attempts == 1500 + tracker.retries
     faults = sim.stats()["faults"]
     assert {"500", "503", "hang", "reset", "malformed", "truncated"} <= set(faults)
+
+
+def test_providers_without_limit_headers_get_no_429_either(sim_env: Simulator) -> None:
+    """Nothing to resync from: the client's own bucket must not run ahead of the provider's,
+    whose first request arrives after connections are set up."""
+    sim_env.configure(rpm=300, latency_ms=100)
+    models = ["gemini-2.5-flash-lite", "bedrock-claude-haiku-4-5"]
+    client = LLMClient(
+        models, limits=RateLimits(rpm=300), sampling=SamplingParams(max_new_tokens=32), progress=None, seed=5
+    )
+    results = client.run([f"question {i}" for i in range(680)])  # past both buckets' first minute
+    assert all(r.ok for r in results)
+    assert sim_env.stats()["rate_limited"] == {} and client.tracker.rate_limited == 0

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from cloudburst._config import RateLimits
+from cloudburst._constants import FIRST_ARRIVAL_MARGIN_SECONDS
 from cloudburst._headers import ReportedLimits, parse_duration, parse_reset, parse_rfc3339, read_limits, retry_after
 from cloudburst._limiter import Bucket, InProcessLimiter, Need
 from cloudburst._response import Usage
@@ -32,9 +33,12 @@ def test_rpm_grants_a_minute_of_requests_then_one_per_interval() -> None:
     bucket = Bucket(RateLimits(rpm=60), now=0.0)
     for _ in range(60):
         assert take(bucket, Need(), 0.0) == (0.0, None)
-    assert take(bucket, Need(), 0.0) == (pytest.approx(1.0), "requests")
-    assert take(bucket, Need(), 0.5) == (pytest.approx(0.5), "requests")
-    assert take(bucket, Need(), 1.0) == (0.0, None)
+    # refilling starts a margin after the first send, when the provider's bucket starts draining
+    margin = FIRST_ARRIVAL_MARGIN_SECONDS
+    assert take(bucket, Need(), 0.0) == (pytest.approx(margin + 1.0), "requests")
+    assert take(bucket, Need(), margin + 0.5) == (pytest.approx(0.5), "requests")
+    assert take(bucket, Need(), margin + 1.0) == (0.0, None)
+    assert take(bucket, Need(), margin + 1.5) == (pytest.approx(0.5), "requests")  # then one a second
 
 
 def test_tpm_counts_prompt_and_output_reservation() -> None:
@@ -43,7 +47,7 @@ def test_tpm_counts_prompt_and_output_reservation() -> None:
         assert take(bucket, Need(100, 100), 0.0)[0] == 0
     wait, factor = take(bucket, Need(100, 100), 0.0)
     assert factor == "tokens"
-    assert wait == pytest.approx(200 / 10)  # 600 per minute is 10 a second
+    assert wait == pytest.approx(FIRST_ARRIVAL_MARGIN_SECONDS + 200 / 10)  # 600 per minute is 10 a second
 
 
 def test_input_and_output_tpm_are_separate_budgets() -> None:
@@ -51,7 +55,7 @@ def test_input_and_output_tpm_are_separate_budgets() -> None:
     assert take(bucket, Need(10, 40), 0.0)[0] == 0
     wait, factor = take(bucket, Need(10, 40), 0.0)
     assert factor == "output tokens"
-    assert wait == pytest.approx((40 - 20) / 1.0)
+    assert wait == pytest.approx(FIRST_ARRIVAL_MARGIN_SECONDS + (40 - 20) / 1.0)
     bucket = Bucket(RateLimits(input_tpm=60, output_tpm=6000), now=0.0)
     assert take(bucket, Need(50, 40), 0.0)[0] == 0
     assert take(bucket, Need(50, 40), 0.0)[1] == "input tokens"
