@@ -27,7 +27,7 @@ from codegen.bundle import ProviderBundle, load_provider, load_registry
 from codegen.errors import Problem, SpecError
 from codegen.hosts import HOSTS_FOLDER, Host, load_hosts, resolve_extends
 from codegen.schema_paths import REF_PREFIX, schema_at, split_path
-from codegen.spec import ModelsSpec
+from codegen.spec import ApiSpec, ModelsSpec, ProviderSpec
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -144,22 +144,32 @@ def render_all(specs: Path) -> dict[str, str]:
 
 def render_host(host: Host, options: OptionClasses) -> dict[str, str]:
     """A host's provider table and its adapter, beside the other hosts in generated/hosts/."""
-    name = host.provider.name
-    context: dict[str, Any] = {"provider": host.provider}
-    shared = options[host.base.provider.name].get(host.api.options_class or "", {})
+    name, package = host.provider.name, host.base.provider.name
+    sources = [host.source, f"specs/{package}/"]
     return {
         f"hosts/{name}.py": _jinja.get_template("provider.py.jinja").render(
-            header=header([host.source], "provider.py.jinja"), **context
+            header=header([host.source], "provider.py.jinja"), provider=host.provider
         ),
-        f"hosts/{name}_{host.api_name}.py": _jinja.get_template(f"{host.api.kind}.py.jinja").render(
-            header=header([host.source, f"specs/{host.base.provider.name}/"], f"{host.api.kind}.py.jinja"),
-            api_name=host.api_name,
-            api=host.api,
-            options_package=host.base.provider.name,
-            unsupported_options=[option for option in shared if option not in host.api.options],
-            **context,
+        f"hosts/{name}_{host.api_name}.py": render_adapter(
+            host.provider, host.api_name, host.api, package, options, sources
         ),
     }
+
+
+def render_adapter(
+    provider: ProviderSpec, api_name: str, api: ApiSpec, package: str, options: OptionClasses, sources: list[str]
+) -> str:
+    """One wire API's adapter module. `package`: the provider whose options model it takes;
+    the fields of that model the API has no place for are refused when set."""
+    shared = options[package].get(api.options_class or "", {})
+    return _jinja.get_template(f"{api.kind}.py.jinja").render(
+        header=header(sources, f"{api.kind}.py.jinja"),
+        provider=provider,
+        api_name=api_name,
+        api=api,
+        options_package=package,
+        unsupported_options=[option for option in shared if option not in api.options],
+    )
 
 
 def render_provider(bundle: ProviderBundle, options: OptionClasses) -> dict[str, str]:
@@ -178,15 +188,8 @@ def render_provider(bundle: ProviderBundle, options: OptionClasses) -> dict[str,
         f"{name}/models.py": render_models(bundle, header(schema_sources, None)),
     }
     for api_name, api in bundle.apis.items():
-        package = bundle.options_packages[api_name]
-        shared = options[package].get(api.options_class or "", {})
-        files[f"{name}/{api_name}.py"] = _jinja.get_template(f"{api.kind}.py.jinja").render(
-            header=header([mapping_file, *schema_sources], f"{api.kind}.py.jinja"),
-            api_name=api_name,
-            api=api,
-            options_package=package,
-            unsupported_options=[option for option in shared if option not in api.options],
-            **context,
+        files[f"{name}/{api_name}.py"] = render_adapter(
+            bundle.provider, api_name, api, bundle.options_packages[api_name], options, [mapping_file, *schema_sources]
         )
     files[f"{name}/options.py"] = _jinja.get_template("options.py.jinja").render(
         header=header([mapping_file, *schema_sources], "options.py.jinja"),

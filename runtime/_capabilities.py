@@ -13,6 +13,7 @@ from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._sampling import SamplingParams
 from cloudburst._wire import is_set
+from cloudburst.generated import APIS
 
 _SETTING_NEEDS = {
     "logprobs": "logprobs",
@@ -61,8 +62,6 @@ def _check_tools(model: ModelInfo, options: RequestOptions) -> None:
 
 def _default_max_new_tokens(model: ModelInfo) -> int | None:
     """What the model's API sends when max_new_tokens is unset (Anthropic: a fixed default)."""
-    from cloudburst.generated import APIS
-
     adapter = APIS.get((model.provider, model.api))
     return getattr(adapter, "DEFAULT_MAX_NEW_TOKENS", None)
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
 from pydantic import BaseModel
 
 from cloudburst._tools import ToolCall
+from cloudburst._wire import json_text
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -127,7 +127,7 @@ def _result_content(content: Any) -> str | tuple[Text | Image | Document, ...]:
         return "".join(texts) if len(texts) == len(parts) else parts
     if isinstance(content, BaseModel):
         return content.model_dump_json()
-    return orjson.dumps(content).decode()
+    return json_text(content)
 
 
 @dataclass(frozen=True, slots=True)

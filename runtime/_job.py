@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -20,7 +20,7 @@ from cloudburst._capabilities import check_request
 from cloudburst._constants import PROGRESS_REFRESH_SECONDS
 from cloudburst._conversation import Conversation
 from cloudburst._errors import ConfigurationError, ContextOverflowError, ProviderError
-from cloudburst._headers import read_limits, retry_after
+from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
 from cloudburst._prompt import Completed, Prompt, PromptLike
@@ -198,15 +198,9 @@ class Job:
         while True:
             attempt += 1
             route = client.route(model, pending.sampling, pending.options)
-            response, headers = await self._attempt(route, pending)
+            response = await self._attempt(route, pending)
             error = response.error
-            wait = None
-            if error is not None:  # the provider's wait: from its headers, else from its body
-                if headers is not None:
-                    wait = retry_after(headers, route.provider.rate_limit_headers)
-                if wait is None:
-                    wait = getattr(error, "retry_after", None)
-            decision = decide(error, attempt, policy, wait, client.rng) if error is not None else FINAL
+            decision = decide(error, attempt, policy, error.retry_after, client.rng) if error is not None else FINAL
             next_model = model
             if decision.retry:
                 if decision.move == "bigger":
@@ -235,9 +229,8 @@ class Job:
                 await asyncio.sleep(decision.delay)
             model = next_model
 
-    async def _attempt(self, route: Route, pending: Pending) -> tuple[APIResponse, Mapping[str, str] | None]:
-        """One attempt: reserve, send, parse, settle. Returns the response and the answer's
-        headers (None when there was no answer)."""
+    async def _attempt(self, route: Route, pending: Pending) -> APIResponse:
+        """One attempt: reserve, send, parse, settle."""
         client = self.client
         limiter, model = client.limiter, route.model
         overflow = pending.estimate.overflow(route, pending.conversation)
@@ -246,13 +239,13 @@ class Job:
                 f"the prompt has at least {overflow:,} tokens, which with max_new_tokens does not fit "
                 f"{model.id}'s context window of {model.context_window:,}; not sent"
             )
-            return APIResponse(route.provider.name, model.id, error=error), None
+            return APIResponse(route.provider.name, model.id, error=error)
         if limiter.counts_tokens(route.key):
             need = pending.estimate.need(route, pending.conversation)
             too_large = limiter.too_large(route.key, need)
             if too_large is not None:
                 error = RequestTooLargeError(f"{model.id}: the request {too_large}; not sent")
-                return APIResponse(route.provider.name, model.id, error=error), None
+                return APIResponse(route.provider.name, model.id, error=error)
         else:
             need = route.uncounted
         if pending.body_model != model.id:
@@ -274,7 +267,7 @@ class Job:
             limiter.settle(ticket, None, None)
             response = APIResponse(route.provider.name, model.id, error=exc)
             tracker.attempt_finished(response)
-            return response, None
+            return response
         except BaseException:  # cancelled in flight: free the slot, keep the reservation
             limiter.settle(ticket, None, None)
             tracker.in_flight -= 1
@@ -291,4 +284,4 @@ class Job:
         billed = response.error is None or response.error.kind == "invalid_output"
         limiter.settle(ticket, response.usage if billed else None, reported)
         tracker.attempt_finished(response)
-        return response, headers
+        return response

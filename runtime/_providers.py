@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudburst._errors import ERROR_KINDS, ProviderError, ServerError
+from cloudburst._headers import retry_after
 from cloudburst._wire import dig, each, header_value
 
 
@@ -80,7 +81,8 @@ class ProviderInfo:
     error_rules: tuple[ErrorRule, ...] = ()
 
     def classify(self, status: int, headers: Mapping[str, str], body: Any) -> ProviderError:
-        """The typed error for a failed answer, by the spec's error table (first match wins)."""
+        """The typed error for a failed answer, by the spec's error table (first match wins), with
+        the wait the provider asked for (headers first, else the body)."""
         type_ = _field(self.error_fields.type, headers, body)
         code = _field(self.error_fields.code, headers, body)
         message = _field(self.error_fields.message, headers, body) or (body if isinstance(body, str) else "")
@@ -96,15 +98,16 @@ class ProviderInfo:
             + (f": {message}" if message else "")
         )
         error = cls(text, status=status, provider_type=type_, provider_code=code, body=body)
-        error.retry_after = self._retry_delay(body)
+        error.retry_after = retry_after(headers, self.rate_limit_headers)
+        if error.retry_after is None:
+            error.retry_after = self._retry_delay(body)
         return error
 
     def _retry_delay(self, body: Any) -> float | None:
         """Seconds to wait, from the body (`"7s"`, `"1.5s"`), where the spec says it is."""
         if self.error_fields.retry_delay is None:
             return None
-        path = tuple(int(step) if step.isdigit() else step for step in self.error_fields.retry_delay.split("."))
-        for value in each(body, path):
+        for value in each(body, _path(self.error_fields.retry_delay)):
             if isinstance(value, str) and value.endswith("s"):
                 try:
                     return float(value[:-1])
@@ -120,5 +123,10 @@ def _field(where: str | None, headers: Mapping[str, str], body: Any) -> str | No
         value = header_value(headers, where.removeprefix("header:"))
         # AWS writes `ThrottlingException:http://internal.amazon.com/...`: the type is the first part
         return value.split(":", 1)[0] if value else None
-    value = dig(body, tuple(int(step) if step.isdigit() else step for step in where.split(".")))
+    value = dig(body, _path(where))
     return None if value is None else str(value)
+
+
+def _path(where: str) -> tuple[str | int, ...]:
+    """`error.details.0.type` -> ("error", "details", 0, "type"): numbers index lists."""
+    return tuple(int(step) if step.isdigit() else step for step in where.split("."))

@@ -51,7 +51,7 @@ class Registry:
 
     def _on_api(self, model: ModelInfo, api: str) -> ModelInfo:
         """`gpt-5.5@responses`: the model spoken to through another of its provider's APIs."""
-        apis = [api_name for (owner, api_name) in APIS if owner == model.provider]
+        apis = apis_of(model.provider)
         if api not in apis:
             raise ConfigurationError(f"{model.provider} has no {api!r} API for {model.id}; it has: {', '.join(apis)}")
         variant = dataclasses.replace(model, id=f"{model.id}@{api}", api=api, aliases=())
@@ -63,6 +63,11 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._models)
+
+
+def apis_of(provider: str) -> list[str]:
+    """The wire APIs a provider's spec defines, the default first."""
+    return [api_name for (owner, api_name) in APIS if owner == provider]
 
 
 REGISTRY = Registry(MODELS)
@@ -97,7 +102,7 @@ def register_model(
     """
     if provider not in PROVIDERS:
         raise ConfigurationError(f"unknown provider {provider!r}; known: {', '.join(sorted(PROVIDERS))}")
-    apis = [api_name for (owner, api_name) in APIS if owner == provider]
+    apis = apis_of(provider)
     api = api or apis[0]
     if api not in apis:
         raise ConfigurationError(f"{provider} has no {api!r} API; it has: {', '.join(apis)}")

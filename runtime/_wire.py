@@ -53,7 +53,7 @@ def first(body: Any, *paths: tuple[str | int, ...]) -> Any:
 
 
 def json_text(value: Any) -> str:
-    """JSON as a string, for APIs that take a schema as text (Bedrock's Converse)."""
+    """JSON as a string (tool arguments and results; a schema for Bedrock's Converse)."""
     return orjson.dumps(value).decode()
 
 
@@ -105,7 +105,7 @@ def result_text(content: Any, where: str) -> str:
 def tool_call(id_: Any, name: Any, arguments: Any, signature: Any = None) -> ToolCall:
     """A ToolCall from what the provider sent: arguments as JSON text (OpenAI) or an object."""
     if isinstance(arguments, dict):
-        return ToolCall(str(id_), str(name), arguments, orjson.dumps(arguments).decode(), signature)
+        return ToolCall(str(id_), str(name), arguments, json_text(arguments), signature)
     raw = arguments if isinstance(arguments, str) else ""
     try:
         parsed = orjson.loads(raw) if raw else {}
