@@ -283,6 +283,7 @@ def test_errors_are_classified_as_for_chat() -> None:
     }
     answer = cloudburst.parse(MODEL, 429, {"retry-after": "2"}, body)
     assert isinstance(answer.error, cloudburst.RateLimitedError) and answer.error.retryable
+    assert answer.error.retry_after == 2.0  # the wait the provider asked for, read when classified
 
 
 def test_tool_call_then_result_then_answer(snapshot: SnapshotAssertion) -> None:
