@@ -18,11 +18,28 @@ DEFAULT_READ_TIMEOUT: float | None = None
 DEFAULT_TOTAL_TIMEOUT = 600.0
 """Seconds for a whole attempt, as openai-python's default."""
 
-FIRST_ARRIVAL_MARGIN_SECONDS = 0.5
-"""A full bucket that starts to drain refills this much later. The provider's bucket starts
-draining when the first request arrives, after connections are set up (TLS handshakes, a few
-hundred at once); refilling from our first send would run ahead of it and earn the odd 429.
-Costs the refill of this long once per drain, never rate."""
+BURST_SECONDS = 0.25
+"""Pace, don't burst: a (provider, model) bucket sends at most this many seconds of its rate at
+once, and otherwise spreads requests and tokens evenly at the rate (GCRA: a token bucket whose
+capacity is this much of the rate). Providers enforce their per-minute limits over shorter
+windows too (OpenAI: 6,000 RPM may be enforced as 100 a second); sending at most a quarter of a
+second's share at once leaves three quarters of a one-second window as headroom for the jitter
+between our send and their arrival. The rate itself, and so throughput, is the full limit."""
+
+TIGHTEN_FACTOR = 0.8
+"""A 429 the bucket did not expect (it still showed room) is evidence of a shorter window or
+another user of the key: the bucket's rate is cut to this share, its burst spent, ..."""
+TIGHTEN_INTERVAL_SECONDS = 1.0
+"""... at most once this often, since the 429s of one burst arrive together ..."""
+MIN_RATE_FACTOR = 0.25
+"""... never below this share of the limit ..."""
+RECOVERY_PER_SECOND = 0.01
+"""... and it recovers additively: this share of the limit a second (from 0.8 to 1.0 in 20 s)."""
+
+OVERLOAD_INTERVAL_SECONDS = 1.0
+"""An overloaded answer (503, 529) halves the bucket's concurrency window at most this often;
+each success widens it by one again, up to the bucket's max_concurrency (AIMD). Only the request
+that got the answer backs off; the others go on."""
 
 DEFAULT_MAX_CONCURRENCY = 256
 """Requests in flight per (provider, model) when no limit says otherwise."""

@@ -3,6 +3,8 @@ how long to wait after a 429. Header names come from the provider spec (`RateLim
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -13,6 +15,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cloudburst._providers import RateLimitHeaders
+
+log = logging.getLogger("cloudburst")
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -33,15 +37,15 @@ def parse_duration(text: str) -> float | None:
 
 
 def parse_rfc3339(text: str, now: float) -> float | None:
-    """Seconds from `now` (a Unix time) until an RFC 3339 time such as `2025-01-01T00:00:30Z`;
-    never negative; None when unreadable."""
+    """Seconds from `now` (a Unix time) until an RFC 3339 time such as `2025-01-01T00:00:30Z`
+    (negative when it is past); None when unreadable."""
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
     if moment.tzinfo is None:
         return None
-    return max(0.0, moment.timestamp() - now)
+    return moment.timestamp() - now
 
 
 def parse_reset(text: str, reset_format: str, now: float) -> float | None:
@@ -89,17 +93,62 @@ class ReportedLimits:
     input_tokens_remaining: float | None = None
     output_tokens_remaining: float | None = None
 
+    def by_dimension(self) -> tuple[tuple[float | None, float | None], ...]:
+        """(limit, remaining) for requests, tokens, input tokens and output tokens."""
+        return (
+            (self.requests_limit, self.requests_remaining),
+            (self.tokens_limit, self.tokens_remaining),
+            (None, self.input_tokens_remaining),
+            (None, self.output_tokens_remaining),
+        )
 
-def _number(headers: Mapping[str, str], name: str | None) -> float | None:
+
+MAX_PLAUSIBLE = 1e12
+"""No provider's per-minute limit is near this; larger figures are nonsense."""
+MAX_RESET_SECONDS = 86_400.0
+"""A per-minute budget is whole again within a day; a reset further ahead is nonsense."""
+RESET_SKEW_SECONDS = 60.0
+"""A reset this far in the past may be clock skew (read as 0); further back it is nonsense."""
+_warned: set[str] = set()
+
+
+def _dimension(
+    headers: Mapping[str, str], limit_name: str | None, remaining_name: str | None, bad: list[str], what: str
+) -> tuple[float | None, float | None]:
+    """(limit, remaining) of one dimension, each None when absent or impossible; a dimension
+    whose limit is impossible keeps no remaining either."""
+    limit = _number(headers, limit_name, bad)
+    remaining = _number(headers, remaining_name, bad)
+    if limit is not None and not 1.0 <= limit <= MAX_PLAUSIBLE:
+        bad.append(f"{what} limit {limit:g}")
+        return None, None
+    if remaining is not None and not 0.0 <= remaining <= (limit or MAX_PLAUSIBLE):
+        bad.append(f"{what} remaining {remaining:g}")
+        remaining = None
+    return limit, remaining
+
+
+def _reset_seconds(value: float | None, bad: list[str], what: str) -> float | None:
+    if value is None or (-RESET_SKEW_SECONDS <= value <= MAX_RESET_SECONDS and math.isfinite(value)):
+        return None if value is None else max(0.0, value)
+    bad.append(f"{what} reset {value:g}s")
+    return None
+
+
+def _number(headers: Mapping[str, str], name: str | None, bad: list[str]) -> float | None:
     if name is None:
         return None
     value = headers.get(name)
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
-        return None
+        number = math.nan
+    if math.isfinite(number):
+        return number
+    bad.append(f"{name}: {value!r}")
+    return None
 
 
 def _reset(headers: Mapping[str, str], name: str | None, reset_format: str, now: float) -> float | None:
@@ -116,15 +165,30 @@ def _left(remaining: float | None, limit: float | None, reset: float | None) -> 
     return max(0.0, limit - limit * reset / 60.0)
 
 
-def read_limits(headers: Mapping[str, str], names: RateLimitHeaders, now: float | None = None) -> ReportedLimits | None:
+def read_limits(
+    headers: Mapping[str, str], names: RateLimitHeaders, now: float | None = None, *, provider: str = ""
+) -> ReportedLimits | None:
     """The limits an answer reports, or None when it reports none (the common case for
-    providers or proxies that send no such headers). `now` is a Unix time, for RFC 3339 resets."""
-    remaining = _number(headers, names.requests_remaining)
-    tokens = _number(headers, names.tokens_remaining)
-    input_tokens = _number(headers, names.input_tokens_remaining)
-    output_tokens = _number(headers, names.output_tokens_remaining)
-    requests_limit = _number(headers, names.requests_limit)
-    tokens_limit = _number(headers, names.tokens_limit)
+    providers or proxies that send no such headers). `now` is a Unix time, for RFC 3339 resets.
+
+    Headers are evidence, not commands: a figure that cannot be true (negative, not a number, a
+    limit under 1 a minute, more remaining than the limit, a reset in the past or a day ahead)
+    is dropped, with one warning per provider, so nonsense can never freeze a job."""
+    bad: list[str] = []
+    requests_limit, remaining = _dimension(headers, names.requests_limit, names.requests_remaining, bad, "requests")
+    tokens_limit, tokens = _dimension(headers, names.tokens_limit, names.tokens_remaining, bad, "tokens")
+    _, input_tokens = _dimension(headers, None, names.input_tokens_remaining, bad, "input tokens")
+    _, output_tokens = _dimension(headers, None, names.output_tokens_remaining, bad, "output tokens")
+    wall = time.time() if now is None else now
+    requests_reset = _reset_seconds(_reset(headers, names.requests_reset, names.reset_format, wall), bad, "requests")
+    tokens_reset = _reset_seconds(_reset(headers, names.tokens_reset, names.reset_format, wall), bad, "tokens")
+    if bad and provider not in _warned:
+        _warned.add(provider)
+        log.warning(
+            "%s sent rate-limit headers that cannot be true (%s); ignoring those figures",
+            provider or "a provider",
+            ", ".join(bad),
+        )
     if (
         remaining is None
         and tokens is None
@@ -134,9 +198,6 @@ def read_limits(headers: Mapping[str, str], names: RateLimitHeaders, now: float 
         and tokens_limit is None
     ):
         return None
-    wall = time.time() if now is None else now
-    requests_reset = _reset(headers, names.requests_reset, names.reset_format, wall)
-    tokens_reset = _reset(headers, names.tokens_reset, names.reset_format, wall)
     return ReportedLimits(
         requests_limit=requests_limit,
         requests_remaining=_left(remaining, requests_limit, requests_reset),

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cloudburst")
 _END = object()
+_PACING_KINDS = frozenset({"rate_limited", "overloaded"})
+"""Error kinds the limiter hears of: a 429 cools and tightens the bucket, an overload narrows it."""
 _NOTHING = Usage()
 """Stands for "no failed attempts" until there is one; never changed."""
 
@@ -211,8 +213,11 @@ class Job:
                         next_model = bigger
                 elif decision.move == "other":
                     next_model = client.pick(avoid=model)
-            if decision.cooldown:
-                limiter.cool_down(route.key, decision.cooldown)
+            if error is not None and error.kind in _PACING_KINDS:
+                if error.kind == "rate_limited":
+                    limiter.rate_limited(route.key, decision.cooldown)
+                else:
+                    limiter.overloaded(route.key)
             if not decision.retry or error is None:
                 if attempt > 1:
                     response.attempts = attempt
@@ -276,7 +281,11 @@ class Job:
             response = parse(model, status, headers, content, output_schema=route.output_schema)
             if route.check_json and response.error is None:
                 response.error = invalid_json(response)
-            reported = read_limits(headers, route.provider.rate_limit_headers) if route.reads_limits else None
+            reported = (
+                read_limits(headers, route.provider.rate_limit_headers, provider=route.provider.name)
+                if route.reads_limits
+                else None
+            )
         except Exception:  # a bug below us: free the slot before it surfaces
             limiter.settle(ticket, None, None)
             tracker.in_flight -= 1

@@ -20,7 +20,6 @@ from cloudburst._config import RetryPolicy
 from cloudburst._errors import (
     ContextOverflowError,
     InvalidOutputError,
-    OverloadedError,
     ProviderError,
     RateLimitedError,
 )
@@ -37,7 +36,8 @@ class Decision:
     delay: float = 0.0
     """Seconds this prompt waits before its next attempt."""
     cooldown: float = 0.0
-    """Seconds the bucket that answered holds every request (after a 429 or overloaded)."""
+    """Seconds the bucket that answered holds every request (after a 429). An overloaded answer
+    backs off only its own request (`delay`); the limiter narrows the bucket's window."""
     move: Move = "same"
 
 
@@ -56,7 +56,7 @@ def decide(
     if error is None:
         return FINAL
     cooldown = 0.0
-    if isinstance(error, (RateLimitedError, OverloadedError)):  # the bucket backs off, retry or not
+    if isinstance(error, RateLimitedError):  # the bucket backs off, retry or not
         cooldown = min(retry_after, policy.retry_after_cap) if retry_after is not None else policy.backoff(attempt, rng)
     if attempt >= policy.max_attempts:
         return Decision(retry=False, cooldown=cooldown) if cooldown else FINAL

@@ -460,6 +460,6 @@ def test_a_wait_the_provider_asks_for_in_its_body_is_honoured_too(monkeypatch: p
     monkeypatch.setattr(cloudburst._job, "parse", parse_with_body_wait)
     client = client_for(handler, retry=RetryPolicy(retry_after_cap=0.01))
     cooled: list[float] = []
-    monkeypatch.setattr(client.limiter, "cool_down", lambda key, seconds: cooled.append(seconds))
+    monkeypatch.setattr(client.limiter, "rate_limited", lambda key, seconds: cooled.append(seconds))
     (result,) = client.run(["a"])
     assert result.completion == "ok" and cooled == [0.01]  # asked for 5 s, capped at 10 ms
