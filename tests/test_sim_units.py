@@ -16,8 +16,8 @@ from cloudburst import SimConfig, Simulator
 from cloudburst._sim.answers import prose
 from cloudburst._sim.cli import add_sim_command, config_from_args
 from cloudburst._sim.limits import Cost, RateLimiter, TokenBucket, go_duration, rfc3339
-from cloudburst._sim.spikes import in_spike
 from cloudburst._sim.schema import value_for
+from cloudburst._sim.spikes import in_spike
 from cloudburst._sim.words import WORDS
 from cloudburst._tokens import count_text
 
