@@ -61,7 +61,8 @@ class SimConfig:
     """Share of time (0..1) each provider spends overloaded, in spikes: during one, every
     answerable request gets the provider's overloaded answer (the "503" fault's: 503, Anthropic's
     529 overloaded_error, Gemini's UNAVAILABLE, Bedrock's ServiceUnavailableException), as real
-    overloads hit everyone for seconds at a time. Placed by `seed` and the time since the
+    overloads hit everyone for seconds at a time. It is counted against the limits first, as
+    every admitted request is. Placed by `seed` and the time since the
     config was taken (see `spikes`); counted as `overload_spikes` in `/_sim/stats`."""
     overload_spike_seconds: float = 2.0
     """How long one overload spike lasts."""

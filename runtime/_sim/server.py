@@ -1,5 +1,6 @@
 """The simulator's HTTP server: one aiohttp low-level handler with dict routing, and the steps
-every model request goes through — auth, validation, rate limits, latency, faults, answer.
+every model request goes through — auth, validation, rate limits, overload spikes, latency,
+faults, answer (its rate-limit headers absurd when the config says so).
 
 Paths several providers serve (`/v1/files…`) go to the provider that claims the request by its
 headers: Anthropic when `anthropic-version` or `x-api-key` is present (its SDKs always send the
