@@ -28,6 +28,7 @@ from cloudburst._progress import ProgressKind
 from cloudburst._prompt import Completed, Prompt
 from cloudburst._response import APIResponse
 from cloudburst._sampling import SamplingParams
+from cloudburst._sim.config import WINDOW_SECONDS
 from cloudburst.generated import PROVIDERS
 
 log = logging.getLogger("cloudburst")
@@ -154,6 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 tpm=args.tpm,
                 input_tpm=args.input_tpm,
                 output_tpm=args.output_tpm,
+                window_seconds=args.sim_window_seconds,
                 latency_ms=args.sim_latency_ms,
                 latency_spread_ms=args.sim_latency_ms / 2,
                 faults=SimConfig.spread_faults(args.sim_fault_rate),
@@ -206,4 +208,7 @@ def add_run_command(commands: Any) -> None:
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")
     parser.add_argument("--sim-latency-ms", type=float, default=0.0, help="with --simulate: mean answer time")
     parser.add_argument("--sim-fault-rate", type=float, default=0.0, help="with --simulate: share of faulty answers")
+    parser.add_argument(
+        "--sim-window-seconds", type=float, default=WINDOW_SECONDS, help="with --simulate: limit windows (60: whole)"
+    )
     parser.set_defaults(handler=cmd_run)

@@ -27,7 +27,7 @@ def client_on(sim: Simulator, models: list[str], **settings: object) -> LLMClien
 
 
 def test_a_limit_matched_on_both_sides_is_used_without_a_single_429(sim: Simulator) -> None:
-    sim.configure(rpm=300, input_tpm=1_000_000, output_tpm=1_000_000)
+    sim.configure(rpm=300, input_tpm=1_000_000, output_tpm=1_000_000, window_seconds=60)
     client = client_on(
         sim,
         ["gpt-4.1-mini", "claude-haiku-4-5"],
@@ -45,7 +45,7 @@ def test_a_limit_matched_on_both_sides_is_used_without_a_single_429(sim: Simulat
 
 
 def test_limits_the_client_was_not_given_are_learned_from_the_headers(sim: Simulator) -> None:
-    sim.configure(rpm=600)
+    sim.configure(rpm=600, window_seconds=60)
     client = client_on(sim, ["gpt-4.1-mini"], retry=RetryPolicy(backoff_base=0.01))
     assert all(r.ok for r in client.run([f"q{i}" for i in range(610)]))
     bucket = client.limiter.buckets["openai/gpt-4.1-mini"]  # type: ignore[attr-defined]
@@ -84,7 +84,7 @@ def test_under_faults_every_prompt_ends_once_with_a_response_or_a_typed_error(si
 def test_providers_without_limit_headers_get_no_429_either(sim_env: Simulator) -> None:
     """Nothing to resync from: the client's own bucket must not run ahead of the provider's,
     whose first request arrives after connections are set up."""
-    sim_env.configure(rpm=300, latency_ms=100)
+    sim_env.configure(rpm=300, latency_ms=100, window_seconds=60)
     models = ["gemini-2.5-flash-lite", "bedrock-claude-haiku-4-5"]
     client = LLMClient(
         models, limits=RateLimits(rpm=300), sampling=SamplingParams(max_new_tokens=32), progress=None, seed=5

@@ -205,7 +205,7 @@ def test_invalid_body_is_a_validation_exception(sim: Simulator) -> None:
 
 
 def test_throttling_exception_without_rate_limit_headers(sim: Simulator) -> None:
-    sim.configure(rpm=2)
+    sim.configure(rpm=2, window_seconds=60)
     responses = [post(sim, "converse", {"messages": HELLO}) for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 429]
     refused = responses[2]

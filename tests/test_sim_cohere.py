@@ -165,12 +165,12 @@ def test_errors_in_coheres_shape(sim: Simulator) -> None:
 
 
 def test_rate_limit_is_429_with_a_message_and_no_limit_headers(sim: Simulator, client: cohere.ClientV2) -> None:
-    sim.configure(rpm=2)
+    sim.configure(rpm=2, window_seconds=60)
     body = {"model": MODEL, "messages": [{"role": "user", "content": "Hi"}]}
     responses = [post(sim, "chat", body) for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 429]
-    assert set(responses[2].json()) == {"message"} and int(responses[2].headers["retry-after"]) >= 1
-    assert not any("ratelimit" in name for r in responses for name in r.headers)
+    assert set(responses[2].json()) == {"message"}
+    assert not any("ratelimit" in name or name == "retry-after" for r in responses for name in r.headers)
     assert isinstance(cloudburst.parse(MODEL, 429, responses[2].headers, responses[2].content).error, RateLimitedError)
     with pytest.raises(cohere.TooManyRequestsError):
         client.chat(model=MODEL, messages=[{"role": "user", "content": "Hi"}], request_options={"max_retries": 0})

@@ -19,6 +19,7 @@ from cloudburst import (
     ServerError,
     Simulator,
 )
+from tests.test_sim_windows import call
 
 OPENAI = {"Authorization": "Bearer sk-one"}
 HTTP = httpx.Client()
@@ -231,3 +232,48 @@ def test_cloudburst_parses_the_simulators_answers(sim: Simulator) -> None:
     answer = HTTP.post(f"{sim.url}/v1/messages", json=rendered.body, headers=ANTHROPIC)
     parsed = cloudburst.parse("claude-haiku-4-5", answer.status_code, answer.headers, answer.content)
     assert parsed.error is None and parsed.thoughts and parsed.thoughts[0].signature
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "status", "kind"),
+    [
+        ("openai", "gpt-4o-mini", 503, "server_error"),
+        ("anthropic", "claude-haiku-4-5", 529, "overloaded_error"),
+        ("gemini", "gemini-2.5-flash", 503, "UNAVAILABLE"),
+        ("bedrock", "bedrock-claude-haiku-4-5", 503, "ServiceUnavailableException"),
+    ],
+)
+def test_in_an_overload_spike_every_request_gets_the_providers_overloaded_answer(
+    sim: Simulator, provider: str, model: str, status: int, kind: str
+) -> None:
+    sim.configure(overload_spikes=1.0)
+    with httpx.Client() as client:
+        answers = [call(sim, provider, client) for _ in range(5)]
+    assert {a.status_code for a in answers} == {status}
+    assert kind in answers[0].text or kind in answers[0].headers.get("x-amzn-ErrorType", "")
+    assert isinstance(cloudburst.parse(model, status, answers[0].headers, answers[0].content).error, OverloadedError)
+    assert sim.stats()["overload_spikes"] == 5 and sim.stats()["faults"] == {}
+
+
+def test_overload_spikes_come_in_runs_of_their_length_for_their_share_of_time(sim: Simulator) -> None:
+    sim.configure(overload_spikes=0.3, overload_spike_seconds=0.25, seed=4)
+    seen: list[tuple[float, bool]] = []
+    with httpx.Client() as client:
+        started = time.monotonic()
+        while time.monotonic() - started < 4:
+            answer = call(sim, "openai", client)
+            seen.append((time.monotonic(), answer.status_code == 503))
+            time.sleep(0.005)
+    overloaded = [at for at, spiked in seen if spiked]
+    assert 0.15 <= len(overloaded) / len(seen) <= 0.45
+    runs: list[list[float]] = []
+    before = False
+    for at, spiked in seen:
+        if spiked and before:
+            runs[-1].append(at)
+        elif spiked:
+            runs.append([at])
+        before = spiked
+    assert len(runs) >= 3 and all(run[-1] - run[0] <= 0.55 for run in runs)  # one spike, or two that touch
+    assert max(run[-1] - run[0] for run in runs) >= 0.15
+    assert sim.stats()["overload_spikes"] == len(overloaded)

@@ -231,7 +231,7 @@ def test_bad_key_is_auth_and_the_key_is_a_header(sim: Simulator) -> None:
 
 
 def test_rate_limit_is_resource_exhausted_with_retry_info_and_no_headers(sim: Simulator, client: genai.Client) -> None:
-    sim.configure(rpm=2)
+    sim.configure(rpm=2, window_seconds=60)
     responses = [generate(sim, {"contents": [{"parts": [{"text": "Hi"}]}]}) for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 429]
     assert not any(name.startswith("x-ratelimit") or name == "retry-after" for r in responses for name in r.headers)

@@ -1,9 +1,12 @@
-"""The simulator's rate limits: each kind refuses when configured and only then, answering 429
-with the provider's body and headers, and reporting its buckets on every answer."""
+"""The simulator's rate limits over a full minute (`window_seconds=60`): each kind refuses when
+configured and only then, answering 429 with the provider's body and headers, reporting its
+minute buckets on every answer, counting requests on arrival. Short windows: test_sim_windows."""
 
 from __future__ import annotations
 
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,11 +20,12 @@ OPENAI = {"Authorization": "Bearer sk-one"}
 HTTP = httpx.Client()
 """One keep-alive client for the module: a fresh connection per request would dominate the run."""
 ANTHROPIC = {"x-api-key": "sk-ant-one", "anthropic-version": "2023-06-01"}
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hello there"}]}
 DURATION = re.compile(r"^(\d+h)?(\d+m)?(\d+(\.\d+)?s|\d+ms)$")
 
 
 def chat(sim: Simulator, headers: dict[str, str] = OPENAI, model: str = "gpt-4o-mini", **extra: Any) -> httpx.Response:
-    body = {"model": model, "messages": [{"role": "user", "content": "Hello there"}], **extra}
+    body = {**CHAT, "model": model, **extra}
     return HTTP.post(f"{sim.url}/v1/chat/completions", json=body, headers=headers)
 
 
@@ -38,7 +42,7 @@ def test_no_limits_means_no_429_and_no_limit_headers(sim: Simulator) -> None:
 
 
 def test_openai_requests_per_minute(sim: Simulator) -> None:
-    sim.configure(rpm=3)
+    sim.configure(rpm=3, window_seconds=60)
     answers = [chat(sim) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["x-ratelimit-remaining-requests"] for a in answers[:3]] == ["2", "1", "0"]
@@ -48,7 +52,7 @@ def test_openai_requests_per_minute(sim: Simulator) -> None:
     error = refused.json()["error"]
     assert set(refused.json()) == {"error"} and set(error) == {"message", "type", "param", "code"}
     assert error["type"] == "requests" and error["code"] == "rate_limit_exceeded"
-    assert "requests per min (RPM): Limit 3" in error["message"]
+    assert "requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in " in error["message"]
     assert int(refused.headers["retry-after"]) >= 1 and 0 < int(refused.headers["retry-after-ms"]) <= 20_000
     assert sim.stats()["rate_limited"] == {"requests": 1}
     parsed = cloudburst.parse("gpt-4o-mini", refused.status_code, refused.headers, refused.content)
@@ -64,7 +68,7 @@ def test_openai_limits_are_per_key_and_per_model(sim: Simulator) -> None:
 
 
 def test_openai_tokens_per_minute_count_the_prompt_and_max_tokens(sim: Simulator) -> None:
-    sim.configure(tpm=100)
+    sim.configure(tpm=100, window_seconds=60)
     first = chat(sim, max_completion_tokens=60)
     assert first.status_code == 200
     assert first.headers["x-ratelimit-limit-tokens"] == "100"
@@ -78,7 +82,7 @@ def test_openai_tokens_per_minute_count_the_prompt_and_max_tokens(sim: Simulator
 
 
 def test_anthropic_requests_per_minute(sim: Simulator) -> None:
-    sim.configure(rpm=2)
+    sim.configure(rpm=2, window_seconds=60)
     answers = [message(sim) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert [a.headers["anthropic-ratelimit-requests-remaining"] for a in answers[:2]] == ["1", "0"]
@@ -94,7 +98,7 @@ def test_anthropic_requests_per_minute(sim: Simulator) -> None:
 
 
 def test_anthropic_input_tokens_per_minute(sim: Simulator) -> None:
-    sim.configure(input_tpm=5)
+    sim.configure(input_tpm=5, window_seconds=60)
     first = message(sim)
     assert first.status_code == 200 and first.headers["anthropic-ratelimit-input-tokens-limit"] == "5"
     assert "anthropic-ratelimit-output-tokens-limit" not in first.headers
@@ -104,17 +108,32 @@ def test_anthropic_input_tokens_per_minute(sim: Simulator) -> None:
     assert sim.stats()["rate_limited"] == {"input_tokens": statuses.count(429)}
 
 
-def test_anthropic_output_tokens_reserve_max_tokens_then_refund_the_unused(sim: Simulator) -> None:
-    sim.configure(output_tpm=100)
-    first = message(sim, max_tokens=80)
-    assert first.status_code == 200
-    used = first.json()["usage"]["output_tokens"]
-    remaining = int(first.headers["anthropic-ratelimit-output-tokens-remaining"])
-    assert 100 - used <= remaining <= 100 - used + 1  # refilled a little meanwhile
-    assert first.headers["anthropic-ratelimit-tokens-remaining"] == str(remaining)
-    refused = message(sim, max_tokens=101)
-    assert refused.status_code == 429 and "output tokens per minute" in refused.json()["error"]["message"]
-    assert sim.stats()["rate_limited"] == {"output_tokens": 1}
+def test_anthropic_output_tokens_reserve_max_tokens_on_arrival_then_refund_the_unused(sim: Simulator) -> None:
+    sim.configure(output_tpm=10_000, window_seconds=60, latency_ms=300)
+    with ThreadPoolExecutor(2) as pool:
+        in_flight = pool.submit(message, sim, 8_000)
+        while sim.stats()["in_flight"] == 0:
+            time.sleep(0.01)
+        time.sleep(0.05)  # its body read and its tokens taken
+        refused = message(sim, max_tokens=8_000)  # the first one's 8,000 are taken while it runs
+        first = in_flight.result()
+    assert first.status_code == 200 and refused.status_code == 429
+    assert "10,000 output tokens per minute" in refused.json()["error"]["message"]
+    assert first.json()["usage"]["output_tokens"] < 100
+    assert first.headers["anthropic-ratelimit-output-tokens-remaining"] == "10000"  # refunded, to the thousand
+    assert [message(sim, max_tokens=8_000).status_code for _ in range(3)] == [200] * 3  # each refunded in turn
+    assert message(sim, max_tokens=10_001).status_code == 429
+    assert sim.stats()["rate_limited"] == {"output_tokens": 2}
+
+
+def test_requests_count_on_arrival_so_answers_in_flight_report_each_other(sim: Simulator) -> None:
+    sim.configure(rpm=10, window_seconds=60, latency_ms=300)
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(
+            pool.map(lambda _: httpx.post(f"{sim.url}/v1/chat/completions", json=CHAT, headers=OPENAI), range(3))
+        )
+    assert [a.status_code for a in answers] == [200] * 3
+    assert [a.headers["x-ratelimit-remaining-requests"] for a in answers] == ["7"] * 3
 
 
 @pytest.mark.parametrize("limit", ["rpm", "tpm"])

@@ -156,7 +156,7 @@ def test_bad_key_is_401(sim: Simulator) -> None:
 
 
 def test_rate_limits_with_minute_headers(sim: Simulator) -> None:
-    sim.configure(rpm=2, tpm=100_000)
+    sim.configure(rpm=2, tpm=100_000, window_seconds=60)
     responses = [chat(sim) for _ in range(3)]
     assert [r.status_code for r in responses] == [200, 200, 429]
     assert [r.headers["x-ratelimit-remaining-req-minute"] for r in responses] == ["1", "0", "0"]

@@ -15,8 +15,9 @@ import cloudburst
 from cloudburst import SimConfig, Simulator
 from cloudburst._sim.answers import prose
 from cloudburst._sim.cli import add_sim_command, config_from_args
-from cloudburst._sim.limits import TokenBucket, go_duration, rfc3339
+from cloudburst._sim.limits import Cost, RateLimiter, TokenBucket, go_duration, rfc3339
 from cloudburst._sim.schema import value_for
+from cloudburst._sim.spikes import in_spike
 from cloudburst._sim.words import WORDS
 from cloudburst._tokens import count_text
 
@@ -29,6 +30,10 @@ from cloudburst._tokens import count_text
         {"faults": {"500": 0.7, "503": 0.6}},
         {"batch_error_fraction": 2.0},
         {"hang_s": -1},
+        {"window_seconds": 0},
+        {"window_seconds": 61},
+        {"overload_spikes": 1.5},
+        {"overload_spike_seconds": 0},
     ],
 )
 def test_config_rejects_nonsense(changes: dict[str, object]) -> None:
@@ -82,7 +87,7 @@ def test_every_word_is_one_token_so_usage_needs_no_tokenizer() -> None:
 
 
 def test_token_bucket_refills_continuously() -> None:
-    bucket = TokenBucket.full(60, now=0.0)
+    bucket = TokenBucket.full(60, 60, now=0.0)
     bucket.take(60)
     assert bucket.wait_for(1) == pytest.approx(1.0)
     bucket.refill(0.5)
@@ -91,12 +96,46 @@ def test_token_bucket_refills_continuously() -> None:
     assert bucket.level == 60 and bucket.seconds_to_full() == 0
 
 
+def test_a_window_bucket_admits_one_request_bigger_than_itself_then_is_in_debt() -> None:
+    window = TokenBucket.full(6000, 100.0, now=0.0, overdraw=True)  # 6,000 a minute, a second's share
+    assert window.wait_for(250) == 0
+    window.take(250)
+    assert window.level == -150 and window.wait_for(1) == pytest.approx(1.51)
+    window.refill(1.5)
+    assert window.wait_for(250) == pytest.approx(1.0)  # a full window again, not 250
+    window.refill(2.5)
+    assert window.level == 100 and window.wait_for(250) == 0
+
+
+def test_a_full_minute_window_is_the_minute_bucket_alone() -> None:
+    minute = RateLimiter({"requests": 6000}, window_seconds=60)
+    admitted = sum(minute.acquire("k", "m", Cost(), now=0.0) is None for _ in range(6001))
+    assert admitted == 6000 and not minute.windows
+    second = RateLimiter({"requests": 6000}, window_seconds=1.0)
+    assert sum(second.acquire("k", "m", Cost(), now=0.0) is None for _ in range(150)) == 100
+    refusal = second.acquire("k", "m", Cost(), now=0.0)
+    assert refusal is not None and refusal.used == 100 and refusal.retry_after == pytest.approx(0.01)
+    assert second.bucket("k", "m", "requests", 0.0).remaining == 5900  # type: ignore[union-attr]
+
+
+def test_spikes_take_their_share_of_time_in_runs_of_their_length() -> None:
+    step = 0.01
+    flags = [in_spike(3, "openai", i * step, 0.2, 0.5) for i in range(int(200 / step))]
+    assert sum(flags) / len(flags) == pytest.approx(0.2, abs=0.01)
+    runs = [len(run) * step for run in "".join("x" if f else " " for f in flags).split()]
+    assert all(0.49 <= run <= 1.01 for run in runs) and sum(run < 0.51 for run in runs) > len(runs) / 2
+    assert flags == [in_spike(3, "openai", i * step, 0.2, 0.5) for i in range(int(200 / step))]
+    assert flags != [in_spike(3, "anthropic", i * step, 0.2, 0.5) for i in range(int(200 / step))]
+    assert not any(in_spike(3, "openai", t, 0.0, 0.5) for t in (0, 1, 2))
+    assert all(in_spike(3, "openai", t, 1.0, 0.5) for t in (0, 0.3, 1.7))
+
+
 def test_reset_formats() -> None:
     assert [go_duration(s) for s in (0, 0.02, 1.2, 59.9996, 360, 3725.5)] == [
         "0s",
         "20ms",
         "1.2s",
-        "60s",
+        "1m0s",
         "6m0s",
         "1h2m5.5s",
     ]
@@ -112,6 +151,11 @@ def test_cli_flags_make_a_config() -> None:
     config = config_from_args(args)
     assert config.rpm == 5 and config.input_tpm == 100 and config.keys == frozenset({"a", "b"})
     assert dict(config.faults) == {"500": 0.1, "hang": 0.1}
+    assert config.window_seconds == 1.0 and config.overload_spikes == 0 and not config.absurd_headers
+    harsh = ["--window-seconds", "0.5", "--overload-spikes", "0.1", "--overload-spike-seconds", "3", "--absurd-headers"]
+    config = config_from_args(parser.parse_args(["sim", *harsh]))
+    assert (config.window_seconds, config.overload_spikes, config.overload_spike_seconds) == (0.5, 0.1, 3.0)
+    assert config.absurd_headers
 
 
 def test_cloudburst_sim_serves_from_a_subprocess() -> None:

@@ -8,8 +8,9 @@ limits, latency, faults); each provider is a `provider.SimProvider` in its own m
 `anthropic_batches`; `gemini`; `mistral`; `cohere`; `bedrock` with `bedrock_converse` and
 `sigv4`), listed in `runner.default_providers`. Each is served where its own SDK and cloudburst's
 spec put it (`Simulator.base_urls()`): Mistral under `/mistral/v1` since its chat path is
-OpenAI's, Cohere and Bedrock at the root. `answers` and `schema` draw
-deterministic content, `limits` holds the token buckets, `store` the files and batches,
+OpenAI's, Cohere and Bedrock at the root. `answers` and `schema` draw deterministic content,
+`limits` holds the token buckets (a minute's and a window's per limit) and the header formats,
+`spikes` says when a provider is overloaded, `store` holds the files and batches,
 `runner` starts it in a thread (`Simulator`) or the foreground (`serve`, `cloudburst sim`).
 """
 

@@ -177,6 +177,12 @@ class Anthropic(SimProvider):
 
     model_routes = MappingProxyType({"/v1/messages": ModelEndpoint(validate_messages, messages_cost, messages_answer)})
     routes = MappingProxyType(anthropic_batches.ROUTES)
+    limit_header_names = tuple(
+        f"anthropic-ratelimit-{name}-{kind}"
+        for name in ("requests", "tokens", "input-tokens", "output-tokens")
+        for kind in ("limit", "remaining", "reset")
+    )
+    reset_format = "rfc3339"
 
     def claims(self, headers: Mapping[str, str]) -> bool:
         return "x-api-key" in headers or VERSION_HEADER in headers
@@ -218,25 +224,27 @@ class Anthropic(SimProvider):
         )
 
     def limit_headers(self, limiter: RateLimiter, key: str, model: str, now: float) -> dict[str, str]:
+        """Per dimension its limit, remaining and reset (RFC 3339, when the bucket is full again);
+        token counts rounded to the nearest thousand, as Anthropic documents. `tokens-*` is
+        input and output together: the limits and what remains summed, the earlier reset."""
         headers: dict[str, str] = {}
-        tightest: tuple[float, int, str] | None = None
+        tokens: list[tuple[int, int, float]] = []
         for dimension in ("requests", "input_tokens", "output_tokens"):
             bucket = limiter.bucket(key, model, dimension, now)
             if bucket is None:
                 continue
             name = _HEADER_NAMES[dimension]
-            reset = rfc3339(now + bucket.seconds_to_full())
+            remaining = bucket.remaining
+            if dimension != "requests":
+                remaining = min(bucket.limit, round(remaining, -3))
+                tokens.append((bucket.limit, remaining, now + bucket.seconds_to_full()))
             headers[f"anthropic-ratelimit-{name}-limit"] = str(bucket.limit)
-            headers[f"anthropic-ratelimit-{name}-remaining"] = str(bucket.remaining)
-            headers[f"anthropic-ratelimit-{name}-reset"] = reset
-            share = bucket.remaining / bucket.limit
-            if dimension != "requests" and (tightest is None or share < tightest[0]):
-                tightest = (share, bucket.limit, dimension)
-        if tightest is not None:
-            name = _HEADER_NAMES[tightest[2]]
-            headers["anthropic-ratelimit-tokens-limit"] = headers[f"anthropic-ratelimit-{name}-limit"]
-            headers["anthropic-ratelimit-tokens-remaining"] = headers[f"anthropic-ratelimit-{name}-remaining"]
-            headers["anthropic-ratelimit-tokens-reset"] = headers[f"anthropic-ratelimit-{name}-reset"]
+            headers[f"anthropic-ratelimit-{name}-remaining"] = str(remaining)
+            headers[f"anthropic-ratelimit-{name}-reset"] = rfc3339(now + bucket.seconds_to_full())
+        if tokens:
+            headers["anthropic-ratelimit-tokens-limit"] = str(sum(limit for limit, _, _ in tokens))
+            headers["anthropic-ratelimit-tokens-remaining"] = str(sum(left for _, left, _ in tokens))
+            headers["anthropic-ratelimit-tokens-reset"] = rfc3339(min(reset for _, _, reset in tokens))
         return headers
 
     def server_error(self, overloaded: bool) -> Problem:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from cloudburst._sim.config import FAULT_KINDS, SimConfig
+from cloudburst._sim.config import FAULT_KINDS, WINDOW_SECONDS, SimConfig
 from cloudburst._sim.runner import default_providers, environment, serve
 
 
@@ -22,6 +22,12 @@ def add_sim_command(commands: Any) -> None:
     parser.add_argument("--tpm", type=int, help="OpenAI tokens per minute per key and model")
     parser.add_argument("--input-tpm", type=int, help="Anthropic input tokens per minute per key and model")
     parser.add_argument("--output-tpm", type=int, help="Anthropic output tokens per minute per key and model")
+    parser.add_argument(
+        "--window-seconds",
+        type=float,
+        default=WINDOW_SECONDS,
+        help="limits are enforced over windows this long (0 < s <= 60; 60 lets a minute's budget burst)",
+    )
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--latency-spread-ms", type=float, default=0.0, help="lognormal spread; 0 is fixed")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that fault")
@@ -29,6 +35,11 @@ def add_sim_command(commands: Any) -> None:
         "--faults", default=",".join(FAULT_KINDS), help=f"kinds sharing --fault-rate: {','.join(FAULT_KINDS)}"
     )
     parser.add_argument("--hang-s", type=float, default=30.0, help="how long a hang lasts")
+    parser.add_argument("--overload-spikes", type=float, default=0.0, help="share of time each provider is overloaded")
+    parser.add_argument("--overload-spike-seconds", type=float, default=2.0, help="how long one overload spike lasts")
+    parser.add_argument(
+        "--absurd-headers", action="store_true", help="send nonsense rate-limit headers (limits still enforced)"
+    )
     parser.add_argument("--batch-seconds", type=float, default=0.0, help="how long a batch takes to end")
     parser.add_argument("--batch-error-fraction", type=float, default=0.0)
     parser.add_argument("--batch-expired-fraction", type=float, default=0.0)
@@ -45,10 +56,14 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         tpm=args.tpm,
         input_tpm=args.input_tpm,
         output_tpm=args.output_tpm,
+        window_seconds=args.window_seconds,
         latency_ms=args.latency_ms,
         latency_spread_ms=args.latency_spread_ms,
         faults=SimConfig.spread_faults(args.fault_rate, kinds),
         hang_s=args.hang_s,
+        overload_spikes=args.overload_spikes,
+        overload_spike_seconds=args.overload_spike_seconds,
+        absurd_headers=args.absurd_headers,
         batch_seconds=args.batch_seconds,
         batch_error_fraction=args.batch_error_fraction,
         batch_expired_fraction=args.batch_expired_fraction,

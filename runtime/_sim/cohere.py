@@ -1,5 +1,6 @@
 """Cohere (API v2) as the simulator plays it: `/v2/chat`, `/v2/embed` and `/v2/rerank` with
-Bearer auth, errors as a bare `{"message": ...}`, limits without rate-limit headers.
+Bearer auth, errors as a bare `{"message": ...}`, limits without rate-limit headers (a 429 says
+only that the limit was passed: Cohere documents no rate-limit or retry-after header).
 
 Chat thinks (a thinking block before the text, counting toward `max_tokens`) when `thinking` is
 enabled, or on a reasoning model unless disabled. Tool calls follow the rule of the other
@@ -284,7 +285,6 @@ class Cohere(SimProvider):
             "too_many_requests",
             f"You are past the per minute {unit} limit of {refusal.limit} for {model}; please slow down and "
             "retry later, or contact support to raise your limits.",
-            headers={"retry-after": str(max(1, math.ceil(refusal.retry_after)))},
         )
 
     def limit_headers(self, limiter: RateLimiter, key: str, model: str, now: float) -> dict[str, str]:

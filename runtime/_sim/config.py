@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+WINDOW_SECONDS = 1.0
+"""The default enforcement window: a second, as OpenAI and Anthropic say they may enforce."""
 FAULT_KINDS = ("500", "503", "hang", "reset", "malformed", "truncated")
 """Injectable faults: a 500 server error; the provider's overloaded answer (503 for most, 529
 overloaded_error for Anthropic, UNAVAILABLE for Gemini, ServiceUnavailableException for Bedrock); a hang
@@ -27,7 +29,8 @@ class SimConfig:
     """How a simulator behaves. Change one at run time with `Simulator.configure(**changes)`."""
 
     rpm: int | None = None
-    """Requests per minute, per API key and model (every provider)."""
+    """Requests per minute, per API key and model (every provider): one budget per key, shared by
+    every connection and process that uses it, as a provider's is."""
     tpm: int | None = None
     """Tokens per minute, per key and model: the prompt estimate plus the max output tokens for
     OpenAI, Mistral, Cohere and Bedrock; the prompt estimate alone for Gemini, which counts input."""
@@ -36,12 +39,39 @@ class SimConfig:
     output_tpm: int | None = None
     """Anthropic output tokens per minute, per key and model: max_tokens up front, refunded to
     what was used once answered."""
+    window_seconds: float = WINDOW_SECONDS
+    """How finely every limit above is enforced, in seconds (0 < w <= 60). Each limited
+    dimension per key and model has a minute bucket (capacity the limit, refilled at limit/60
+    per second; the rate-limit headers report it) and a window bucket of capacity
+    limit * w / 60 refilled at the same rate, enforced silently: a request that does not fit both
+    is a 429. This is how OpenAI documents its limits ("rate limits can be quantized, meaning
+    they are enforced over shorter periods of time … 60,000 requests/minute may be enforced as
+    1,000 requests/second") and Anthropic its token bucket (60 RPM may be enforced as 1 request
+    per second). The window admits a request once its level reaches the smaller of the request
+    and its capacity and may then go negative, so one request bigger than a window's share
+    passes when the window is not in debt. 60 is the full-minute bucket alone: bursts of a whole
+    minute's budget pass."""
     latency_ms: float = 0.0
     """Mean time to answer, slept with asyncio so concurrent requests overlap."""
     latency_spread_ms: float = 0.0
     """Standard deviation of a lognormal latency with mean `latency_ms`; 0 for a fixed latency."""
     faults: Mapping[str, float] = field(default_factory=dict)
     """Probability of each fault kind (see FAULT_KINDS) per answerable request; they add up."""
+    overload_spikes: float = 0.0
+    """Share of time (0..1) each provider spends overloaded, in spikes: during one, every
+    answerable request gets the provider's overloaded answer (the "503" fault's: 503, Anthropic's
+    529 overloaded_error, Gemini's UNAVAILABLE, Bedrock's ServiceUnavailableException), as real
+    overloads hit everyone for seconds at a time. It is counted against the limits first, as
+    every admitted request is. Placed by `seed` and the time since the
+    config was taken (see `spikes`); counted as `overload_spikes` in `/_sim/stats`."""
+    overload_spike_seconds: float = 2.0
+    """How long one overload spike lasts."""
+    absurd_headers: bool = False
+    """Every model answer carries nonsense in the provider's rate-limit header names instead of
+    the real values (a remaining of -1000000000, a limit of 0.01, a reset centuries ahead or in
+    the past, non-numbers; retry-after too where the provider sends one), in turn, so a client's
+    robustness can be tested. Limits are still enforced. Providers without rate-limit headers
+    (Gemini, Cohere, Bedrock) get none."""
     hang_s: float = 30.0
     """How long a hang lasts before the connection is closed; set it past the client's timeout."""
     batch_seconds: float = 0.0
@@ -77,6 +107,12 @@ class SimConfig:
                 raise ValueError(f"SimConfig.{name} must be within [0, 1]")
         if self.batch_error_fraction + self.batch_expired_fraction > 1:
             raise ValueError("batch_error_fraction + batch_expired_fraction must be at most 1")
+        if not 0 < self.window_seconds <= 60:
+            raise ValueError(f"SimConfig.window_seconds must be > 0 and <= 60, got {self.window_seconds}")
+        if not 0 <= self.overload_spikes <= 1:
+            raise ValueError(f"SimConfig.overload_spikes must be within [0, 1], got {self.overload_spikes}")
+        if not self.overload_spike_seconds > 0:
+            raise ValueError(f"SimConfig.overload_spike_seconds must be > 0, got {self.overload_spike_seconds}")
         if min(self.latency_ms, self.latency_spread_ms, self.hang_s, self.batch_seconds) < 0:
             raise ValueError("latencies and durations must be >= 0")
         object.__setattr__(self, "faults", MappingProxyType(dict(self.faults)))

@@ -368,7 +368,8 @@ class Gemini(SimProvider):
         return Problem(
             429,
             "RESOURCE_EXHAUSTED",
-            "Resource has been exhausted (e.g. check quota).",
+            "You exceeded your current quota, please check your plan and billing details. For more information "
+            "on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.",
             details=(
                 {
                     "@type": "type.googleapis.com/google.rpc.QuotaFailure",
@@ -378,6 +379,15 @@ class Gemini(SimProvider):
                             "quotaId": quota,
                             "quotaDimensions": {"location": "global", "model": model},
                             "quotaValue": str(refusal.limit),
+                        }
+                    ],
+                },
+                {
+                    "@type": "type.googleapis.com/google.rpc.Help",
+                    "links": [
+                        {
+                            "description": "Learn more about Gemini API quotas",
+                            "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
                         }
                     ],
                 },

@@ -1,7 +1,8 @@
 """Mistral (la Plateforme) as the simulator plays it: chat completions under `/mistral/v1` (its
-own path, `/v1/chat/completions`, is OpenAI's here), Bearer auth, `x-ratelimit-*-minute`
-headers, the gateway's bare `{"message": ...}` for 401 and 429, the API's
-`{"object": "error", ...}` otherwise (422 with pydantic's `detail` list for an invalid body).
+own path, `/v1/chat/completions`, is OpenAI's here), Bearer auth, `x-ratelimit-limit-*-minute`
+and `x-ratelimit-remaining-*-minute` headers (no reset), the gateway's bare `{"message": ...}`
+for 401 and 429, the API's `{"object": "error", ...}` otherwise (422 with pydantic's `detail`
+list for an invalid body).
 
 Reasoning (a `magistral-*` model, `prompt_mode: reasoning` or a `reasoning_effort` other than
 none) answers content as chunks, a thinking chunk then the text, the thinking counting toward
@@ -148,6 +149,9 @@ class Mistral(SimProvider):
     routes: Mapping[tuple[str, str], Handler] = MappingProxyType({})
     prefixes = ("/mistral/",)
     base_path = "/mistral/v1"
+    limit_header_names = tuple(
+        f"x-ratelimit-{kind}-{suffix}" for suffix in _HEADERS.values() for kind in ("limit", "remaining")
+    )
 
     def claims(self, headers: Mapping[str, str]) -> bool:
         return False

@@ -30,6 +30,9 @@ class OpenAI(SimProvider):
         }
     )
     routes = MappingProxyType(openai_batches.ROUTES)
+    limit_header_names = tuple(
+        f"x-ratelimit-{kind}-{dimension}" for dimension in _LIMITED for kind in ("limit", "remaining", "reset")
+    )
 
     def claims(self, headers: Mapping[str, str]) -> bool:
         return "x-api-key" not in headers and "anthropic-version" not in headers
@@ -77,7 +80,8 @@ class OpenAI(SimProvider):
         else:
             message = (
                 f"Rate limit reached for {model} in organization org-simulator on {kind} per min ({short}): "
-                f"Limit {refusal.limit}, Requested {refusal.requested}. Please try again in {wait}. "
+                f"Limit {refusal.limit}, Used {refusal.used}, Requested {refusal.requested}. "
+                f"Please try again in {wait}. "
                 "Visit https://platform.openai.com/account/rate-limits to learn more."
             )
         return Problem(

@@ -109,6 +109,11 @@ class SimProvider(ABC):
     """Appended to the server's URL, the provider's base URL as its spec writes it."""
     prefixes: tuple[str, ...] = ()
     """Path prefixes only this provider serves: who answers 404 for an unknown path there."""
+    limit_header_names: tuple[str, ...] = ()
+    """Every rate-limit header the provider may send, for `SimConfig.absurd_headers`; none for
+    providers that send none."""
+    reset_format: str = "duration"
+    """How its reset headers write a time: `duration` (Go's, `6m0s`) or `rfc3339`."""
 
     @abstractmethod
     def claims(self, headers: Mapping[str, str]) -> bool:

@@ -1,5 +1,6 @@
 """The simulator's HTTP server: one aiohttp low-level handler with dict routing, and the steps
-every model request goes through — auth, validation, rate limits, latency, faults, answer.
+every model request goes through — auth, validation, rate limits, overload spikes, latency,
+faults, answer (its rate-limit headers absurd when the config says so).
 
 Paths several providers serve (`/v1/files…`) go to the provider that claims the request by its
 headers: Anthropic when `anthropic-version` or `x-api-key` is present (its SDKs always send the
@@ -26,14 +27,16 @@ from aiohttp import web
 
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.config import SimConfig
-from cloudburst._sim.limits import RateLimiter
+from cloudburst._sim.limits import RateLimiter, absurd_headers
 from cloudburst._sim.provider import Call, Handler, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.spikes import in_spike
 from cloudburst._sim.stats import Stats
 from cloudburst._sim.store import Store
 
 log = logging.getLogger("cloudburst.sim")
 
 _JSON = {"content-type": "application/json"}
+_RETRY_HEADERS = ("retry-after", "retry-after-ms")
 _Target = ModelEndpoint | Handler
 
 
@@ -61,9 +64,11 @@ class SimServer:
         self._requests = 0
 
     def configure(self, config: SimConfig) -> None:
-        """Take a new config: limits start full and the seeded draws start over."""
+        """Take a new config: limits start full, the seeded draws and the spike clock start over."""
         self.config = config
-        self.limiters = {p.name: RateLimiter(p.limits(config)) for p in self.providers}
+        self.limiters = {p.name: RateLimiter(p.limits(config), config.window_seconds) for p in self.providers}
+        self._started = time.monotonic()
+        self._answers = 0
         self._fault_rng = random.Random(config.seed)
         self._latency_rng = random.Random(config.seed + 1)
         self._faults = tuple(config.faults.items())
@@ -136,13 +141,27 @@ class SimServer:
                     found.append((provider, target, params))
         return next((match for match in found if match[0].claims(headers)), found[-1] if found else None)
 
-    def _error(self, provider: SimProvider, problem: Problem, headers: Mapping[str, str] = _JSON) -> web.Response:
+    def _error(
+        self, provider: SimProvider, problem: Problem, headers: Mapping[str, str] = _JSON, model: bool = False
+    ) -> web.Response:
+        """The provider's error answer; `model` for a model route's, whose rate-limit headers
+        may be made absurd."""
         answer_headers = {**headers, **_JSON, **problem.headers, **provider.error_headers(problem)}
+        if model:
+            self._absurd(provider, answer_headers)
         if provider.request_id_header is not None:
             answer_headers[provider.request_id_header] = self._request_id()
         return web.Response(
             status=problem.status, body=orjson.dumps(provider.error_body(problem)), headers=answer_headers
         )
+
+    def _absurd(self, provider: SimProvider, headers: dict[str, str]) -> None:
+        """With `absurd_headers`, the provider's rate-limit headers (and any retry-after) made
+        nonsense, a different set each answer."""
+        if self.config.absurd_headers and provider.limit_header_names:
+            self._answers += 1
+            retry = [name for name in _RETRY_HEADERS if name in headers]
+            headers.update(absurd_headers(provider.limit_header_names, provider.reset_format, retry, self._answers))
 
     def _request_id(self) -> str:
         self._requests += 1
@@ -208,7 +227,17 @@ class SimServer:
         if refusal is not None:
             self.stats.rate_limited[refusal.cause] += 1
             limits = provider.limit_headers(limiter, key, model, time.time())
-            return self._error(provider, provider.rate_limited(refusal, model), limits)
+            return self._error(provider, provider.rate_limited(refusal, model), limits, model=True)
+        config = self.config
+        if config.overload_spikes and in_spike(
+            config.seed,
+            provider.name,
+            time.monotonic() - self._started,
+            config.overload_spikes,
+            config.overload_spike_seconds,
+        ):
+            self.stats.overload_spikes += 1
+            return self._error(provider, provider.server_error(overloaded=True), model=True)
         delay = self._latency()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -216,7 +245,7 @@ class SimServer:
         if fault is not None:
             self.stats.faults[fault] += 1
             if fault in ("500", "503"):
-                return self._error(provider, provider.server_error(overloaded=fault == "503"))
+                return self._error(provider, provider.server_error(overloaded=fault == "503"), model=True)
             if fault == "hang":
                 await asyncio.sleep(self.config.hang_s)
                 if request.transport is not None:
@@ -231,6 +260,7 @@ class SimServer:
         self.stats.output_tokens += answer.output_tokens
         body = orjson.dumps(answer.body)
         response_headers = provider.limit_headers(limiter, key, model, now)
+        self._absurd(provider, response_headers)
         response_headers.update(answer.headers)
         response_headers["content-type"] = "application/json"
         if provider.request_id_header is not None:

@@ -16,6 +16,8 @@ class Stats:
     rate_limited: Counter[str] = field(default_factory=Counter)
     """429s by the dimension that refused: requests, tokens, input_tokens, output_tokens."""
     faults: Counter[str] = field(default_factory=Counter)
+    overload_spikes: int = 0
+    """Requests answered overloaded because they came during a spike."""
     in_flight: int = 0
     peak_in_flight: int = 0
     input_tokens: int = 0
@@ -40,6 +42,7 @@ class Stats:
             "statuses": {str(status): count for status, count in sorted(self.statuses.items())},
             "rate_limited": dict(sorted(self.rate_limited.items())),
             "faults": dict(sorted(self.faults.items())),
+            "overload_spikes": self.overload_spikes,
             "in_flight": self.in_flight,
             "peak_in_flight": self.peak_in_flight,
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
