@@ -4,11 +4,13 @@ without a 429, faults survived with every prompt accounted for exactly once."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 from cloudburst import SamplingParams
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
+from cloudburst._constants import BURST_SECONDS
 from cloudburst._errors import ProviderError
 from cloudburst._prompt import Completed
 from cloudburst._sim import SimConfig, Simulator
@@ -27,32 +29,75 @@ def client_on(sim: Simulator, models: list[str], **settings: object) -> LLMClien
 
 
 def test_a_limit_matched_on_both_sides_is_used_without_a_single_429(sim: Simulator) -> None:
-    sim.configure(rpm=300, input_tpm=1_000_000, output_tpm=1_000_000, window_seconds=60)
+    """The simulator enforces over one-second windows, as OpenAI and Anthropic may."""
+    sim.configure(rpm=6000, input_tpm=2_000_000, output_tpm=400_000, latency_ms=50, latency_spread_ms=40)
     client = client_on(
         sim,
         ["gpt-4.1-mini", "claude-haiku-4-5"],
         limits={
-            "openai": RateLimits(rpm=300),
-            "anthropic": RateLimits(rpm=300, input_tpm=1_000_000, output_tpm=1_000_000),
+            "openai": RateLimits(rpm=6000),
+            "anthropic": RateLimits(rpm=6000, input_tpm=2_000_000, output_tpm=400_000),
         },
     )
-    results = client.run([f"question {i}" for i in range(640)])  # past both buckets' first minute
+    results = client.run([f"question {i}" for i in range(800)])
     assert all(r.ok for r in results)
     stats = sim.stats()
     assert stats["rate_limited"] == {}
-    assert stats["requests"] == 640 == client.tracker.attempts
+    assert stats["requests"] == 800 == client.tracker.attempts
     assert client.tracker.rate_limited == 0
+
+
+def test_a_token_bound_job_holds_every_window(sim: Simulator) -> None:
+    sim.configure(tpm=200_000, output_tpm=60_000, latency_ms=20)
+    client = client_on(
+        sim,
+        ["gpt-4.1-mini", "claude-haiku-4-5"],
+        limits={"openai": RateLimits(tpm=200_000), "anthropic": RateLimits(output_tpm=60_000)},
+    )
+    results = client.run([f"question {i}" for i in range(300)])  # 32 output tokens each: several seconds
+    assert all(r.ok for r in results)
+    assert sim.stats()["rate_limited"] == {} and client.tracker.rate_limited == 0
+
+
+def test_a_caller_limit_below_the_providers_is_the_ceiling(sim: Simulator) -> None:
+    sim.configure(rpm=6000, latency_ms=20)
+    client = client_on(sim, ["gpt-4.1-mini"], limits=RateLimits(rpm=1500))
+    started = time.monotonic()
+    assert all(r.ok for r in client.run([f"q{i}" for i in range(100)]))
+    elapsed = time.monotonic() - started
+    # 1,500 a minute is 25 a second after a burst of 6: 100 requests cannot take less than ~3.7 s
+    assert elapsed >= (100 - 1500 / 60 * BURST_SECONDS) / 25 * 0.98
+    bucket = client.limiter.buckets["openai/gpt-4.1-mini"]  # type: ignore[attr-defined]
+    assert bucket.pace[0].limit == 1500  # the provider's higher limit, reported on every answer, did not raise it
 
 
 def test_limits_the_client_was_not_given_are_learned_from_the_headers(sim: Simulator) -> None:
-    sim.configure(rpm=600, window_seconds=60)
+    sim.configure(rpm=6000)
     client = client_on(sim, ["gpt-4.1-mini"], retry=RetryPolicy(backoff_base=0.01))
-    assert all(r.ok for r in client.run([f"q{i}" for i in range(610)]))
+    assert all(r.ok for r in client.run([f"q{i}" for i in range(300)]))
     bucket = client.limiter.buckets["openai/gpt-4.1-mini"]  # type: ignore[attr-defined]
-    assert bucket.requests is not None and bucket.requests.capacity == 600
-    # the first minute's budget is spent; the next prompts wait for it instead of hitting 429s
-    assert all(r.ok for r in client.run([f"again {i}" for i in range(15)]))
+    assert bucket.pace[0] is not None and bucket.pace[0].limit == 6000
+    # known now: the next job is paced from its first request, without a single 429
+    assert all(r.ok for r in client.run([f"again {i}" for i in range(300)]))
     assert client.tracker.rate_limited == 0
+
+
+def test_impossible_rate_limit_headers_never_freeze_a_job(sim: Simulator) -> None:
+    sim.configure(rpm=6000, absurd_headers=True)
+    client = client_on(sim, ["gpt-4.1-mini", "claude-haiku-4-5"], limits=RateLimits(rpm=6000, max_concurrency=8))
+    results = client.run([f"q{i}" for i in range(200)])  # far more prompts than the concurrency
+    assert all(r.ok for r in results)
+
+
+def test_overloaded_spikes_back_off_only_their_requests_and_every_prompt_completes(sim: Simulator) -> None:
+    sim.configure(overload_spikes=0.1, overload_spike_seconds=0.3, latency_ms=10)
+    client = client_on(
+        sim, ["gpt-4.1-mini"], retry=RetryPolicy(max_attempts=8, backoff_base=0.05), limits=RateLimits(rpm=12_000)
+    )
+    results = client.run([f"q{i}" for i in range(600)])
+    assert all(r.ok for r in results)
+    assert sim.stats()["overload_spikes"] > 0
+    assert client.tracker.retried.get("overloaded", 0) > 0
 
 
 def test_under_faults_every_prompt_ends_once_with_a_response_or_a_typed_error(sim: Simulator) -> None:
@@ -84,11 +129,11 @@ def test_under_faults_every_prompt_ends_once_with_a_response_or_a_typed_error(si
 def test_providers_without_limit_headers_get_no_429_either(sim_env: Simulator) -> None:
     """Nothing to resync from: the client's own bucket must not run ahead of the provider's,
     whose first request arrives after connections are set up."""
-    sim_env.configure(rpm=300, latency_ms=100, window_seconds=60)
+    sim_env.configure(rpm=6000, latency_ms=100, latency_spread_ms=60)
     models = ["gemini-2.5-flash-lite", "bedrock-claude-haiku-4-5"]
     client = LLMClient(
-        models, limits=RateLimits(rpm=300), sampling=SamplingParams(max_new_tokens=32), progress=None, seed=5
+        models, limits=RateLimits(rpm=6000), sampling=SamplingParams(max_new_tokens=32), progress=None, seed=5
     )
-    results = client.run([f"question {i}" for i in range(680)])  # past both buckets' first minute
+    results = client.run([f"question {i}" for i in range(800)])
     assert all(r.ok for r in results)
     assert sim_env.stats()["rate_limited"] == {} and client.tracker.rate_limited == 0

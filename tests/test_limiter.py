@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 from datetime import datetime, timezone
 
@@ -171,7 +172,7 @@ def test_the_callers_lower_limit_is_the_ceiling_with_nothing_idle() -> None:
     times = grant_times(bucket, 10_000, told=told)
     achieved = (len(times) - 1) / (times[-1] - times[0]) * 60
     assert achieved == pytest.approx(1500, rel=0.01)
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert max(gaps) <= 60 / 1500 * 1.001  # never a stall
     assert pace(bucket, REQUESTS).limit == 1500
 
@@ -412,8 +413,6 @@ def test_without_a_remaining_header_what_is_left_is_read_off_the_reset() -> None
     headers = {"anthropic-ratelimit-tokens-limit": "60000", "anthropic-ratelimit-tokens-reset": "2026-01-01T12:00:30Z"}
     reported = read_limits(headers, anthropic, now)
     assert reported is not None and reported.tokens_remaining == pytest.approx(30000)
-
-
 
 
 def test_headers_that_cannot_be_true_are_ignored_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:

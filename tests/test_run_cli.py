@@ -37,7 +37,7 @@ def test_run_writes_one_result_line_per_prompt(tmp_path: Path, caplog: pytest.Lo
     code = main(
         [
             "run", str(prompts), "-o", str(out), "--model", "gpt-4.1-mini", "--model", "claude-haiku-4-5",
-            "--rpm", "600", "--max-new-tokens", "20", "--progress", "off", "--simulate", "--sim-window-seconds", "60",
+            "--rpm", "600", "--max-new-tokens", "20", "--progress", "off", "--simulate",
         ]
     )  # fmt: skip
     assert code == 0
