@@ -88,6 +88,9 @@ class ServiceSpec(SpecModel):
 
 class ProviderSpec(ServiceSpec):
     rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
+    rate_limit_chars_per_token: float | None = Field(None, gt=0)
+    """Where the provider counts a request's input against its token limits from its characters
+    (this many a token) on arrival, and never corrects the count by the usage it reports."""
     error: ErrorFields
     errors: list[ErrorRule]
 

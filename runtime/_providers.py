@@ -77,6 +77,9 @@ class ProviderInfo:
     rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
     token_ratio: tuple[float, float] | None = None
     """Low and high ratio of this provider's token counts to cl100k_base's."""
+    rate_limit_chars_per_token: float | None = None
+    """Set where the provider counts input against its token limits from characters on arrival,
+    never corrected by usage: the limiter reserves exactly that count and gives nothing back."""
     error_fields: ErrorFields = ErrorFields()
     error_rules: tuple[ErrorRule, ...] = ()
 

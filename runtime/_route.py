@@ -126,8 +126,12 @@ class Estimate:
         return self.plain and 4 * self.chars + 8 * self.messages + 8 < window
 
     def need(self, route: Route, conversation: Conversation) -> Need:
-        """What to reserve on `route`: the prompt at the provider's high ratio, plus the whole
-        output budget."""
+        """What to reserve on `route`: the prompt as the provider counts it against its limits
+        (from characters where it says so, else at its high ratio), plus the whole output budget."""
+        per_token = route.provider.rate_limit_chars_per_token
+        if per_token is not None:
+            extra = 0 if self.plain else self.count(conversation)[1][1]
+            return Need(int(self.chars // per_token) + 1 + extra, route.max_output, as_counted=True)
         text, (_, extra_high) = self.count(conversation)
         tokens = min(math.ceil(text * route.ratio[1]) + extra_high, route.model.context_window)
         return Need(tokens, route.max_output)

@@ -25,6 +25,7 @@ PROVIDER = ProviderInfo(
         retry_after_ms="retry-after-ms",
         reset_format="duration",
     ),
+    rate_limit_chars_per_token=4.0,
     token_ratio=(0.75, 1.1),
     error_fields=ErrorFields(
         type="error.type",

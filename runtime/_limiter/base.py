@@ -42,6 +42,9 @@ class Need:
 
     input_tokens: int = 0
     output_tokens: int = 0
+    as_counted: bool = False
+    """The provider counts this input as estimated here and never corrects it: nothing of it is
+    given back once the answer reports its usage."""
 
     @property
     def tokens(self) -> int:
@@ -68,7 +71,7 @@ def refunds(need: Need, used: Usage | None) -> tuple[float, float, float, float]
     max_tokens; OpenAI's combined budget counts max_tokens whole)."""
     if used is None:
         return 0.0, 0.0, 0.0, 0.0
-    unused_input = need.input_tokens - used.input_tokens
+    unused_input = 0 if need.as_counted else need.input_tokens - used.input_tokens
     return 0.0, unused_input, unused_input, need.output_tokens - used.output_tokens
 
 
