@@ -3,7 +3,8 @@ job resumes without losing, or paying again for, finished work.
 
 One row per prompt, keyed by the prompt's id (`#<index>` when it has none), holding a hash of
 the request it renders to (so a prompt or setting changed since is caught, never mixed in) and
-the result: what the provider answered, parsed again on resume into the same APIResponse.
+the result: its fields, plus the provider's body where they do not hold the whole answer
+(parsed again on resume), so a resumed job hands back the same APIResponse.
 
 The job only queues rows; one writer thread inserts them and commits every
 `JOURNAL_COMMIT_SECONDS` (WAL mode, `synchronous=NORMAL`: a commit survives the process being
@@ -15,7 +16,6 @@ a job resumes.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import queue
@@ -41,7 +41,8 @@ Record = dict[str, Any]
 """A result as the journal keeps it: see `encode`."""
 
 SCHEMA_VERSION = 1
-_USAGE = tuple(f.name for f in dataclasses.fields(Usage))
+ROWS_PER_INSERT = 300
+"""Rows a statement inserts: 900 parameters, under every SQLite's limit (999 before 3.32)."""
 _Row = tuple[str, bytes, bytes, Record]
 
 
@@ -139,10 +140,7 @@ class Journal:
                 if rows and self._failure is None:
                     try:
                         with db:
-                            db.executemany(
-                                "INSERT OR REPLACE INTO results (key, request, record) VALUES (?, ?, ?)",
-                                [row[:3] for row in rows],
-                            )
+                            _insert(db, rows)
                         if self.on_commit is not None:
                             self.on_commit([row[3] for row in rows])
                     except Exception as exc:  # the job sees it at its next put or flush
@@ -151,6 +149,19 @@ class Journal:
                     event.set()
         finally:
             db.close()
+
+
+def _insert(db: sqlite3.Connection, rows: list[_Row]) -> None:
+    """Many rows a statement: sqlite3 lets go of the GIL for each statement it runs, and taking it
+    back waits for the event loop's thread to yield (up to its switch interval, 5 ms), so a
+    statement per row would leave the writer far behind a busy job."""
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        chunk = rows[start : start + ROWS_PER_INSERT]
+        values = ", ".join(["(?, ?, ?)"] * len(chunk))
+        db.execute(
+            f"INSERT OR REPLACE INTO results (key, request, record) VALUES {values}",
+            [value for row in chunk for value in row[:3]],
+        )
 
 
 JournalLike = str | os.PathLike[str] | Journal
@@ -179,25 +190,40 @@ def _connect(path: Path) -> sqlite3.Connection:
 # results as records -------------------------------------------------------------------------------
 
 
-def _usage(usage: Usage) -> dict[str, int]:
-    return {name: getattr(usage, name) for name in _USAGE}
+def _usage(u: Usage) -> list[int]:
+    """In Usage's field order: `Usage(*record["usage"])` reads it back."""
+    return [
+        u.input_tokens,
+        u.output_tokens,
+        u.reasoning_tokens,
+        u.cache_read_tokens,
+        u.cache_write_tokens,
+        u.cache_write_1h_tokens,
+    ]
 
 
 def encode(index: int, prompt_id: str | None, response: APIResponse) -> Record:
-    """A result as plain JSON data: its figures, its error, and the provider's body (`raw`), from
-    which `decode` parses thoughts, tool calls, logprobs and structured output again."""
+    """A result as plain JSON data. The provider's body (`raw`) is kept only where the fields
+    do not hold the whole answer (thoughts, tool calls, logprobs, structured output: `decode`
+    parses them from it again) and for errors; a plain answer's body would double the record,
+    and writing it is most of what journaling costs."""
     error = response.error
+    whole = error is not None or response.thoughts or response.tool_calls or response.logprobs or response.parsed
     return {
         "index": index,
         "id": prompt_id,
         "provider": response.provider,
         "model": response.model,
+        "provider_model": response.provider_model,
+        "response_id": response.id,
         "completion": response.completion,
+        "refusal": response.refusal,
         "finish_reason": response.finish_reason,
+        "raw_finish_reason": response.raw_finish_reason,
         "usage": _usage(response.usage),
         "cost": response.cost,
         "attempts": response.attempts,
-        "failed_usage": _usage(response.failed_usage),
+        "failed_usage": _usage(response.failed_usage) if response.attempts > 1 else None,
         "failed_cost": response.failed_cost,
         "status": response.status,
         "request_id": response.request_id,
@@ -210,12 +236,12 @@ def encode(index: int, prompt_id: str | None, response: APIResponse) -> Record:
             "type": error.provider_type,
             "code": error.provider_code,
         },
-        "raw": response.raw,
+        "raw": response.raw if whole else None,
     }
 
 
 def decode(record: Record, output_schema: Any = None) -> APIResponse:
-    """The APIResponse `encode` was given, as far as a program can tell."""
+    """The APIResponse `encode` was given, but for a plain answer's `raw` (None)."""
     raw, status, error = record["raw"], record["status"], record["error"]
     if error is None and status is not None and isinstance(raw, dict):
         response = parse(record["model"], status, {}, raw, output_schema=output_schema)
@@ -223,17 +249,22 @@ def decode(record: Record, output_schema: Any = None) -> APIResponse:
         response = APIResponse(
             record["provider"],
             record["model"],
+            provider_model=record["provider_model"],
+            id=record["response_id"],
             completion=record["completion"],
+            refusal=record["refusal"],
             finish_reason=record["finish_reason"],
+            raw_finish_reason=record["raw_finish_reason"],
             status=status,
             raw=raw,
             error=None if error is None else _error(error, raw),
         )
     response.request_id = record["request_id"]
-    response.usage = Usage(**record["usage"])
+    response.usage = Usage(*record["usage"])
     response.cost = record["cost"]
     response.attempts = record["attempts"]
-    response.failed_usage = Usage(**record["failed_usage"])
+    if record["failed_usage"] is not None:
+        response.failed_usage = Usage(*record["failed_usage"])
     response.failed_cost = record["failed_cost"]
     return response
 

@@ -19,18 +19,19 @@ import orjson
 
 from cloudburst._errors import ConfigurationError
 from cloudburst._journal import Journal, Record
+from cloudburst._response import Usage
 
 
 def result_line(record: Record) -> bytes:
     """One result as a JSONL line: what was asked for, what came back, what it cost."""
     error = record["error"]
-    usage = record["usage"]
+    usage = Usage(*record["usage"])
     line = {
         "id": record["id"],
         "model": record["model"],
         "completion": record["completion"],
         "finish_reason": record["finish_reason"],
-        "usage": {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"]},
+        "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
         "cost": record["cost"] + record["failed_cost"],
         "attempts": record["attempts"],
         "error": None if error is None else {"kind": error["kind"], "message": error["message"]},

@@ -27,7 +27,7 @@ import orjson
 
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy
-from cloudburst._constants import SHUTDOWN_GRACE_SECONDS
+from cloudburst._constants import JOURNAL_COMMIT_SECONDS, SHUTDOWN_GRACE_SECONDS
 from cloudburst._conversation import Conversation
 from cloudburst._errors import CloudburstError, ConfigurationError
 from cloudburst._journal import Journal
@@ -44,11 +44,11 @@ LINE_SETTINGS = ("max_new_tokens", "temperature", "top_p", "seed", "stop", "reas
 
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
-RUN_EPILOG = """\
+RUN_EPILOG = f"""\
 Each result is journaled (SQLite, beside the output) the moment it is final, and the output line
 written right after. Run the same command again to resume: finished prompts are not sent again,
 the output ends with every id exactly once. A kill -9 loses at most the results of the last
-journal commit interval (JOURNAL_COMMIT_SECONDS, 50 ms); they are sent again on resume.
+journal commit interval ({JOURNAL_COMMIT_SECONDS * 1000:g} ms); they are sent again on resume.
 
 exit codes:
   0    every prompt succeeded
