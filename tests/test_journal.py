@@ -206,6 +206,19 @@ def test_an_output_with_results_its_journal_lacks_is_refused(sim_env: Simulator,
     assert result_lines(out)[-1] == {"id": "from another job"}
 
 
+def test_a_resumed_output_is_rebuilt_from_the_journal_mending_a_cut_last_line(
+    sim_env: Simulator, tmp_path: Path
+) -> None:
+    prompts = write_prompts(tmp_path / "prompts.jsonl", 8)
+    out = tmp_path / "results.jsonl"
+    assert run_cli(write_prompts(tmp_path / "first.jsonl", 5), "-o", out, "--journal", tmp_path / "j") == 0
+    whole = out.read_bytes()
+    out.write_bytes(whole[: whole.rindex(b"\n", 0, len(whole) - 1) + 9])  # the last line cut short, as by a kill
+    assert run_cli(prompts, "-o", out, "--journal", tmp_path / "j") == 0
+    assert sorted(r["id"] for r in result_lines(out)) == sorted(f"q{i}" for i in range(8))
+    assert sim_env.stats()["requests"] == 8
+
+
 def test_input_changed_under_the_journal_is_an_error_before_sending(
     sim_env: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -271,11 +284,11 @@ def sim_proc(sim_process: SimProcess) -> SimProcess:
     return sim_process
 
 
-def start_run(sim: SimProcess, prompts: Path, out: Path) -> subprocess.Popen[bytes]:
+def start_run(sim: SimProcess, prompts: Path, out: Path, *flags: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env |= {"OPENAI_BASE_URL": f"{sim.url}/v1", "OPENAI_API_KEY": "sk-test"}
     command = [sys.executable, "-m", "cloudburst", "run", str(prompts), "-o", str(out), "--model", MODEL]
-    command += ["--concurrency", str(CONCURRENCY), "--progress", "off"]
+    command += ["--concurrency", str(CONCURRENCY), "--progress", "off", *flags]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -347,3 +360,22 @@ def test_sigterm_finishes_what_is_in_flight_writes_it_and_exits_143(sim_proc: Si
     assert resumed.returncode == 0, stderr.decode()
     assert sorted(r["id"] for r in result_lines(out)) == sorted(f"q{i}" for i in range(count))
     assert sim_proc.stats()["requests"] == count  # nothing sent twice
+
+
+def test_sigint_with_no_grace_cancels_what_is_in_flight_and_exits_130(sim_proc: SimProcess, tmp_path: Path) -> None:
+    count = 80
+    prompts = write_prompts(tmp_path / "prompts.jsonl", count)
+    out = tmp_path / "results.jsonl"
+    process = start_run(sim_proc, prompts, out, "--grace", "0")
+    wait_for_requests(sim_proc, 20, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "SIGINT" in stderr.decode() and "prompts in" in stderr.decode()
+    assert len({r["id"] for r in result_lines(out)}) == len(result_lines(out)) < count
+
+    resumed = start_run(sim_proc, prompts, out)
+    _, stderr = resumed.communicate(timeout=60)
+    assert resumed.returncode == 0, stderr.decode()
+    assert sorted(r["id"] for r in result_lines(out)) == sorted(f"q{i}" for i in range(count))
+    assert count <= sim_proc.stats()["requests"] <= count + CONCURRENCY  # only the cancelled ones again
