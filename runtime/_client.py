@@ -231,10 +231,12 @@ class LLMClient:
         return job, open_display(self.progress, tracker)
 
     async def _close(self, job: Job) -> None:
-        if self._own_transport:
-            await job.transport.aclose()
-        if job.journal is not None:
-            job.journal.finish()
+        try:
+            if self._own_transport:
+                await job.transport.aclose()
+        finally:
+            if job.journal is not None:
+                job.journal.finish()
 
     def run(
         self, prompts: Iterable[PromptLike], *, total: int | None = None, journal: JournalLike | None = None

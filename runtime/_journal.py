@@ -118,7 +118,11 @@ class Journal:
             raise CloudburstError(f"the journal {self.path} could not be written: {self._failure}") from self._failure
 
     def _write(self) -> None:
-        db = _connect(self.path)
+        try:
+            db = _connect(self.path)
+        except Exception as exc:  # seen at the next put or flush, never a silent loss
+            self._failure = exc
+            return
         try:
             running = True
             while running:
