@@ -13,6 +13,7 @@ from cloudburst._errors import (
     InvalidOutputError,
     InvalidRequestError,
     InvalidResponseError,
+    JournalMismatchError,
     NotFoundError,
     OverloadedError,
     PermissionDeniedError,
@@ -26,6 +27,7 @@ from cloudburst._errors import (
     UnsupportedOptionError,
 )
 from cloudburst._estimate import Estimate, estimate
+from cloudburst._journal import Journal
 from cloudburst._limiter import InProcessLimiter, Limiter, RequestTooLargeError
 from cloudburst._models import ModelInfo, Prices, PriceTier, Reasoning
 from cloudburst._options import RequestOptions
@@ -68,6 +70,8 @@ __all__ = [
     "InvalidOutputError",
     "InvalidRequestError",
     "InvalidResponseError",
+    "Journal",
+    "JournalMismatchError",
     "LLMClient",
     "Limiter",
     "Message",

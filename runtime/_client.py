@@ -28,6 +28,7 @@ from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
 from cloudburst._errors import ConfigurationError
 from cloudburst._gc import fewer_collections
 from cloudburst._job import Job
+from cloudburst._journal import JobJournal, JournalLike
 from cloudburst._limiter import InProcessLimiter, Limiter
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
@@ -177,50 +178,78 @@ class LLMClient:
 
     # running jobs ------------------------------------------------------------------------------
     async def as_completed(
-        self, prompts: Iterable[PromptLike], *, total: int | None = None
+        self, prompts: Iterable[PromptLike], *, total: int | None = None, journal: JournalLike | None = None
     ) -> AsyncIterator[Completed]:
         """Each prompt's final result as soon as it is final. `total` sizes the progress bar when
-        `prompts` has no len() (a generator over a file, say)."""
-        job, display = self._job(prompts, total)
+        `prompts` has no len() (a generator over a file, say).
+
+        `journal` (a path, or a `Journal`) records each result the moment it is final; run the
+        same prompts with the same journal again and the prompts it holds are not sent: their
+        results come back as they are pulled, in input order among the new ones
+        (`Completed.restored`). A prompt changed since its result was journaled is a
+        JournalMismatchError, before anything is sent when `prompts` can be read twice (a list,
+        a file reader; a one-shot generator is checked as it is pulled)."""
+        job, display = self._job(prompts, total, journal)
         with fewer_collections():
             try:
                 async for done in job.results(display):
                     yield done
             finally:
-                if self._own_transport:
-                    await job.transport.aclose()
+                await self._close(job)
 
-    async def run_async(self, prompts: Iterable[PromptLike], *, total: int | None = None) -> list[APIResponse]:
-        """Every prompt's result, in input order."""
+    async def run_async(
+        self, prompts: Iterable[PromptLike], *, total: int | None = None, journal: JournalLike | None = None
+    ) -> list[APIResponse]:
+        """Every prompt's result, in input order; with a `journal`, see `as_completed`."""
         results: list[APIResponse | None] = [None] * len(prompts) if isinstance(prompts, Sized) else []
-        job, display = self._job(prompts, total)
+        job, display = self._job(prompts, total, journal)
         with fewer_collections():
             try:
                 await job.collect(display, results)
             finally:
-                if self._own_transport:
-                    await job.transport.aclose()
+                await self._close(job)
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:  # a broken invariant, not a provider failure: say so loudly
             raise RuntimeError(f"cloudburst lost the results of prompts {missing[:10]}")
         return results  # type: ignore[return-value]
 
-    def _job(self, prompts: Iterable[PromptLike], total: int | None) -> tuple[Job, Display]:
+    def _job(
+        self, prompts: Iterable[PromptLike], total: int | None, journal: JournalLike | None
+    ) -> tuple[Job, Display]:
         if total is None and isinstance(prompts, Sized):
             total = len(prompts)
+        job_journal = None if journal is None else JobJournal.open(journal, self)
         self.tracker = tracker = StatusTracker(total)
         tracker.limiting_factor_source = self.limiter.limiting_factor
-        return Job(self, prompts, tracker, self._make_transport()), open_display(self.progress, tracker)
+        job = Job(self, prompts, tracker, self._make_transport(), job_journal)
+        if job_journal is not None and job_journal.resuming and iter(prompts) is not prompts:
+            try:
+                job_journal.check(job, prompts)
+            except BaseException:
+                job_journal.finish()
+                raise
+        return job, open_display(self.progress, tracker)
 
-    def run(self, prompts: Iterable[PromptLike], *, total: int | None = None) -> list[APIResponse]:
+    async def _close(self, job: Job) -> None:
+        try:
+            if self._own_transport:
+                await job.transport.aclose()
+        finally:
+            if job.journal is not None:
+                job.journal.finish()
+
+    def run(
+        self, prompts: Iterable[PromptLike], *, total: int | None = None, journal: JournalLike | None = None
+    ) -> list[APIResponse]:
         """`run_async`, from synchronous code; inside a running event loop (Jupyter) the job runs
         in a worker thread with its own loop."""
+        job = self.run_async(prompts, total=total, journal=journal)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.run_async(prompts, total=total))
+            return asyncio.run(job)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudburst") as worker:
-            return worker.submit(asyncio.run, self.run_async(prompts, total=total)).result()
+            return worker.submit(asyncio.run, job).result()
 
 
 def limits_for(model: ModelInfo, limits: LimitsSpec, models: Sequence[ModelInfo]) -> RateLimits:

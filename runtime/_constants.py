@@ -58,3 +58,12 @@ GC_YOUNG_THRESHOLD = 20_000
 default is 700) and restored after: a job allocates and keeps many small objects, and the
 default makes collections cost a quarter of the client's CPU at thousands of requests a second.
 Objects without reference cycles are freed at once either way. 0 leaves the collector alone."""
+
+JOURNAL_COMMIT_SECONDS = 0.05
+"""The journal's writer thread commits what arrived at least this often (WAL mode; a commit
+survives the process being killed). So `kill -9` loses at most the results that arrived in the
+last interval plus one commit's time (a few ms); those, and the requests in flight, are sent
+again on resume."""
+SHUTDOWN_GRACE_SECONDS = 10.0
+"""`cloudburst run` on SIGINT/SIGTERM stops pulling prompts and gives the ones in flight this
+long to finish before cancelling them."""

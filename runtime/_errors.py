@@ -4,7 +4,8 @@ CloudburstError
 ├── ConfigurationError ·········· a caller's mistake, raised before anything is sent
 │   ├── UnknownModelError ······· a model name the registry lacks (lists the closest names)
 │   ├── UnsupportedOptionError ·· a setting the provider, API or model does not accept
-│   └── UnsupportedContentError · a content part (image, PDF, ...) the provider cannot take
+│   ├── UnsupportedContentError · a content part (image, PDF, ...) the provider cannot take
+│   └── JournalMismatchError ···· the input differs from what the journal recorded for it
 └── ProviderError ··············· the provider (or the way to it) failed; a value on
     │                             `APIResponse.error`, never raised out of a batch
     ├── RateLimitedError ········ 429: too many requests or tokens             (retry)
@@ -51,6 +52,11 @@ class UnsupportedOptionError(ConfigurationError):
 
 class UnsupportedContentError(ConfigurationError):
     """A content part the chosen provider or model cannot take."""
+
+
+class JournalMismatchError(ConfigurationError):
+    """A journal holds a result for a prompt whose prompt or settings have changed since: the
+    job would mix results of two inputs. Raised before anything is sent."""
 
 
 class ProviderError(CloudburstError):

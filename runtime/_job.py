@@ -33,6 +33,7 @@ from cloudburst._status import StatusTracker
 
 if TYPE_CHECKING:
     from cloudburst._client import LLMClient
+    from cloudburst._journal import JobJournal
     from cloudburst._options import RequestOptions
     from cloudburst._transport import Transport
 
@@ -56,6 +57,8 @@ class Pending:
     estimate: Estimate
     body_model: str | None = None
     body: bytes = b""
+    request_hash: bytes = b""
+    """With a journal: what identifies the request there."""
 
 
 def _add(total: Usage, usage: Usage) -> None:
@@ -69,9 +72,15 @@ def _add(total: Usage, usage: Usage) -> None:
 
 class Job:
     def __init__(
-        self, client: LLMClient, prompts: Iterable[PromptLike], tracker: StatusTracker, transport: Transport
+        self,
+        client: LLMClient,
+        prompts: Iterable[PromptLike],
+        tracker: StatusTracker,
+        transport: Transport,
+        journal: JobJournal | None = None,
     ) -> None:
         self.client = client
+        self.journal = journal
         self.transport = transport
         self.prompts: Iterator[PromptLike] = iter(prompts)
         self.tracker = tracker
@@ -170,13 +179,21 @@ class Job:
                 index = self.pulled
                 self.pulled += 1
                 pending = self.pending(index, cast(PromptLike, item))
-                try:
-                    response = await self.attempts(pending)
-                except Exception:
-                    log.exception("prompt %d failed inside cloudburst", index)
-                    raise
+                journal = self.journal
+                restored = journal.restore(pending) if journal is not None else None
+                if restored is not None:
+                    response = restored
+                    self.tracker.prompt_restored(response)
+                else:
+                    try:
+                        response = await self.attempts(pending)
+                    except Exception:
+                        log.exception("prompt %d failed inside cloudburst", index)
+                        raise
+                    if journal is not None:
+                        journal.record(pending, response)
                 if done is not None:
-                    await done.put(Completed(index, pending.id, response))
+                    await done.put(Completed(index, pending.id, response, restored is not None))
                 else:
                     into = self.into
                     if index >= len(into):

@@ -29,8 +29,10 @@ PromptLike = str | Conversation | Prompt
 @dataclass(frozen=True, slots=True)
 class Completed:
     """One prompt's final result, as `LLMClient.as_completed` yields it: `index` is the
-    prompt's position in the input, `id` the Prompt's id when it had one."""
+    prompt's position in the input, `id` the Prompt's id when it had one, `restored` True when
+    the result came from the job's journal (an earlier run), not from a request."""
 
     index: int
     id: str | None
     response: APIResponse
+    restored: bool = False

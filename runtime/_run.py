@@ -6,6 +6,10 @@ or `messages` (OpenAI chat format), and optional per-line settings (`max_new_tok
 `temperature`, `top_p`, `seed`, `stop`, `reasoning_effort`, `json_mode`). A bad line stops the
 job with its line number; results already written stay, and prompts already sent finish first.
 `--simulate` runs the job against the local provider simulator instead of the real providers.
+
+Each result goes to the job's journal first and to the output right after its commit (see
+`_output`), so running the same command again resumes the job; SIGINT/SIGTERM let the prompts
+in flight finish, and the exit code says how the job ended (`RUN_EPILOG`).
 """
 
 from __future__ import annotations
@@ -14,19 +18,22 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+import signal
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy
+from cloudburst._constants import JOURNAL_COMMIT_SECONDS, SHUTDOWN_GRACE_SECONDS
 from cloudburst._conversation import Conversation
-from cloudburst._errors import CloudburstError
+from cloudburst._errors import CloudburstError, ConfigurationError
+from cloudburst._journal import Journal
+from cloudburst._output import Output, check_paths, has_results
 from cloudburst._progress import ProgressKind
-from cloudburst._prompt import Completed, Prompt
-from cloudburst._response import APIResponse
+from cloudburst._prompt import Prompt
 from cloudburst._sampling import SamplingParams
 from cloudburst._sim.config import WINDOW_SECONDS
 from cloudburst.generated import PROVIDERS
@@ -35,6 +42,21 @@ log = logging.getLogger("cloudburst")
 
 LINE_SETTINGS = ("max_new_tokens", "temperature", "top_p", "seed", "stop", "reasoning_effort", "json_mode")
 """SamplingParams fields a line may set for itself."""
+
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+RUN_EPILOG = f"""\
+Each result is journaled (SQLite, beside the output) the moment it is final, and the output line
+written right after. Run the same command again to resume: finished prompts are not sent again,
+the output ends with every id exactly once. A kill -9 loses at most the results of the last
+journal commit interval ({JOURNAL_COMMIT_SECONDS * 1000:g} ms); they are sent again on resume.
+
+exit codes:
+  0    every prompt succeeded
+  1    some prompts ended in errors (the summary counts them by kind)
+  2    a usage or input mistake, found before sending (or a bad line, when reached)
+  130  interrupted by SIGINT (143: SIGTERM); run the same command again to resume
+"""
 
 
 class InputError(CloudburstError):
@@ -106,27 +128,55 @@ class PromptReader:
         return sampling
 
 
-def result_line(done: Completed) -> bytes:
-    """One result as a JSONL line: what was asked for, what came back, what it cost."""
-    response: APIResponse = done.response
-    error = response.error
-    usage = response.usage
-    record = {
-        "id": done.id,
-        "model": response.model,
-        "completion": response.completion,
-        "finish_reason": response.finish_reason,
-        "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
-        "cost": response.total_cost,
-        "attempts": response.attempts,
-        "error": None if error is None else {"kind": error.kind, "message": error.message},
-    }
-    return orjson.dumps(record) + b"\n"
+class Interruptible:
+    """The job's prompts until a signal stops the pulling; the job then finishes what it holds.
+    Iterable more than once, so a resumed job can check its input against the journal first."""
+
+    def __init__(self, prompts: Iterable[Prompt]) -> None:
+        self.prompts = prompts
+        self.signal: int | None = None
+
+    def __iter__(self) -> Iterator[Prompt]:
+        for prompt in self.prompts:
+            if self.signal is not None:
+                return
+            yield prompt
 
 
-async def run_job(client: LLMClient, reader: PromptReader, output: IO[bytes], total: int | None) -> None:
-    async for done in client.as_completed(reader, total=total):
-        output.write(result_line(done))
+async def run_job(client: LLMClient, prompts: Interruptible, journal: Journal, total: int | None, grace: float) -> None:
+    """The job, until it ends or a signal's grace period is over. SIGINT/SIGTERM stop the
+    pulling and give the prompts in flight `grace` seconds; a second signal cancels them at once.
+    Every result obtained is in the journal (and so in the output) either way."""
+    loop = asyncio.get_running_loop()
+
+    async def drain() -> None:
+        async for _ in client.as_completed(prompts, total=total, journal=journal):
+            pass  # the journal writes each output line once the result is committed
+
+    job = asyncio.ensure_future(drain())
+
+    def interrupt(signum: int) -> None:
+        if prompts.signal is not None:
+            job.cancel()
+            return
+        prompts.signal = signum
+        log.warning(
+            "%s: no new prompts; the ones in flight get %gs to finish (again to stop now)",
+            signal.Signals(signum).name,
+            grace,
+        )
+        loop.call_later(grace, job.cancel)
+
+    for signum in INTERRUPTS:
+        loop.add_signal_handler(signum, interrupt, signum)
+    try:
+        await job
+    except asyncio.CancelledError:
+        if prompts.signal is None:
+            raise
+    finally:
+        for signum in INTERRUPTS:
+            loop.remove_signal_handler(signum)
 
 
 def limits_from(args: argparse.Namespace) -> RateLimits | None:
@@ -141,6 +191,18 @@ def limits_from(args: argparse.Namespace) -> RateLimits | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    output_path: Path = args.output
+    journal_path: Path = args.journal or output_path.with_name(output_path.name + ".journal")
+    check_paths(args.prompts, output_path, journal_path)
+    if args.overwrite:
+        for path in (output_path, *(journal_path.with_name(journal_path.name + end) for end in ("", "-wal", "-shm"))):
+            path.unlink(missing_ok=True)
+    had_results = has_results(output_path)
+    if had_results and not journal_path.exists():
+        raise ConfigurationError(
+            f"{output_path} already holds results and there is no journal {journal_path} to resume it from; "
+            "pass --overwrite to replace it (or --journal to name its journal), or choose another -o"
+        )
     sampling = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
     progress: ProgressKind = None if args.progress == "off" else args.progress
     limits = limits_from(args)
@@ -180,20 +242,45 @@ def cmd_run(args: argparse.Namespace) -> int:
             base_urls=base_urls,
         )
         total = count_lines(args.prompts)
-        output = stack.enter_context(args.output.open("wb"))
-        asyncio.run(run_job(client, PromptReader(args.prompts, sampling), output, total))
+        output = Output(output_path)
+        stack.callback(output.close)
+        journal = Journal(journal_path, on_commit=output.write)
+        stack.callback(journal.close)  # before the output closes: the last lines go there
+        output.resume(journal, had_results)
+        prompts = Interruptible(PromptReader(args.prompts, sampling))
+        try:
+            asyncio.run(run_job(client, prompts, journal, total, args.grace))
+        except KeyboardInterrupt:  # before the job's own handler was in place
+            prompts.signal = signal.SIGINT
     tracker = client.tracker
-    log.info("wrote %s results to %s", f"{tracker.done:,}", args.output)
-    return 0
+    restored = f" ({tracker.restored:,} from the journal)" if tracker.restored else ""
+    log.info("%s results in %s%s", f"{tracker.done:,}", output_path, restored)
+    if prompts.signal is not None:
+        log.warning("interrupted by %s; run the same command again to resume", signal.Signals(prompts.signal).name)
+        return 128 + prompts.signal
+    return 1 if tracker.failed else 0
 
 
 def add_run_command(commands: Any) -> None:
     """Add the `run` subcommand to the CLI's subparsers."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        "run", help="run a JSONL of prompts, writing each result as a JSONL line as it completes"
+        "run",
+        help="run a JSONL of prompts, writing each result as a JSONL line as it completes",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("prompts", type=Path, help="JSONL: strings, or objects with prompt or messages")
     parser.add_argument("-o", "--output", type=Path, required=True, help="results, one JSONL line per prompt")
+    parser.add_argument("--journal", type=Path, help="the job's journal (default: the output's path + .journal)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output and its journal instead of resuming"
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=SHUTDOWN_GRACE_SECONDS,
+        help="seconds the prompts in flight get to finish after SIGINT/SIGTERM",
+    )
     parser.add_argument("--model", action="append", required=True, help="repeat for several models")
     parser.add_argument("--weights", type=float, nargs="+", help="one per --model: the share of first attempts")
     parser.add_argument("--rpm", type=int, help="requests per minute, per model")

@@ -37,6 +37,8 @@ class StatusTracker:
         self.output_tokens = 0
         self.cost = 0.0
         """USD for every attempt the provider billed, failed attempts included."""
+        self.restored = 0
+        """Prompts whose result came from the job's journal, sent in an earlier run."""
         self.errors: Counter[str] = Counter()
         """Final errors by kind."""
         self.retried: Counter[str] = Counter()
@@ -70,6 +72,10 @@ class StatusTracker:
         else:
             self.failed += 1
             self.errors[response.error.kind] += 1
+
+    def prompt_restored(self, response: APIResponse) -> None:
+        self.restored += 1
+        self.prompt_finished(response)
 
     def finish(self) -> None:
         self.finished_at = self.clock()
@@ -111,7 +117,8 @@ class StatusTracker:
         elapsed = self.elapsed
         lines = [
             f"{self.done:,} prompts in {elapsed:,.1f}s ({self.done / elapsed if elapsed > 0 else 0:,.1f}/s): "
-            f"{self.succeeded:,} succeeded, {self.failed:,} failed",
+            f"{self.succeeded:,} succeeded, {self.failed:,} failed"
+            + (f" ({self.restored:,} restored from the journal)" if self.restored else ""),
             f"attempts {self.attempts:,}, retries {self.retries:,}, 429s seen {self.rate_limited:,}",
             f"tokens {self.input_tokens:,} in / {self.output_tokens:,} out, cost ${self.cost:,.4f}",
         ]
