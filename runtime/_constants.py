@@ -41,3 +41,10 @@ GC_YOUNG_THRESHOLD = 20_000
 default is 700) and restored after: a job allocates and keeps many small objects, and the
 default makes collections cost a quarter of the client's CPU at thousands of requests a second.
 Objects without reference cycles are freed at once either way. 0 leaves the collector alone."""
+
+CACHE_BUSY_TIMEOUT_SECONDS = 30.0
+"""A response cache shared by processes: how long one waits for another's write lock."""
+CACHE_WRITE_BATCH = 500
+"""Answers a cache commits in one transaction, at most; fewer when fewer are waiting."""
+CACHE_WRITER_IDLE_SECONDS = 1.0
+"""The cache's writer thread ends after this long with nothing to write (and starts again)."""
