@@ -344,6 +344,24 @@ def test_options_a_model_refuses_are_refused_when_the_client_is_built() -> None:
         LLMClient("claude-haiku-4-5", sampling=SamplingParams(logprobs=True), api_keys={"anthropic": "k"})
 
 
+@pytest.mark.parametrize(
+    ("models", "sampling", "refusal"),
+    [
+        (["gpt-4.1-mini", "claude-haiku-4-5"], SamplingParams(seed=1), "claude-haiku-4-5: .*SamplingParams.seed"),
+        (["gemini-2.5-flash", "gpt-4.1-mini"], SamplingParams(thinking_budget=0), "gpt-4.1-mini: .*thinking_budget"),
+        (["gpt-4.1-mini", "claude-haiku-4-5"], SamplingParams(logprobs=True), "claude-haiku-4-5 .*logprobs"),
+    ],
+)
+def test_a_setting_one_sprayed_model_refuses_is_refused_when_the_client_is_built(
+    models: list[str], sampling: SamplingParams, refusal: str
+) -> None:
+    """Before, the adapter's own refusals (seed on Anthropic, a thinking budget on OpenAI chat)
+    showed only when a body was built: the job stopped after the other model's prompts went out."""
+    keys = {"openai": "k", "anthropic": "k", "gemini": "k"}
+    with pytest.raises(ConfigurationError, match=refusal):
+        LLMClient(models, sampling=sampling, api_keys=keys)
+
+
 def test_limits_resolve_from_model_then_provider_then_default_then_registry() -> None:
     mini, haiku, nano = get_model("gpt-4.1-mini"), get_model("claude-haiku-4-5"), get_model("gpt-4.1")
     models = [mini, haiku, nano]
