@@ -44,7 +44,10 @@ Objects without reference cycles are freed at once either way. 0 leaves the coll
 
 CACHE_BUSY_TIMEOUT_SECONDS = 30.0
 """A response cache shared by processes: how long one waits for another's write lock."""
-CACHE_WRITE_BATCH = 500
+CACHE_WRITE_BATCH = 1000
 """Answers a cache commits in one transaction, at most; fewer when fewer are waiting."""
+CACHE_WRITE_INTERVAL_SECONDS = 0.05
+"""The cache's writer lets answers gather this long before a commit: one transaction for many
+(until committed they are served from memory, and each job's end waits for them)."""
 CACHE_WRITER_IDLE_SECONDS = 1.0
 """The cache's writer thread ends after this long with nothing to write (and starts again)."""

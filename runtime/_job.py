@@ -259,7 +259,7 @@ class Job:
     async def _cached_model(self, pending: Pending, picked: ModelInfo, cache: Cache) -> ModelInfo:
         """The first model, from `picked` on, whose answer to this prompt is in the cache: a
         re-run gets its answers back whichever model the weights pick this time. The body
-        built for the lookup is kept for the attempt."""
+        built for the model chosen is kept for its attempt."""
         client = self.client
         for model in (picked, *(m for m in client.models if m is not picked)):
             route = client.route(model, pending.sampling, pending.options)
@@ -267,6 +267,8 @@ class Job:
                 body = route.body(pending.conversation)
             except ConfigurationError:
                 continue  # the attempt says why
+            if model is picked:
+                pending.body, pending.body_model = body, model.id
             if await cache.get(request_key(route.identity, body)) is not None:
                 pending.body, pending.body_model = body, model.id
                 return model
