@@ -27,7 +27,7 @@ from cloudburst._constants import PROGRESS_REFRESH_SECONDS
 from cloudburst._conversation import Conversation
 from cloudburst._errors import ConfigurationError, ContextOverflowError, InputError, ProviderError
 from cloudburst._headers import read_limits
-from cloudburst._limiter import Need, RequestTooLargeError
+from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
 from cloudburst._prompt import Completed, InvalidPrompt, Prompt, PromptLike
 from cloudburst._render import parse
@@ -275,10 +275,9 @@ class Job:
         return picked
 
     async def _attempt(self, route: Route, pending: Pending) -> APIResponse:
-        """One attempt: an identical request's answer when there is one; else reserve, send,
-        parse, settle."""
-        client = self.client
-        limiter, model = client.limiter, route.model
+        """One attempt: an identical request's answer when there is one (before the limiter
+        counts or reserves anything); else reserve, send, parse, settle."""
+        model = route.model
         overflow = pending.estimate.overflow(route, pending.conversation)
         if overflow is not None:
             error: ProviderError = ContextOverflowError(
@@ -286,14 +285,6 @@ class Job:
                 f"{model.id}'s context window of {model.context_window:,}; not sent"
             )
             return APIResponse(route.provider.name, model.id, error=error)
-        if limiter.counts_tokens(route.key):
-            need = pending.estimate.need(route, pending.conversation)
-            too_large = limiter.too_large(route.key, need)
-            if too_large is not None:
-                error = RequestTooLargeError(f"{model.id}: the request {too_large}; not sent")
-                return APIResponse(route.provider.name, model.id, error=error)
-        else:
-            need = route.uncounted
         if pending.body_model != model.id:
             try:
                 pending.body = route.body(pending.conversation)
@@ -302,14 +293,14 @@ class Job:
             pending.body_model = model.id
         shared = self.shared
         if shared is None:
-            return (await self._send(route, pending, need))[0]
+            return (await self._send(route, pending))[0]
         key = request_key(route.identity, pending.body)
         outcome = await shared.wait(key)
         if outcome is not None:
             return self._shared(route, outcome)
         outcome = None
         try:
-            response, outcome = await self._send(route, pending, need)
+            response, outcome = await self._send(route, pending)
         finally:
             shared.finish(key, outcome, store=outcome is not None and response.error is None)
         return response
@@ -330,10 +321,18 @@ class Job:
             response.error = invalid_json(response)
         return response
 
-    async def _send(self, route: Route, pending: Pending, need: Need) -> tuple[APIResponse, Outcome]:
+    async def _send(self, route: Route, pending: Pending) -> tuple[APIResponse, Outcome]:
         """Reserve, send, parse, settle: the response, and the outcome to share."""
         client = self.client
         limiter, model = client.limiter, route.model
+        if limiter.counts_tokens(route.key):
+            need = pending.estimate.need(route, pending.conversation)
+            too_large = limiter.too_large(route.key, need)
+            if too_large is not None:
+                error = RequestTooLargeError(f"{model.id}: the request {too_large}; not sent")
+                return APIResponse(route.provider.name, model.id, error=error), error
+        else:
+            need = route.uncounted
         ticket = await limiter.acquire(route.key, need)
         tracker = self.tracker
         tracker.attempt_started()
