@@ -116,7 +116,11 @@ class SQLiteCache:
         answer = self._unwritten.get(key)
         if answer is not None:
             return answer
-        row = self._reader.execute("SELECT status, body FROM answers WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self._reader.execute("SELECT status, body FROM answers WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:  # a miss: the request is sent, never lost
+            log.warning("could not read the cache %s: %s", self.path, exc)
+            return None
         return None if row is None else CachedAnswer(row[0], row[1])
 
     def put(self, key: str, answer: CachedAnswer) -> None:
@@ -148,7 +152,7 @@ class SQLiteCache:
                             self._writer = None
                             return
                     continue
-                if not isinstance(first, threading.Event):
+                if not isinstance(first, threading.Event) and self._queue.qsize() < CACHE_WRITE_BATCH:
                     time.sleep(CACHE_WRITE_INTERVAL_SECONDS)  # let a batch gather: one commit for many
                 rows: list[tuple[str, int, bytes, float]] = []
                 waiting: list[threading.Event] = []
@@ -173,8 +177,13 @@ class SQLiteCache:
 
     def _commit(self, connection: sqlite3.Connection, rows: list[tuple[str, int, bytes, float]]) -> None:
         try:
-            with connection:
+            connection.execute("BEGIN IMMEDIATE")  # the write lock first: waits its turn, never a stale read
+            try:
                 connection.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)", rows)
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
         except sqlite3.Error as exc:
             log.warning("could not write %d answers to the cache %s: %s", len(rows), self.path, exc)
         for key, *_ in rows:
@@ -182,18 +191,29 @@ class SQLiteCache:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    try:
-        connection = sqlite3.connect(path, timeout=CACHE_BUSY_TIMEOUT_SECONDS, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        with connection:
+    """A connection in WAL mode to a file with the answers table. Two processes opening a new
+    file at once may find it locked while the other switches it to WAL, which SQLite reports
+    at once rather than waiting: that is retried for up to the busy timeout."""
+    deadline = time.monotonic() + CACHE_BUSY_TIMEOUT_SECONDS
+    while True:
+        try:
+            connection = sqlite3.connect(
+                path, timeout=CACHE_BUSY_TIMEOUT_SECONDS, check_same_thread=False, isolation_level=None
+            )
+            if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS answers"
                 " (key TEXT PRIMARY KEY, status INTEGER NOT NULL, body BLOB NOT NULL, stored REAL NOT NULL)"
             )  # a rowid table: appends, where WITHOUT ROWID's random inserts of large rows cost 4x
-    except sqlite3.Error as exc:
-        raise ConfigurationError(f"cannot open the response cache {path}: {exc}") from None
-    return connection
+            return connection
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise ConfigurationError(f"cannot open the response cache {path}: {exc}") from None
+            time.sleep(0.01)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open the response cache {path}: {exc}") from None
 
 
 Outcome = tuple[int, Mapping[str, str], bytes] | ProviderError
