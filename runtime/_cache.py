@@ -249,6 +249,7 @@ class Shared:
             if answer is not None:
                 outcome = (answer.status, {}, answer.body)
                 self.finish(key, outcome, store=False)
+                await asyncio.sleep(0)  # a run of hits would otherwise never let the loop (the bar, signals) in
                 return outcome
         return None
 

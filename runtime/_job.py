@@ -191,6 +191,7 @@ class Job:
                 pending = self.pending(index, cast(PromptLike, item))
                 if isinstance(pending, Completed):
                     completed = pending
+                    await asyncio.sleep(0)  # nothing was awaited: let the loop in between bad lines
                 else:
                     try:
                         completed = Completed(index, pending.id, await self.attempts(pending))
