@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/codegen.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/journal.py
+	$(BIN)/python bench/cache.py
 	$(BIN)/python bench/simulator.py
 	$(BIN)/python bench/throttle.py
 

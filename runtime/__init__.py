@@ -1,5 +1,6 @@
 """cloudburst: run very many LLM requests across providers, as fast as their limits allow."""
 
+from cloudburst._cache import Cache, CachedAnswer, SQLiteCache
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
@@ -10,6 +11,7 @@ from cloudburst._errors import (
     ConfigurationError,
     ConnectionFailedError,
     ContextOverflowError,
+    InputError,
     InvalidOutputError,
     InvalidRequestError,
     InvalidResponseError,
@@ -31,7 +33,7 @@ from cloudburst._journal import Journal
 from cloudburst._limiter import InProcessLimiter, Limiter, RequestTooLargeError
 from cloudburst._models import ModelInfo, Prices, PriceTier, Reasoning
 from cloudburst._options import RequestOptions
-from cloudburst._prompt import Completed, Prompt
+from cloudburst._prompt import Completed, InvalidPrompt, Prompt
 from cloudburst._registry import get_model, register_model
 from cloudburst._render import RenderedRequest, parse, render
 from cloudburst._response import APIResponse, TokenLogprob, Usage
@@ -54,6 +56,8 @@ __all__ = [
     "AuthError",
     "BedrockOptions",
     "BlockedError",
+    "Cache",
+    "CachedAnswer",
     "CloudburstError",
     "CohereOptions",
     "Completed",
@@ -67,7 +71,9 @@ __all__ = [
     "HttpxTransport",
     "Image",
     "InProcessLimiter",
+    "InputError",
     "InvalidOutputError",
+    "InvalidPrompt",
     "InvalidRequestError",
     "InvalidResponseError",
     "Journal",
@@ -94,6 +100,7 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "RetryPolicy",
+    "SQLiteCache",
     "SamplingParams",
     "ServerError",
     "SimConfig",

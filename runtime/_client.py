@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence, Sized
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from cloudburst._cache import CacheSpec, open_cache
 from cloudburst._config import LimitsSpec, RateLimits, RetryPolicy, Timeouts
 from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
 from cloudburst._errors import ConfigurationError
@@ -63,6 +64,8 @@ class LLMClient:
     progress          "rich", "tqdm" or None (the summary then goes to the `cloudburst` logger)
     transport         a Transport, or an `httpx.AsyncClient` of the caller's; aiohttp by default
     limiter           a Limiter shared by jobs (and, some day, processes); in-process by default
+    cache             a response cache: a SQLite file's path, or a `Cache`; a hit costs nothing
+    dedup             identical requests in flight at once share one call; on with a cache
     """
 
     def __init__(
@@ -81,11 +84,20 @@ class LLMClient:
         api_keys: Mapping[str, str] | None = None,
         base_urls: Mapping[str, str] | None = None,
         seed: int | None = None,
+        cache: CacheSpec = None,
+        dedup: bool | None = None,
     ) -> None:
         """`api_keys` and `base_urls` are by provider name (`base_urls` also by model id); by
         default keys come from each provider's environment variable and URLs from the model,
         the provider's URL variable, or its public address. `seed` fixes model choice and
-        backoff jitter, for reproducible tests."""
+        backoff jitter, for reproducible tests. Every setting is checked against every model
+        here, as any of them may get any prompt (first or on a retry): a ConfigurationError
+        names the model and setting before anything is sent.
+
+        With `cache`, an identical request (same model, rendered body and answer-shaping
+        headers; see `_cache`) is answered from it, before the limiter: no capacity, cost 0,
+        `cached=True`. `dedup` is off without a cache by default: the same prompt sent many
+        times may be meant to sample many answers."""
         names = [models] if isinstance(models, str) else list(models)
         if not names:
             raise ConfigurationError("LLMClient needs at least one model")
@@ -127,6 +139,8 @@ class LLMClient:
         self._routes: dict[tuple[str, int, int], tuple[Route, SamplingParams, RequestOptions]] = {}
         for model in self.models:
             self.route(model, self.sampling, self.options)
+        self.cache = open_cache(cache)
+        self.dedup = dedup if dedup is not None else self.cache is not None
 
     def _make_transport(self) -> Transport:
         """The job's transport: the caller's, or a fresh default one (its sessions belong to the

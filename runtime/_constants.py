@@ -67,3 +67,12 @@ again on resume."""
 SHUTDOWN_GRACE_SECONDS = 10.0
 """`cloudburst run` on SIGINT/SIGTERM stops pulling prompts and gives the ones in flight this
 long to finish before cancelling them."""
+CACHE_BUSY_TIMEOUT_SECONDS = 30.0
+"""A response cache shared by processes: how long one waits for another's write lock."""
+CACHE_WRITE_BATCH = 1000
+"""Answers a cache commits in one transaction, at most; fewer when fewer are waiting."""
+CACHE_WRITE_INTERVAL_SECONDS = 0.05
+"""The cache's writer lets answers gather this long before a commit: one transaction for many
+(until committed they are served from memory, and each job's end waits for them)."""
+CACHE_WRITER_IDLE_SECONDS = 1.0
+"""The cache's writer thread ends after this long with nothing to write (and starts again)."""

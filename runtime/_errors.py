@@ -20,7 +20,9 @@ CloudburstError
     ├── PermissionDeniedError ··· the key may not use this model or endpoint
     ├── NotFoundError ··········· no such model, file or batch
     ├── QuotaExceededError ······ out of credit or monthly quota
-    └── InvalidRequestError ····· the provider rejected the request as malformed
+    ├── InvalidRequestError ····· the provider rejected the request as malformed
+    └── InputError ·············· a prompt that cannot become a request (a bad line, a setting
+                                  a model refuses): never sent, a result like any other
 """
 
 from __future__ import annotations
@@ -151,6 +153,20 @@ class QuotaExceededError(ProviderError):
 
 class InvalidRequestError(ProviderError):
     kind = "invalid_request"
+
+
+class InputError(ProviderError):
+    """One input the job could not turn into a request: a line that is not JSON, has no prompt,
+    has an unknown key or a bad setting, or a setting one of the job's models refuses. It is
+    that prompt's result (nothing was sent, nothing paid) and the job goes on. `path` and `line`
+    say where, when the prompt came from a file."""
+
+    kind = "input"
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
 
 
 ERROR_KINDS: dict[str, type[ProviderError]] = {

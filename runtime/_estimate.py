@@ -10,6 +10,7 @@ from cloudburst._capabilities import check_request
 from cloudburst._conversation import Conversation
 from cloudburst._errors import ConfigurationError
 from cloudburst._models import ModelInfo
+from cloudburst._prompt import Prompt
 from cloudburst._registry import get_model
 from cloudburst._response import Usage
 from cloudburst._sampling import SamplingParams
@@ -41,26 +42,30 @@ class Estimate:
 
 def estimate(
     model: str | ModelInfo,
-    prompts: Iterable[str | Conversation],
+    prompts: Iterable[str | Conversation | Prompt],
     sampling: SamplingParams | None = None,
     *,
     batch: bool = False,
 ) -> Estimate:
-    """Bracket the tokens and cost of running `prompts` on `model`. Every prompt is checked as
-    it would be when sent, so a job that would fail fails here first."""
+    """Bracket the tokens and cost of running `prompts` on `model` (a Prompt with its own
+    settings is counted with them). Every prompt is checked as it would be when sent, so a job
+    that would fail fails here first."""
     info = model if isinstance(model, ModelInfo) else get_model(model)
     sampling = sampling or SamplingParams()
     provider = PROVIDERS.get(info.provider)
     ratio = provider.token_ratio if provider is not None and provider.token_ratio else DEFAULT_TOKEN_RATIO
-    max_output = sampling.max_new_tokens or info.max_output_tokens
-    if max_output is None:
-        raise ConfigurationError(f"{info.id} has no output limit; set SamplingParams.max_new_tokens")
     count = 0
-    low_in = high_in = 0
+    low_in = high_in = high_out = 0
     low_cost = high_cost = 0.0
     for prompt in prompts:
+        own = sampling
+        if isinstance(prompt, Prompt):
+            own, prompt = prompt.sampling or sampling, prompt.content
+        max_output = own.max_new_tokens or info.max_output_tokens
+        if max_output is None:
+            raise ConfigurationError(f"{info.id} has no output limit; set SamplingParams.max_new_tokens")
         conversation = Conversation.of(prompt)
-        check_request(info, conversation, sampling)
+        check_request(info, conversation, own)
         text, (extra_low, extra_high) = prompt_tokens(conversation)
         low = math.floor(text * ratio[0]) + extra_low
         high = min(math.ceil(text * ratio[1]) + extra_high, info.context_window)
@@ -69,6 +74,7 @@ def estimate(
         count += 1
         low_in += low
         high_in += high
+        high_out += max_output
         low_cost += info.cost(Usage(input_tokens=low, output_tokens=1), batch=batch)
         high_cost += info.cost(Usage(input_tokens=high, output_tokens=max_output), batch=batch)
-    return Estimate(info.id, count, (low_in, high_in), (count, count * max_output), (low_cost, high_cost))
+    return Estimate(info.id, count, (low_in, high_in), (count, high_out), (low_cost, high_cost))

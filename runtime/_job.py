@@ -3,27 +3,33 @@
 A fixed pool of workers (one per concurrency slot, plus `SPARE_WORKERS`) each pulls a prompt only
 when it is free, so a generator over a huge file is read as fast as the limits allow and no
 faster, and the number of tasks is bounded whatever the input size, never a task per input.
-Every pulled prompt ends in exactly one Completed, with a response or a typed error; a mistake
-in the input (a bad line, a setting the model refuses) stops the pulling, lets the live prompts
-finish, and is raised after their results.
+Every pulled prompt ends in exactly one Completed, with a response or a typed error. Input
+that cannot become a request (an `InvalidPrompt` from a reader, a setting one of the models
+refuses, something that is not a prompt at all) ends at once in an `InputError` result: nothing
+is sent for it and the job goes on. Only a bug inside cloudburst stops the pulling; the live
+prompts finish and it is raised after their results.
+
+With a cache or dedup (`_cache.Shared`), an attempt first asks for the answer of an identical
+request — stored, or in flight — before it takes any capacity from the limiter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
+from cloudburst._cache import Outcome, Shared, request_key
 from cloudburst._capabilities import check_request
 from cloudburst._constants import PROGRESS_REFRESH_SECONDS
 from cloudburst._conversation import Conversation
-from cloudburst._errors import ConfigurationError, ContextOverflowError, ProviderError
+from cloudburst._errors import ConfigurationError, ContextOverflowError, InputError, ProviderError
 from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
-from cloudburst._prompt import Completed, Prompt, PromptLike
+from cloudburst._prompt import Completed, InvalidPrompt, Prompt, PromptLike
 from cloudburst._render import parse
 from cloudburst._response import APIResponse, Usage
 from cloudburst._retry import FINAL, decide, invalid_json
@@ -32,8 +38,10 @@ from cloudburst._sampling import SamplingParams
 from cloudburst._status import StatusTracker
 
 if TYPE_CHECKING:
+    from cloudburst._cache import Cache
     from cloudburst._client import LLMClient
     from cloudburst._journal import JobJournal
+    from cloudburst._models import ModelInfo
     from cloudburst._options import RequestOptions
     from cloudburst._transport import Transport
 
@@ -89,8 +97,11 @@ class Job:
         """Prompts taken from the input so far; the next one's index."""
         self.working = 0
         self.into: list[APIResponse | None] = []
+        self.shared = Shared(client.cache, client.dedup) if client.cache is not None or client.dedup else None
 
-    def pending(self, index: int, item: PromptLike) -> Pending:
+    def pending(self, index: int, item: PromptLike) -> Pending | Completed:
+        """The prompt, ready for its attempts; or, when it cannot become a request, its final
+        result (an InputError: nothing sent)."""
         client = self.client
         text = None
         if isinstance(item, str):
@@ -103,8 +114,11 @@ class Job:
         elif isinstance(item, Conversation):
             conversation = item
             sampling, options, prompt_id = client.sampling, client.options, None
+        elif isinstance(item, InvalidPrompt):
+            return self._refused(index, item.id, item.error)
         else:
-            raise ConfigurationError(f"prompt {index} is a {type(item).__name__}; expected str, Conversation or Prompt")
+            message = f"prompt {index} is a {type(item).__name__}; expected str, Conversation or Prompt"
+            return self._refused(index, None, InputError(message))
         estimate = Estimate(conversation, text)
         if sampling is not client.sampling or options is not client.options or not estimate.plain:
             try:
@@ -114,8 +128,11 @@ class Job:
                         check_request(model, conversation, sampling, options)
             except ConfigurationError as exc:
                 where = f"prompt {index}" + (f" (id {prompt_id})" if prompt_id is not None else "")
-                raise type(exc)(f"{where}: {exc}") from None
+                return self._refused(index, prompt_id, InputError(f"{where}: {exc}"))
         return Pending(index, prompt_id, conversation, sampling, options, estimate)
+
+    def _refused(self, index: int, prompt_id: str | None, error: InputError) -> Completed:
+        return Completed(index, prompt_id, APIResponse("", error=error))
 
     async def results(self, display: Display) -> AsyncIterator[Completed]:
         """Each prompt's result as soon as it is final, through a bounded queue (a slow consumer
@@ -156,6 +173,8 @@ class Job:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.shared is not None and self.shared.cache is not None:
+            await asyncio.to_thread(self.shared.cache.flush)
         self.tracker.finish()
         display.close()
 
@@ -179,26 +198,34 @@ class Job:
                 index = self.pulled
                 self.pulled += 1
                 pending = self.pending(index, cast(PromptLike, item))
-                journal = self.journal
-                restored = journal.restore(pending) if journal is not None else None
-                if restored is not None:
-                    response = restored
-                    self.tracker.prompt_restored(response)
+                if isinstance(pending, Completed):
+                    completed = pending
+                    self.tracker.prompt_finished(completed.response)
+                    if self.journal is not None:
+                        self.journal.record_unsendable(completed)
+                    await asyncio.sleep(0)  # nothing was awaited: let the loop in between bad lines
                 else:
-                    try:
-                        response = await self.attempts(pending)
-                    except Exception:
-                        log.exception("prompt %d failed inside cloudburst", index)
-                        raise
-                    if journal is not None:
-                        journal.record(pending, response)
+                    journal = self.journal
+                    restored = journal.restore(pending) if journal is not None else None
+                    if restored is not None:
+                        self.tracker.prompt_restored(restored)
+                        completed = Completed(index, pending.id, restored, True)
+                    else:
+                        try:
+                            response = await self.attempts(pending)
+                        except Exception:
+                            log.exception("prompt %d failed inside cloudburst", index)
+                            raise
+                        if journal is not None:
+                            journal.record(pending, response)
+                        completed = Completed(index, pending.id, response)
                 if done is not None:
-                    await done.put(Completed(index, pending.id, response, restored is not None))
+                    await done.put(completed)
                 else:
                     into = self.into
                     if index >= len(into):
                         into.extend([None] * (index + 1 - len(into)))
-                    into[index] = response
+                    into[index] = completed.response
         except Exception as exc:
             if self.error is None:
                 self.error = exc
@@ -211,6 +238,9 @@ class Job:
         client = self.client
         tracker, limiter, policy = self.tracker, client.limiter, client.retry
         model = client.pick()
+        cache = self.shared.cache if self.shared is not None else None
+        if cache is not None and len(client.models) > 1:
+            model = await self._cached_model(pending, model, cache)
         failed_usage = _NOTHING
         failed_cost = 0.0
         attempt = 0
@@ -251,10 +281,28 @@ class Job:
                 await asyncio.sleep(decision.delay)
             model = next_model
 
-    async def _attempt(self, route: Route, pending: Pending) -> APIResponse:
-        """One attempt: reserve, send, parse, settle."""
+    async def _cached_model(self, pending: Pending, picked: ModelInfo, cache: Cache) -> ModelInfo:
+        """The first model, from `picked` on, whose answer to this prompt is in the cache: a
+        re-run gets its answers back whichever model the weights pick this time. The body
+        built for the model chosen is kept for its attempt."""
         client = self.client
-        limiter, model = client.limiter, route.model
+        for model in (picked, *(m for m in client.models if m is not picked)):
+            route = client.route(model, pending.sampling, pending.options)
+            try:
+                body = route.body(pending.conversation)
+            except ConfigurationError:
+                continue  # the attempt says why
+            if model is picked:
+                pending.body, pending.body_model = body, model.id
+            if await cache.get(request_key(route.identity, body)) is not None:
+                pending.body, pending.body_model = body, model.id
+                return model
+        return picked
+
+    async def _attempt(self, route: Route, pending: Pending) -> APIResponse:
+        """One attempt: an identical request's answer when there is one (before the limiter
+        counts or reserves anything); else reserve, send, parse, settle."""
+        model = route.model
         overflow = pending.estimate.overflow(route, pending.conversation)
         if overflow is not None:
             error: ProviderError = ContextOverflowError(
@@ -262,17 +310,54 @@ class Job:
                 f"{model.id}'s context window of {model.context_window:,}; not sent"
             )
             return APIResponse(route.provider.name, model.id, error=error)
+        if pending.body_model != model.id:
+            try:
+                pending.body = route.body(pending.conversation)
+            except ConfigurationError as exc:  # content this model's API has no place for
+                return APIResponse(route.provider.name, model.id, error=InputError(f"{model.id}: {exc}"))
+            pending.body_model = model.id
+        shared = self.shared
+        if shared is None:
+            return (await self._send(route, pending))[0]
+        key = request_key(route.identity, pending.body)
+        outcome = await shared.wait(key)
+        if outcome is not None:
+            return self._shared(route, outcome)
+        outcome = None
+        try:
+            response, outcome = await self._send(route, pending)
+        finally:
+            shared.finish(key, outcome, store=outcome is not None and response.error is None)
+        return response
+
+    def _shared(self, route: Route, outcome: Outcome) -> APIResponse:
+        """This prompt's own response from an identical request's outcome: no call, no cost."""
+        model = route.model
+        if isinstance(outcome, ProviderError):
+            return APIResponse(route.provider.name, model.id, error=outcome, cached=True)
+        response = self._read(route, *outcome)
+        response.cost = 0.0
+        response.cached = True
+        return response
+
+    def _read(self, route: Route, status: int, headers: Mapping[str, str], content: bytes) -> APIResponse:
+        response = parse(route.model, status, headers, content, output_schema=route.output_schema)
+        if route.check_json and response.error is None:
+            response.error = invalid_json(response)
+        return response
+
+    async def _send(self, route: Route, pending: Pending) -> tuple[APIResponse, Outcome]:
+        """Reserve, send, parse, settle: the response, and the outcome to share."""
+        client = self.client
+        limiter, model = client.limiter, route.model
         if limiter.counts_tokens(route.key):
             need = pending.estimate.need(route, pending.conversation)
             too_large = limiter.too_large(route.key, need)
             if too_large is not None:
                 error = RequestTooLargeError(f"{model.id}: the request {too_large}; not sent")
-                return APIResponse(route.provider.name, model.id, error=error)
+                return APIResponse(route.provider.name, model.id, error=error), error
         else:
             need = route.uncounted
-        if pending.body_model != model.id:
-            pending.body = route.body(pending.conversation)
-            pending.body_model = model.id
         ticket = await limiter.acquire(route.key, need)
         tracker = self.tracker
         tracker.attempt_started()
@@ -289,15 +374,13 @@ class Job:
             limiter.settle(ticket, None, None)
             response = APIResponse(route.provider.name, model.id, error=exc)
             tracker.attempt_finished(response)
-            return response
+            return response, exc
         except BaseException:  # cancelled in flight: free the slot, keep the reservation
             limiter.settle(ticket, None, None)
             tracker.in_flight -= 1
             raise
         try:
-            response = parse(model, status, headers, content, output_schema=route.output_schema)
-            if route.check_json and response.error is None:
-                response.error = invalid_json(response)
+            response = self._read(route, status, headers, content)
             reported = (
                 read_limits(headers, route.provider.rate_limit_headers, provider=route.provider.name)
                 if route.reads_limits
@@ -310,4 +393,4 @@ class Job:
         billed = response.error is None or response.error.kind == "invalid_output"
         limiter.settle(ticket, response.usage if billed else None, reported)
         tracker.attempt_finished(response)
-        return response
+        return response, (status, headers, content)

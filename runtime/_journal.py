@@ -29,6 +29,7 @@ import orjson
 
 from cloudburst._constants import JOURNAL_COMMIT_SECONDS
 from cloudburst._errors import ERROR_KINDS, CloudburstError, ConfigurationError, JournalMismatchError, ProviderError
+from cloudburst._prompt import Completed
 from cloudburst._render import parse
 from cloudburst._response import APIResponse, Usage
 
@@ -81,8 +82,11 @@ class Journal:
         return {key for (key,) in self._db.execute("SELECT key FROM results")}
 
     def records(self) -> Iterator[Record]:
-        """Every result, in the order they were first journaled."""
-        for (record,) in self._db.execute("SELECT record FROM results ORDER BY rowid"):
+        """Every result, in the order they were first journaled; not those of input that could
+        not be sent (`UNSENDABLE`), which each run reads again."""
+        for (record,) in self._db.execute(
+            "SELECT record FROM results WHERE request != ? ORDER BY rowid", (UNSENDABLE,)
+        ):
             yield orjson.loads(record)
 
     def put(self, key: str, request: bytes, record: Record) -> None:
@@ -227,6 +231,7 @@ def encode(index: int, prompt_id: str | None, response: APIResponse) -> Record:
         "usage": _usage(response.usage),
         "cost": response.cost,
         "attempts": response.attempts,
+        "cached": response.cached,
         "failed_usage": _usage(response.failed_usage) if response.attempts > 1 else None,
         "failed_cost": response.failed_cost,
         "status": response.status,
@@ -267,6 +272,7 @@ def decode(record: Record, output_schema: Any = None) -> APIResponse:
     response.usage = Usage(*record["usage"])
     response.cost = record["cost"]
     response.attempts = record["attempts"]
+    response.cached = record.get("cached", False)
     if record["failed_usage"] is not None:
         response.failed_usage = Usage(*record["failed_usage"])
     response.failed_cost = record["failed_cost"]
@@ -294,7 +300,12 @@ def _subclasses(cls: type[ProviderError]) -> Iterator[type[ProviderError]]:
 # a job's use of its journal ---------------------------------------------------------------------
 
 
-def _key(pending: Pending) -> str:
+UNSENDABLE = b""
+"""The request hash of a result for input that could not become a request (an InputError): it is
+journaled so that the output gets its line, and not restored, so a line fixed since is sent."""
+
+
+def _key(pending: Pending | Completed) -> str:
     return pending.id if pending.id is not None else f"#{pending.index}"
 
 
@@ -332,12 +343,17 @@ class JobJournal:
         if found is None:
             return None
         request, record = found
+        if request == UNSENDABLE:
+            return None
         if request != pending.request_hash:
             raise self._mismatch(pending, 1)
         return decode(record, pending.sampling.output_schema)
 
     def record(self, pending: Pending, response: APIResponse) -> None:
         self.journal.put(_key(pending), pending.request_hash, encode(pending.index, pending.id, response))
+
+    def record_unsendable(self, done: Completed) -> None:
+        self.journal.put(_key(done), UNSENDABLE, encode(done.index, done.id, done.response))
 
     def check(self, job: Job, prompts: Iterable[PromptLike]) -> None:
         """Every prompt against the journal, before anything is sent: raises JournalMismatchError
@@ -346,8 +362,10 @@ class JobJournal:
         changed = 0
         for index, item in enumerate(prompts):
             pending = job.pending(index, item)
+            if isinstance(pending, Completed):  # input that cannot be sent is never journaled
+                continue
             request = self.journal.request_of(_key(pending))
-            if request is not None and request != self.fingerprint(pending):
+            if request not in (None, UNSENDABLE) and request != self.fingerprint(pending):
                 changed += 1
                 first = first or pending
         if first is not None:

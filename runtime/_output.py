@@ -34,6 +34,7 @@ def result_line(record: Record) -> bytes:
         "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
         "cost": record["cost"] + record["failed_cost"],
         "attempts": record["attempts"],
+        "cached": record.get("cached", False),
         "error": None if error is None else {"kind": error["kind"], "message": error["message"]},
     }
     return orjson.dumps(line) + b"\n"

@@ -45,8 +45,9 @@ def _count(n: float) -> str:
 def status_line(tracker: StatusTracker) -> str:
     """Everything but the bar, on one line."""
     factor = tracker.limiting_factor
+    cached = f" · cached {tracker.cached:,}" if tracker.cached else ""
     return (
-        f"✓ {tracker.succeeded:,} ✗ {tracker.failed:,} · in flight {tracker.in_flight:,} · "
+        f"✓ {tracker.succeeded:,} ✗ {tracker.failed:,}{cached} · in flight {tracker.in_flight:,} · "
         f"retries {tracker.retries:,} · 429s {tracker.rate_limited:,} · limited by {factor or '-'} · "
         f"{_count(tracker.input_tokens)} in / {_count(tracker.output_tokens)} out · ${tracker.cost:,.4f}"
     )

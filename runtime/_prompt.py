@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cloudburst._conversation import Conversation
+from cloudburst._errors import InputError
 from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse
 from cloudburst._sampling import SamplingParams
@@ -23,7 +24,16 @@ class Prompt:
     """Replaces the client's RequestOptions whole for this prompt."""
 
 
-PromptLike = str | Conversation | Prompt
+@dataclass(frozen=True, slots=True)
+class InvalidPrompt:
+    """An input that could not become a prompt (a line that is not JSON, say), handed to the job
+    in its place: it ends as a result with `error`, nothing is sent for it, and the job goes on."""
+
+    error: InputError
+    id: str | None = None
+
+
+PromptLike = str | Conversation | Prompt | InvalidPrompt
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from cloudburst._registry import get_model
 from cloudburst._response import APIResponse
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import parse_output
-from cloudburst._wire import header_value
+from cloudburst._wire import check_sampling, header_value
 from cloudburst.generated import APIS, PROVIDERS
 
 REDACTED = "<redacted>"
@@ -102,9 +102,15 @@ def check_options(
     model: ModelInfo, sampling: SamplingParams, options: RequestOptions
 ) -> tuple[ProviderInfo, ModuleType]:
     """The checks of `build_request` that depend only on (model, sampling, options), so a
-    client runs them once per combination; content checks stay per prompt."""
+    client runs them once per combination (when it is built, for its own settings); content
+    checks stay per prompt. The adapter's own refusals (a setting its API has no place for)
+    are among them, so none first shows when a body is built, after other requests went out."""
     provider, adapter = adapter_for(model)
     check_request(model, Conversation(), sampling, options)
+    try:
+        check_sampling(sampling, adapter.SAMPLING, f"{provider.title} {adapter.API}")
+    except UnsupportedOptionError as exc:
+        raise UnsupportedOptionError(f"{model.id}: {exc}") from None
     _check_provider_options(model, provider, adapter, options)
     return provider, adapter
 

@@ -74,6 +74,10 @@ class APIResponse:
     """Tokens billed for the earlier, failed attempts (an answer that did not parse, say)."""
     failed_cost: float = 0.0
     """USD billed for the earlier, failed attempts."""
+    cached: bool = False
+    """The answer came without a provider call of its own: from the client's cache, or shared
+    with an identical request in flight. Nothing was paid for it, so `cost` is 0; `usage` is
+    what the answer took when it was first paid for."""
 
     @property
     def total_cost(self) -> float:

@@ -9,6 +9,7 @@ from types import ModuleType
 
 import orjson
 
+from cloudburst._cache import request_identity
 from cloudburst._conversation import Conversation, Text
 from cloudburst._estimate import DEFAULT_TOKEN_RATIO
 from cloudburst._limiter import Need
@@ -25,6 +26,7 @@ class Route:
         "adapter",
         "check_json",
         "headers",
+        "identity",
         "key",
         "max_output",
         "method",
@@ -60,6 +62,8 @@ class Route:
         self.method: str = adapter.METHOD
         self.url = base_url + endpoint_path(adapter, model)
         self.headers = request_headers(provider, options, api_key)
+        self.identity = request_identity(model.id, self.url, self.headers, provider.auth.header)
+        """With the body, what makes a request the same as another (the cache's key)."""
         self.signs = provider.auth.scheme == "sigv4" and api_key is None
         """AWS requests without an API key are signed, each attempt anew (signatures expire)."""
         self.max_output = sampling.max_new_tokens or model.max_output_tokens or 0

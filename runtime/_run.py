@@ -2,10 +2,12 @@
 LLMClient and writes each result as one JSONL line the moment it is final.
 
 An input line is a JSON string, or an object with an optional `id`, either `prompt` (a string)
-or `messages` (OpenAI chat format), and optional per-line settings (`max_new_tokens`,
-`temperature`, `top_p`, `seed`, `stop`, `reasoning_effort`, `json_mode`). A bad line stops the
-job with its line number; results already written stay, and prompts already sent finish first.
-`--simulate` runs the job against the local provider simulator instead of the real providers.
+or `messages` (OpenAI chat format), and optional per-line settings (`_input.LINE_SETTINGS`). A
+line that cannot become a request ends as its own result with an `input` error naming the file
+and line; nothing is sent for it and the job goes on. `--dry-run` checks every line against
+every model and prints the estimate, sending nothing. `--cache PATH` answers requests already
+answered (by any run, or another process) from a SQLite file, at no cost. `--simulate` runs the
+job against the local provider simulator instead of the real providers.
 
 Each result goes to the job's journal first and to the output right after its commit (see
 `_output`), so running the same command again resumes the job; SIGINT/SIGTERM let the prompts
@@ -23,26 +25,21 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy
 from cloudburst._constants import JOURNAL_COMMIT_SECONDS, SHUTDOWN_GRACE_SECONDS
-from cloudburst._conversation import Conversation
-from cloudburst._errors import CloudburstError, ConfigurationError
+from cloudburst._dry_run import dry_run
+from cloudburst._errors import ConfigurationError
+from cloudburst._input import PromptReader, count_lines
 from cloudburst._journal import Journal
 from cloudburst._output import Output, check_paths, has_results
 from cloudburst._progress import ProgressKind
-from cloudburst._prompt import Prompt
+from cloudburst._prompt import PromptLike
 from cloudburst._sampling import SamplingParams
 from cloudburst._sim.config import WINDOW_SECONDS
 from cloudburst.generated import PROVIDERS
 
 log = logging.getLogger("cloudburst")
-
-LINE_SETTINGS = ("max_new_tokens", "temperature", "top_p", "seed", "stop", "reasoning_effort", "json_mode")
-"""SamplingParams fields a line may set for itself."""
-
 
 INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
 RUN_EPILOG = f"""\
@@ -54,89 +51,20 @@ journal commit interval ({JOURNAL_COMMIT_SECONDS * 1000:g} ms); they are sent ag
 exit codes:
   0    every prompt succeeded
   1    some prompts ended in errors (the summary counts them by kind)
-  2    a usage or input mistake, found before sending (or a bad line, when reached)
+  2    a usage or input mistake, found before sending (a bad line is its own result)
   130  interrupted by SIGINT (143: SIGTERM); run the same command again to resume
 """
-
-
-class InputError(CloudburstError):
-    """A line of the input that is not a prompt; the message names the file and line."""
-
-
-def count_lines(path: Path) -> int:
-    """Non-blank lines, read in large blocks: the bar's total, at a fraction of parsing cost."""
-    count = 0
-    with path.open("rb") as data:
-        for line in data:
-            if line.strip():
-                count += 1
-    return count
-
-
-class PromptReader:
-    """Prompts from a JSONL file, read lazily; identical per-line settings share one
-    SamplingParams, so the client checks each distinct combination once."""
-
-    def __init__(self, path: Path, sampling: SamplingParams) -> None:
-        self.path = path
-        self.sampling = sampling
-        self._interned: dict[tuple[Any, ...], SamplingParams] = {}
-
-    def __iter__(self) -> Iterator[Prompt]:
-        with self.path.open("rb") as lines:
-            for number, line in enumerate(lines, 1):
-                if line.strip():
-                    yield self.prompt(line, number)
-
-    def _fail(self, number: int, message: str) -> InputError:
-        return InputError(f"{self.path}:{number}: {message}")
-
-    def prompt(self, line: bytes, number: int) -> Prompt:
-        try:
-            item = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise self._fail(number, f"not JSON ({exc})") from None
-        if isinstance(item, str):
-            return Prompt(item, id=str(number))
-        if not isinstance(item, dict):
-            raise self._fail(number, f"expected a string or an object, got {type(item).__name__}")
-        content: str | Conversation
-        if isinstance(item.get("prompt"), str):
-            content = item["prompt"]
-        elif isinstance(item.get("messages"), list):
-            try:
-                content = Conversation.from_openai(item["messages"])
-            except (ValueError, KeyError, TypeError) as exc:
-                raise self._fail(number, f"messages: {exc}") from None
-        else:
-            raise self._fail(number, "an object needs 'prompt' (a string) or 'messages' (OpenAI chat format)")
-        prompt_id = item.get("id", number)
-        return Prompt(content, id=str(prompt_id), sampling=self._sampling(item, number))
-
-    def _sampling(self, item: dict[str, Any], number: int) -> SamplingParams | None:
-        settings = {name: item[name] for name in LINE_SETTINGS if name in item}
-        if not settings:
-            return None
-        key = tuple((name, orjson.dumps(value)) for name, value in sorted(settings.items()))
-        sampling = self._interned.get(key)
-        if sampling is None:
-            try:
-                sampling = SamplingParams.model_validate({**self.sampling.model_dump(exclude_none=True), **settings})
-            except ValueError as exc:
-                raise self._fail(number, f"bad setting: {exc}") from None
-            self._interned[key] = sampling
-        return sampling
 
 
 class Interruptible:
     """The job's prompts until a signal stops the pulling; the job then finishes what it holds.
     Iterable more than once, so a resumed job can check its input against the journal first."""
 
-    def __init__(self, prompts: Iterable[Prompt]) -> None:
+    def __init__(self, prompts: Iterable[PromptLike]) -> None:
         self.prompts = prompts
         self.signal: int | None = None
 
-    def __iter__(self) -> Iterator[Prompt]:
+    def __iter__(self) -> Iterator[PromptLike]:
         for prompt in self.prompts:
             if self.signal is not None:
                 return
@@ -204,6 +132,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             "pass --overwrite to replace it (or --journal to name its journal), or choose another -o"
         )
     sampling = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    if args.dry_run:
+        return dry_run(args.prompts, args.model, sampling)
     progress: ProgressKind = None if args.progress == "off" else args.progress
     limits = limits_from(args)
     with contextlib.ExitStack() as stack:
@@ -240,6 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=progress,
             api_keys=api_keys,
             base_urls=base_urls,
+            cache=args.cache,
         )
         total = count_lines(args.prompts)
         output = Output(output_path)
@@ -247,7 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         journal = Journal(journal_path, on_commit=output.write)
         stack.callback(journal.close)  # before the output closes: the last lines go there
         output.resume(journal, had_results)
-        prompts = Interruptible(PromptReader(args.prompts, sampling))
+        prompts = Interruptible(PromptReader(args.prompts, sampling, client.models))
         try:
             asyncio.run(run_job(client, prompts, journal, total, args.grace))
         except KeyboardInterrupt:  # before the job's own handler was in place
@@ -292,6 +223,10 @@ def add_run_command(commands: Any) -> None:
     parser.add_argument("--max-new-tokens", type=int)
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
+    parser.add_argument("--cache", type=Path, help="a SQLite response cache: answers in it cost nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="check every line against every model, estimate, send nothing"
+    )
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")
     parser.add_argument("--sim-latency-ms", type=float, default=0.0, help="with --simulate: mean answer time")
     parser.add_argument("--sim-fault-rate", type=float, default=0.0, help="with --simulate: share of faulty answers")

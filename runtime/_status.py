@@ -27,6 +27,8 @@ class StatusTracker:
         self.done = 0
         self.succeeded = 0
         self.failed = 0
+        self.cached = 0
+        """Prompts answered from the cache or by an identical request in flight: no call, no cost."""
         self.in_flight = 0
         """Attempts sent and not yet answered."""
         self.attempts = 0
@@ -67,6 +69,8 @@ class StatusTracker:
 
     def prompt_finished(self, response: APIResponse) -> None:
         self.done += 1
+        if response.cached:
+            self.cached += 1
         if response.error is None:
             self.succeeded += 1
         else:
@@ -118,7 +122,8 @@ class StatusTracker:
         lines = [
             f"{self.done:,} prompts in {elapsed:,.1f}s ({self.done / elapsed if elapsed > 0 else 0:,.1f}/s): "
             f"{self.succeeded:,} succeeded, {self.failed:,} failed"
-            + (f" ({self.restored:,} restored from the journal)" if self.restored else ""),
+            + (f" ({self.restored:,} restored from the journal)" if self.restored else "")
+            + (f", {self.cached:,} cached (no call, no cost)" if self.cached else ""),
             f"attempts {self.attempts:,}, retries {self.retries:,}, 429s seen {self.rate_limited:,}",
             f"tokens {self.input_tokens:,} in / {self.output_tokens:,} out, cost ${self.cost:,.4f}",
         ]

@@ -24,6 +24,7 @@ from cloudburst._errors import (
     AuthError,
     ConfigurationError,
     ContextOverflowError,
+    InputError,
     InvalidOutputError,
     ServerError,
 )
@@ -312,23 +313,23 @@ def test_per_prompt_settings_replace_the_clients() -> None:
     assert by_prompt["b"]["max_completion_tokens"] == 10 and "temperature" not in by_prompt["b"]
 
 
-def test_a_bad_prompt_mid_stream_is_raised_after_the_results_before_it() -> None:
+def test_a_bad_prompt_mid_stream_is_its_own_result_and_the_job_goes_on() -> None:
+    sent: list[str] = []
+
     async def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(last_user_text(request))
         return openai_answer("ok")
 
-    async def collect() -> tuple[list[Completed], BaseException | None]:
-        client = client_for(handler)
-        got: list[Completed] = []
-        try:
-            async for done in client.as_completed(["a", "b", 42, "never"]):  # type: ignore[list-item]
-                got.append(done)
-        except ConfigurationError as exc:
-            return got, exc
-        return got, None
-
-    got, error = asyncio.run(collect())
-    assert sorted(d.index for d in got) == [0, 1]
-    assert error is not None and "prompt 2" in str(error)
+    refused = SamplingParams(thinking_budget=2048)  # gpt-4.1-mini is no reasoning model
+    prompts = ["a", "b", 42, Prompt("c", id="c", sampling=refused), "never mind"]
+    results = client_for(handler).run(prompts)  # type: ignore[arg-type]
+    assert [r.ok for r in results] == [True, True, False, False, True]
+    assert sorted(sent) == ["a", "b", "never mind"]
+    not_a_prompt, refused_setting = results[2].error, results[3].error
+    assert isinstance(not_a_prompt, InputError) and not_a_prompt.kind == "input"
+    assert "prompt 2 is a int" in not_a_prompt.message
+    assert isinstance(refused_setting, InputError) and "prompt 3 (id c)" in refused_setting.message
+    assert "gpt-4.1-mini" in refused_setting.message and results[3].cost == 0
 
 
 def test_a_missing_api_key_is_refused_before_anything_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,6 +342,24 @@ def test_a_missing_api_key_is_refused_before_anything_is_sent(monkeypatch: pytes
 def test_options_a_model_refuses_are_refused_when_the_client_is_built() -> None:
     with pytest.raises(ConfigurationError, match="logprobs"):
         LLMClient("claude-haiku-4-5", sampling=SamplingParams(logprobs=True), api_keys={"anthropic": "k"})
+
+
+@pytest.mark.parametrize(
+    ("models", "sampling", "refusal"),
+    [
+        (["gpt-4.1-mini", "claude-haiku-4-5"], SamplingParams(seed=1), "claude-haiku-4-5: .*SamplingParams.seed"),
+        (["gemini-2.5-flash", "gpt-4.1-mini"], SamplingParams(thinking_budget=0), "gpt-4.1-mini: .*thinking_budget"),
+        (["gpt-4.1-mini", "claude-haiku-4-5"], SamplingParams(logprobs=True), "claude-haiku-4-5 .*logprobs"),
+    ],
+)
+def test_a_setting_one_sprayed_model_refuses_is_refused_when_the_client_is_built(
+    models: list[str], sampling: SamplingParams, refusal: str
+) -> None:
+    """Before, the adapter's own refusals (seed on Anthropic, a thinking budget on OpenAI chat)
+    showed only when a body was built: the job stopped after the other model's prompts went out."""
+    keys = {"openai": "k", "anthropic": "k", "gemini": "k"}
+    with pytest.raises(ConfigurationError, match=refusal):
+        LLMClient(models, sampling=sampling, api_keys=keys)
 
 
 def test_limits_resolve_from_model_then_provider_then_default_then_registry() -> None:

@@ -231,6 +231,23 @@ def test_input_changed_under_the_journal_is_an_error_before_sending(
     assert sim_env.stats()["requests"] == 10 and out.read_bytes() == before
 
 
+def test_a_bad_line_fixed_since_is_sent_on_resume_and_every_id_stays_once(sim_env: Simulator, tmp_path: Path) -> None:
+    prompts = write_prompts(tmp_path / "prompts.jsonl", 5)
+    lines = prompts.read_text().splitlines()
+    prompts.write_text("\n".join([*lines[:2], '{"id": "q2", "prompt": "x", "max_tokens": 9}', *lines[3:]]) + "\n")
+    out = tmp_path / "results.jsonl"
+    assert run_cli(prompts, "-o", out) == 1  # one input error: a result, not a stopped job
+    first = {r["id"]: r for r in result_lines(out)}
+    assert sorted(first) == [f"q{i}" for i in range(5)] and first["q2"]["error"]["kind"] == "input"
+    assert sim_env.stats()["requests"] == 4
+
+    write_prompts(prompts, 5)  # the line mended
+    assert run_cli(prompts, "-o", out) == 0
+    again = result_lines(out)
+    assert sorted(r["id"] for r in again) == [f"q{i}" for i in range(5)]
+    assert all(r["error"] is None for r in again) and sim_env.stats()["requests"] == 5
+
+
 def test_exit_code_1_when_prompts_fail_with_the_kinds_in_the_summary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

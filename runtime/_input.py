@@ -1,0 +1,168 @@
+"""Prompts from a JSONL file, for `cloudburst run`: one prompt a line, read lazily.
+
+A line is a JSON string, or an object with an optional `id`, either `prompt` (a string) or
+`messages` (OpenAI chat format), and optional per-line settings (`LINE_SETTINGS`). A line that
+cannot become a request — not JSON, no prompt, bad messages, an unknown key, a bad setting, a
+setting one of the job's models refuses — is not raised: it becomes an `InvalidPrompt` whose
+`InputError` names the file and line, so it ends as that line's result and costs nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cloudburst._capabilities import check_request
+from cloudburst._conversation import Conversation, Text
+from cloudburst._errors import ConfigurationError, InputError
+from cloudburst._models import ModelInfo
+from cloudburst._options import RequestOptions
+from cloudburst._prompt import InvalidPrompt, Prompt
+from cloudburst._render import check_options
+from cloudburst._sampling import SamplingParams
+
+LINE_SETTINGS = (
+    "max_new_tokens",
+    "temperature",
+    "top_p",
+    "seed",
+    "stop",
+    "reasoning_effort",
+    "thinking_budget",
+    "json_mode",
+)
+"""SamplingParams fields a line may set for itself."""
+LINE_KEYS = ("id", "prompt", "messages", *LINE_SETTINGS)
+
+KEY_HINTS = {
+    "max_tokens": "use max_new_tokens",
+    "max_completion_tokens": "use max_new_tokens",
+    "max_output_tokens": "use max_new_tokens",
+    "maxOutputTokens": "use max_new_tokens",
+    "stop_sequences": "use stop",
+    "topP": "use top_p",
+    "model": "the models are chosen for the whole job (--model), not per line",
+    "system": "put the system prompt first in messages: {'role': 'system', 'content': ...}",
+    "response_format": "use json_mode",
+    "reasoning": "use reasoning_effort",
+    "thinking": "use thinking_budget (tokens) or reasoning_effort",
+    "budget_tokens": "use thinking_budget",
+    "tools": "tools are set for the whole job (RequestOptions), not per line",
+    "n": "a line asks for one answer; repeat the line for more",
+}
+"""What to write instead of a common provider's name for a setting."""
+
+
+def unknown_key_hint(key: str) -> str:
+    hint = KEY_HINTS.get(key)
+    if hint is None:
+        close = difflib.get_close_matches(key, LINE_KEYS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"a line takes {', '.join(LINE_KEYS)}"
+    return f"unknown key {key!r} ({hint})"
+
+
+def count_lines(path: Path) -> int:
+    """Non-blank lines, read in large blocks: the bar's total, at a fraction of parsing cost."""
+    count = 0
+    with path.open("rb") as data:
+        for line in data:
+            if line.strip():
+                count += 1
+    return count
+
+
+class PromptReader:
+    """Prompts from a JSONL file, read lazily. Identical per-line settings share one
+    SamplingParams, checked once against every model in `models` (any of them may get the
+    prompt, first or on a retry)."""
+
+    def __init__(self, path: Path, sampling: SamplingParams, models: Sequence[ModelInfo] = ()) -> None:
+        self.path = path
+        self.sampling = sampling
+        self.models = tuple(models)
+        self._interned: dict[tuple[Any, ...], SamplingParams | str] = {}
+
+    def __iter__(self) -> Iterator[Prompt | InvalidPrompt]:
+        for _, item in self.numbered():
+            yield item
+
+    def numbered(self) -> Iterator[tuple[int, Prompt | InvalidPrompt]]:
+        """Each non-blank line's number and what it became."""
+        with self.path.open("rb") as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    yield number, self.prompt(line, number)
+
+    def prompt(self, line: bytes, number: int) -> Prompt | InvalidPrompt:
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            return self._invalid(number, f"not JSON ({exc})", None)
+        if isinstance(item, str):
+            return self._checked(Prompt(item, id=str(number)), number)
+        if not isinstance(item, dict):
+            return self._invalid(number, f"expected a string or an object, got {type(item).__name__}", None)
+        prompt_id = str(item.get("id", number))
+        unknown = [key for key in item if key not in LINE_KEYS]
+        if unknown:
+            return self._invalid(number, "; ".join(unknown_key_hint(key) for key in unknown), prompt_id)
+        content: str | Conversation
+        if "prompt" in item and "messages" in item:
+            return self._invalid(number, "give 'prompt' or 'messages', not both", prompt_id)
+        if isinstance(item.get("prompt"), str):
+            content = item["prompt"]
+        elif isinstance(item.get("messages"), list):
+            try:
+                content = Conversation.from_openai(item["messages"])
+            except (ValueError, KeyError, TypeError) as exc:
+                return self._invalid(number, f"messages: {exc}", prompt_id)
+        else:
+            return self._invalid(
+                number, "an object needs 'prompt' (a string) or 'messages' (OpenAI chat format)", prompt_id
+            )
+        sampling = self._sampling(item)
+        if isinstance(sampling, str):
+            return self._invalid(number, sampling, prompt_id)
+        return self._checked(Prompt(content, id=prompt_id, sampling=sampling), number)
+
+    def _invalid(self, number: int, message: str, prompt_id: str | None) -> InvalidPrompt:
+        error = InputError(f"{self.path}:{number}: {message}", path=str(self.path), line=number)
+        return InvalidPrompt(error, str(number) if prompt_id is None else prompt_id)
+
+    def _checked(self, prompt: Prompt, number: int) -> Prompt | InvalidPrompt:
+        """The prompt, or why a model of the job cannot take its content (an image, say)."""
+        content = prompt.content
+        if not self.models or isinstance(content, str):
+            return prompt
+        if all(isinstance(part, Text) for message in content.messages for part in message.parts):
+            return prompt
+        sampling = prompt.sampling or self.sampling
+        try:
+            for model in self.models:
+                check_request(model, content, sampling)
+        except ConfigurationError as exc:
+            return self._invalid(number, str(exc), prompt.id)
+        return prompt
+
+    def _sampling(self, item: dict[str, Any]) -> SamplingParams | str | None:
+        """The line's own settings, or why they are refused."""
+        settings = {name: item[name] for name in LINE_SETTINGS if name in item}
+        if not settings:
+            return None
+        key = tuple((name, orjson.dumps(value)) for name, value in sorted(settings.items()))
+        sampling = self._interned.get(key)
+        if sampling is None:
+            try:
+                sampling = SamplingParams.model_validate({**self.sampling.model_dump(exclude_none=True), **settings})
+                for model in self.models:
+                    check_options(model, sampling, RequestOptions())
+            except ConfigurationError as exc:
+                sampling = str(exc)
+            except ValueError as exc:
+                sampling = f"bad setting: {exc}"
+            self._interned[key] = sampling
+        return sampling
