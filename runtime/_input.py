@@ -91,11 +91,20 @@ class PromptReader:
             yield item
 
     def numbered(self) -> Iterator[tuple[int, Prompt | InvalidPrompt]]:
-        """Each non-blank line's number and what it became."""
+        """Each non-blank line's number and what it became. An id used by an earlier line is an
+        error of the later one (its result is named `<id>#line<N>`): results, the journal and
+        resume all know a prompt by its id."""
+        first_line: dict[str, int] = {}
         with self.path.open("rb") as lines:
             for number, line in enumerate(lines, 1):
                 if line.strip():
-                    yield number, self.prompt(line, number)
+                    item = self.prompt(line, number)
+                    if item.id is not None:
+                        earlier = first_line.setdefault(item.id, number)
+                        if earlier != number:
+                            message = f"id {item.id!r} is line {earlier}'s already; each prompt needs its own id"
+                            item = self._invalid(number, message, f"{item.id}#line{number}")
+                    yield number, item
 
     def prompt(self, line: bytes, number: int) -> Prompt | InvalidPrompt:
         try:

@@ -148,3 +148,13 @@ def test_dry_run_refuses_a_job_wide_setting_a_model_refuses(tmp_path: Path, caps
     code = main(["run", str(prompts), "-o", str(tmp_path / "o.jsonl"), "--model", "gpt-4.1-mini",
                  "--model", "claude-haiku-4-5", "--max-new-tokens", "50000", "--dry-run"])  # fmt: skip
     assert code == 2 and "gpt-4.1-mini's limit of 32768" in capsys.readouterr().err
+
+
+def test_an_id_used_twice_is_the_later_lines_error(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path / "prompts.jsonl", [{"id": "a", "prompt": "x"}, {"id": "b", "prompt": "y"}, {"id": "a", "prompt": "z"}]
+    )
+    first, second, third = PromptReader(path, SamplingParams())
+    assert isinstance(first, Prompt) and isinstance(second, Prompt)
+    assert isinstance(third, InvalidPrompt) and third.id == "a#line3"
+    assert str(third.error) == f"{path}:3: id 'a' is line 1's already; each prompt needs its own id"
