@@ -165,6 +165,17 @@ def _left(remaining: float | None, limit: float | None, reset: float | None) -> 
     return max(0.0, limit - limit * reset / 60.0)
 
 
+def _figures(names: RateLimitHeaders) -> tuple[str | None, ...]:
+    return (
+        names.requests_remaining,
+        names.tokens_remaining,
+        names.input_tokens_remaining,
+        names.output_tokens_remaining,
+        names.requests_limit,
+        names.tokens_limit,
+    )
+
+
 def read_limits(
     headers: Mapping[str, str], names: RateLimitHeaders, now: float | None = None, *, provider: str = ""
 ) -> ReportedLimits | None:
@@ -174,6 +185,8 @@ def read_limits(
     Headers are evidence, not commands: a figure that cannot be true (negative, not a number, a
     limit under 1 a minute, more remaining than the limit, a reset in the past or a day ahead)
     is dropped, with one warning per provider, so nonsense can never freeze a job."""
+    if not any(name is not None and name in headers for name in _figures(names)):
+        return None  # the common case for providers or proxies that send none: nothing to read
     bad: list[str] = []
     requests_limit, remaining = _dimension(headers, names.requests_limit, names.requests_remaining, bad, "requests")
     tokens_limit, tokens = _dimension(headers, names.tokens_limit, names.tokens_remaining, bad, "tokens")
