@@ -43,7 +43,7 @@ demo: $(STAMP)  ## the main job: 3,000 prompts on five providers' models against
 	$(BIN)/cloudburst run examples/demo_prompts.jsonl -o build/demo_results.jsonl \
 		--model gpt-4.1-mini --model claude-haiku-4-5 --model gemini-2.5-flash-lite \
 		--model mistral-medium-latest --model bedrock-claude-haiku-4-5 --rpm 480 --max-new-tokens 64 \
-		--simulate --sim-latency-ms 300
+		--simulate --sim-latency-ms 300 --overwrite
 
 bench: $(STAMP)
 	$(BIN)/python bench/codegen.py
