@@ -1,5 +1,7 @@
 """cloudburst: run very many LLM requests across providers, as fast as their limits allow."""
 
+from typing import TYPE_CHECKING
+
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
@@ -13,6 +15,7 @@ from cloudburst._errors import (
     InvalidOutputError,
     InvalidRequestError,
     InvalidResponseError,
+    LimiterUnavailableError,
     NotFoundError,
     OverloadedError,
     PermissionDeniedError,
@@ -45,6 +48,9 @@ from cloudburst.generated.gemini.options import GeminiOptions
 from cloudburst.generated.mistral.options import MistralOptions
 from cloudburst.generated.openai.options import OpenAIOptions
 
+if TYPE_CHECKING:
+    from cloudburst._limiter.redis import RedisLimiter
+
 __all__ = [
     "APIResponse",
     "AiohttpTransport",
@@ -70,6 +76,7 @@ __all__ = [
     "InvalidResponseError",
     "LLMClient",
     "Limiter",
+    "LimiterUnavailableError",
     "Message",
     "MistralOptions",
     "ModelInfo",
@@ -85,6 +92,7 @@ __all__ = [
     "RateLimitedError",
     "RateLimits",
     "Reasoning",
+    "RedisLimiter",
     "RenderedRequest",
     "RequestOptions",
     "RequestTimeoutError",
@@ -113,3 +121,12 @@ __all__ = [
     "register_model",
     "render",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`RedisLimiter` needs redis-py (`pip install 'cloudburst[redis]'`), imported on first use."""
+    if name == "RedisLimiter":
+        from cloudburst._limiter.redis import RedisLimiter
+
+        return RedisLimiter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,8 @@ CloudburstError
 │   ├── UnknownModelError ······· a model name the registry lacks (lists the closest names)
 │   ├── UnsupportedOptionError ·· a setting the provider, API or model does not accept
 │   └── UnsupportedContentError · a content part (image, PDF, ...) the provider cannot take
+├── LimiterUnavailableError ····· the shared limiter's store (Redis) did not answer; raised out
+│                                 of the job after the live prompts' results
 └── ProviderError ··············· the provider (or the way to it) failed; a value on
     │                             `APIResponse.error`, never raised out of a batch
     ├── RateLimitedError ········ 429: too many requests or tokens             (retry)
@@ -51,6 +53,12 @@ class UnsupportedOptionError(ConfigurationError):
 
 class UnsupportedContentError(ConfigurationError):
     """A content part the chosen provider or model cannot take."""
+
+
+class LimiterUnavailableError(CloudburstError):
+    """A shared limiter cannot reach its store (Redis down, unreachable or too slow). Sending
+    without it could break a limit other processes rely on, so the job stops pulling prompts,
+    lets those in flight finish, and raises this after their results: a rerun resumes."""
 
 
 class ProviderError(CloudburstError):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, cast
 from cloudburst._capabilities import check_request
 from cloudburst._constants import PROGRESS_REFRESH_SECONDS
 from cloudburst._conversation import Conversation
-from cloudburst._errors import ConfigurationError, ContextOverflowError, ProviderError
+from cloudburst._errors import ConfigurationError, ContextOverflowError, LimiterUnavailableError, ProviderError
 from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
@@ -172,6 +172,8 @@ class Job:
                 pending = self.pending(index, cast(PromptLike, item))
                 try:
                     response = await self.attempts(pending)
+                except LimiterUnavailableError:
+                    raise
                 except Exception:
                     log.exception("prompt %d failed inside cloudburst", index)
                     raise

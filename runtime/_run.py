@@ -169,6 +169,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if name in base_urls and provider.auth.env in env
             }
             log.info("simulating the providers at %s", sim.url)
+        limiter = None
+        if args.redis_url:
+            from cloudburst._limiter.redis import RedisLimiter
+
+            limiter = RedisLimiter(args.redis_url)
         client = LLMClient(
             args.model,
             weights=args.weights,
@@ -178,6 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=progress,
             api_keys=api_keys,
             base_urls=base_urls,
+            limiter=limiter,
         )
         total = count_lines(args.prompts)
         output = stack.enter_context(args.output.open("wb"))
@@ -205,6 +211,9 @@ def add_run_command(commands: Any) -> None:
     parser.add_argument("--max-new-tokens", type=int)
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
+    parser.add_argument(
+        "--redis-url", help="share the limits with every process using this Redis (redis://host:port/db)"
+    )
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")
     parser.add_argument("--sim-latency-ms", type=float, default=0.0, help="with --simulate: mean answer time")
     parser.add_argument("--sim-fault-rate", type=float, default=0.0, help="with --simulate: share of faulty answers")
