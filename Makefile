@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/codegen.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/simulator.py
+	$(BIN)/python bench/shared_limit.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
