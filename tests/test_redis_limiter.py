@@ -190,6 +190,25 @@ def test_the_lowest_configured_limit_wins(redis_url: str, prefix: str) -> None:
     assert asyncio.run(scenario()) == [None, None, "requests"]
 
 
+def test_a_token_budget_one_process_learned_makes_every_process_count_tokens(redis_url: str, prefix: str) -> None:
+    async def scenario() -> None:
+        here, there = (RedisLimiter(redis_url, prefix=prefix) for _ in range(2))
+        for limiter in (here, there):
+            limiter.configure("k", RateLimits(rpm=600))
+            assert not limiter.counts_tokens("k")
+        _, _, ticket = await here.try_take("k", Need())
+        assert ticket is not None
+        here.settle(ticket, Usage(), ReportedLimits(tokens_limit=90_000, tokens_remaining=80_000))
+        await here.try_take("k", Need())  # sends the settlement first
+        assert here.counts_tokens("k") and not there.counts_tokens("k")
+        await there.try_take("k", Need())
+        assert there.counts_tokens("k")
+        await here.aclose()
+        await there.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_the_script_is_loaded_again_when_redis_forgot_it(redis_url: str, prefix: str) -> None:
     async def scenario() -> None:
         limiter = RedisLimiter(redis_url, prefix=prefix)

@@ -357,6 +357,7 @@ class _Bucket:
         self.local = Bucket(limits, 0.0)
         """Only for what is answered without Redis: requests too large for the caller's limits."""
         self.learned_tokens = False
+        """The shared bucket has a token budget (learned from headers, here or elsewhere)."""
         self.waiters: deque[tuple[Need, asyncio.Future[Ticket]]] = deque()
         self.ops: list[str] = []
         self.leases: set[str] = set()
@@ -447,8 +448,6 @@ class RedisLimiter:
         bucket = self.buckets[ticket.key]
         bucket.leases.discard(ticket.lease)
         told = reported.by_dimension() if reported is not None else ((None, None),) * 4
-        if any(figure is not None for pair in told[1:] for figure in pair):
-            bucket.learned_tokens = True
         ops = bucket.ops
         ops += ("S", ticket.lease, "0" if used is None else "1")
         ops += (_number(back) for back in refunds(ticket.need, used))
