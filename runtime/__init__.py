@@ -1,5 +1,7 @@
 """cloudburst: run very many LLM requests across providers, as fast as their limits allow."""
 
+from typing import TYPE_CHECKING
+
 from cloudburst._cache import Cache, CachedAnswer, SQLiteCache
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
@@ -16,6 +18,7 @@ from cloudburst._errors import (
     InvalidRequestError,
     InvalidResponseError,
     JournalMismatchError,
+    LimiterUnavailableError,
     NotFoundError,
     OverloadedError,
     PermissionDeniedError,
@@ -49,6 +52,9 @@ from cloudburst.generated.gemini.options import GeminiOptions
 from cloudburst.generated.mistral.options import MistralOptions
 from cloudburst.generated.openai.options import OpenAIOptions
 
+if TYPE_CHECKING:
+    from cloudburst._limiter.redis import RedisLimiter
+
 __all__ = [
     "APIResponse",
     "AiohttpTransport",
@@ -80,6 +86,7 @@ __all__ = [
     "JournalMismatchError",
     "LLMClient",
     "Limiter",
+    "LimiterUnavailableError",
     "Message",
     "MistralOptions",
     "ModelInfo",
@@ -95,6 +102,7 @@ __all__ = [
     "RateLimitedError",
     "RateLimits",
     "Reasoning",
+    "RedisLimiter",
     "RenderedRequest",
     "RequestOptions",
     "RequestTimeoutError",
@@ -124,3 +132,12 @@ __all__ = [
     "register_model",
     "render",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`RedisLimiter` needs redis-py (`pip install 'cloudburst[redis]'`), imported on first use."""
+    if name == "RedisLimiter":
+        from cloudburst._limiter.redis import RedisLimiter
+
+        return RedisLimiter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

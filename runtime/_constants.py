@@ -76,3 +76,20 @@ CACHE_WRITE_INTERVAL_SECONDS = 0.05
 (until committed they are served from memory, and each job's end waits for them)."""
 CACHE_WRITER_IDLE_SECONDS = 1.0
 """The cache's writer thread ends after this long with nothing to write (and starts again)."""
+REDIS_LEASE_SECONDS = 30.0
+"""A RedisLimiter's concurrency slot is a lease that expires this long after it was taken or last
+renewed; each process renews its own leases every third of it while their requests run, so a
+crashed holder's slots come back within this, and a request may run as long as it needs."""
+REDIS_TIMEOUT_SECONDS = 5.0
+"""Seconds every Redis call may take (connect included); then the limiter reports Redis as gone."""
+REDIS_POLL_SECONDS = 0.05
+"""A process waiting for a shared bucket asks Redis again at least this often, so a slot another
+process freed is seen soon; a wait the bucket computed (the pace, a cooldown) is slept whole
+when shorter."""
+REDIS_JITTER = 0.1
+"""Each wait is stretched by a random share up to this, so processes that were told the same
+moment do not all ask again in lockstep."""
+REDIS_RESERVE_BATCH = 32
+"""Waiters of one bucket a process tries to reserve for in one call to Redis (first come first)."""
+REDIS_STATE_TTL_SECONDS = 3600.0
+"""A shared bucket Redis has not heard of for this long is forgotten, so new limits take effect."""

@@ -6,6 +6,8 @@ CloudburstError
 │   ├── UnsupportedOptionError ·· a setting the provider, API or model does not accept
 │   ├── UnsupportedContentError · a content part (image, PDF, ...) the provider cannot take
 │   └── JournalMismatchError ···· the input differs from what the journal recorded for it
+├── LimiterUnavailableError ····· the shared limiter's store (Redis) did not answer; raised out
+│                                 of the job after the live prompts' results
 └── ProviderError ··············· the provider (or the way to it) failed; a value on
     │                             `APIResponse.error`, never raised out of a batch
     ├── RateLimitedError ········ 429: too many requests or tokens             (retry)
@@ -59,6 +61,12 @@ class UnsupportedContentError(ConfigurationError):
 class JournalMismatchError(ConfigurationError):
     """A journal holds a result for a prompt whose prompt or settings have changed since: the
     job would mix results of two inputs. Raised before anything is sent."""
+
+
+class LimiterUnavailableError(CloudburstError):
+    """A shared limiter cannot reach its store (Redis down, unreachable or too slow). Sending
+    without it could break a limit other processes rely on, so the job stops pulling prompts,
+    lets those in flight finish, and raises this after their results: a rerun resumes."""
 
 
 class ProviderError(CloudburstError):

@@ -25,7 +25,13 @@ from cloudburst._cache import Outcome, Shared, request_key
 from cloudburst._capabilities import check_request
 from cloudburst._constants import PROGRESS_REFRESH_SECONDS
 from cloudburst._conversation import Conversation
-from cloudburst._errors import ConfigurationError, ContextOverflowError, InputError, ProviderError
+from cloudburst._errors import (
+    ConfigurationError,
+    ContextOverflowError,
+    InputError,
+    LimiterUnavailableError,
+    ProviderError,
+)
 from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
@@ -213,6 +219,8 @@ class Job:
                     else:
                         try:
                             response = await self.attempts(pending)
+                        except LimiterUnavailableError:
+                            raise
                         except Exception:
                             log.exception("prompt %d failed inside cloudburst", index)
                             raise

@@ -161,6 +161,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if name in base_urls and provider.auth.env in env
             }
             log.info("simulating the providers at %s", sim.url)
+        limiter = None
+        if args.redis_url:
+            from cloudburst._limiter.redis import RedisLimiter
+
+            limiter = RedisLimiter(args.redis_url)
         client = LLMClient(
             args.model,
             weights=args.weights,
@@ -171,6 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             api_keys=api_keys,
             base_urls=base_urls,
             cache=args.cache,
+            limiter=limiter,
         )
         total = count_lines(args.prompts)
         output = Output(output_path)
@@ -226,6 +232,9 @@ def add_run_command(commands: Any) -> None:
     parser.add_argument("--cache", type=Path, help="a SQLite response cache: answers in it cost nothing")
     parser.add_argument(
         "--dry-run", action="store_true", help="check every line against every model, estimate, send nothing"
+    )
+    parser.add_argument(
+        "--redis-url", help="share the limits with every process using this Redis (redis://host:port/db)"
     )
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")
     parser.add_argument("--sim-latency-ms", type=float, default=0.0, help="with --simulate: mean answer time")
