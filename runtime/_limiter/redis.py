@@ -114,6 +114,7 @@ class _Bucket:
         "limits",
         "local",
         "ops",
+        "sending",
         "task",
         "waiters",
         "wake",
@@ -132,6 +133,9 @@ class _Bucket:
         self.ops: list[str] = []
         self.leases: set[str] = set()
         self.task: asyncio.Task[None] | None = None
+        self.sending = asyncio.Lock()
+        """Held from taking the queued operations until Redis has run them, so they reach Redis
+        in the order they were queued whoever sends them."""
         self.wake: asyncio.Future[None] | None = None
         self.blocked_by: str | None = None
 
@@ -201,8 +205,9 @@ class RedisLimiter:
         self._bind()
         bucket = self.buckets[key]
         lease = self._lease()
-        ops, bucket.ops = bucket.ops, []
-        granted, wait, factor, counts_tokens = await self._call(bucket, [*ops, *_reserve(lease, need)])
+        async with bucket.sending:
+            ops, bucket.ops = bucket.ops, []
+            granted, wait, factor, counts_tokens = await self._call(bucket, [*ops, *_reserve(lease, need)])
         bucket.learned_tokens |= counts_tokens
         if not granted:
             return (math.inf if wait < 0 else wait), factor, None
@@ -263,6 +268,7 @@ class RedisLimiter:
         for bucket in self.buckets.values():
             bucket.waiters.clear()
             bucket.task = bucket.wake = None
+            bucket.sending = asyncio.Lock()
 
     def _kick(self, bucket: _Bucket) -> None:
         """Have the bucket's task call Redis now."""
@@ -289,17 +295,18 @@ class RedisLimiter:
                 while waiters and waiters[0][1].done():
                     waiters.popleft()
                 heads = list(itertools.islice(waiters, REDIS_RESERVE_BATCH))
-                ops, bucket.ops = bucket.ops, []
-                if loop.time() >= renew_at and bucket.leases:
-                    ops += ("N", str(len(bucket.leases)), *bucket.leases)
-                    renew_at = loop.time() + renew_every
                 leases = [self._lease() for _ in heads]
-                for lease, (need, _) in zip(leases, heads, strict=True):
-                    ops += _reserve(lease, need)
-                if ops:
-                    granted, wait, factor, counts_tokens = await self._call(bucket, ops)
-                else:
-                    granted, wait, factor, counts_tokens = 0, -1.0, None, False
+                async with bucket.sending:
+                    ops, bucket.ops = bucket.ops, []
+                    if loop.time() >= renew_at and bucket.leases:
+                        ops += ("N", str(len(bucket.leases)), *bucket.leases)
+                        renew_at = loop.time() + renew_every
+                    for lease, (need, _) in zip(leases, heads, strict=True):
+                        ops += _reserve(lease, need)
+                    if ops:
+                        granted, wait, factor, counts_tokens = await self._call(bucket, ops)
+                    else:
+                        granted, wait, factor, counts_tokens = 0, -1.0, None, False
                 bucket.learned_tokens |= counts_tokens
                 for lease in leases[:granted]:
                     need, future = waiters.popleft()
@@ -320,9 +327,10 @@ class RedisLimiter:
                     await self._sleep(bucket, delay)
         except asyncio.CancelledError:  # the job's loop is closing: send what is left, once
             if bucket.ops:
-                ops, bucket.ops = bucket.ops, []
-                with contextlib.suppress(LimiterUnavailableError):
-                    await self._call(bucket, ops)
+                async with bucket.sending:
+                    ops, bucket.ops = bucket.ops, []
+                    with contextlib.suppress(LimiterUnavailableError):
+                        await self._call(bucket, ops)
             raise
         except LimiterUnavailableError as exc:
             for _, future in bucket.waiters:
@@ -355,7 +363,7 @@ class RedisLimiter:
         now = "" if self.clock is None else repr(self.clock())
         args = [now, repr(float(self.lease_seconds)), *bucket.limits, *ops]
         try:
-            reply = await asyncio.wait_for(self._evalsha(bucket, args), self.timeout * 2)
+            reply = await self._evalsha(bucket, args)  # bounded by the socket timeouts
         except (RedisError, OSError, asyncio.TimeoutError) as exc:
             if not self._down:
                 log.error("the shared limiter's Redis at %s did not answer: %s", self.url, exc)
