@@ -91,15 +91,16 @@ class PromptReader:
             yield item
 
     def numbered(self) -> Iterator[tuple[int, Prompt | InvalidPrompt]]:
-        """Each non-blank line's number and what it became. An id used by an earlier line is an
-        error of the later one (its result is named `<id>#line<N>`): results, the journal and
-        resume all know a prompt by its id."""
+        """Each non-blank line's number and what it became. An id a line gives that an earlier
+        line gave is an error of the later one (its result is named `<id>#line<N>`): results,
+        the journal and resume all know a prompt by its id. (Only given ids are remembered, so a
+        file without ids is read in constant memory.)"""
         first_line: dict[str, int] = {}
         with self.path.open("rb") as lines:
             for number, line in enumerate(lines, 1):
                 if line.strip():
                     item = self.prompt(line, number)
-                    if item.id is not None:
+                    if item.id is not None and item.id != str(number):
                         earlier = first_line.setdefault(item.id, number)
                         if earlier != number:
                             message = f"id {item.id!r} is line {earlier}'s already; each prompt needs its own id"
