@@ -25,7 +25,7 @@ def dry_run(path: Path, model_names: Sequence[str], sampling: SamplingParams) ->
     models = [get_model(name) for name in model_names]
     for model in models:  # the job's own settings: a mistake here is the whole job's (exit 2)
         check_options(model, sampling, RequestOptions())
-    reader = PromptReader(path, sampling, models)
+    reader = PromptReader(path, sampling, models, unique_ids=True)
     lines = bad = 0
     for item in reader:
         lines += 1

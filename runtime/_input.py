@@ -80,8 +80,13 @@ class PromptReader:
     SamplingParams, checked once against every model in `models` (any of them may get the
     prompt, first or on a retry)."""
 
-    def __init__(self, path: Path, sampling: SamplingParams, models: Sequence[ModelInfo] = ()) -> None:
+    def __init__(
+        self, path: Path, sampling: SamplingParams, models: Sequence[ModelInfo] = (), *, unique_ids: bool = False
+    ) -> None:
         self.path = path
+        self.unique_ids = unique_ids
+        """Check that no two lines give one id (`--dry-run` does): it remembers every id given, so
+        a streaming run, which reads in constant memory, leaves it off."""
         self.sampling = sampling
         self.models = tuple(models)
         self._interned: dict[tuple[Any, ...], SamplingParams | str] = {}
@@ -91,16 +96,15 @@ class PromptReader:
             yield item
 
     def numbered(self) -> Iterator[tuple[int, Prompt | InvalidPrompt]]:
-        """Each non-blank line's number and what it became. An id a line gives that an earlier
-        line gave is an error of the later one (its result is named `<id>#line<N>`): results,
-        the journal and resume all know a prompt by its id. (Only given ids are remembered, so a
-        file without ids is read in constant memory.)"""
+        """Each non-blank line's number and what it became. With `unique_ids`, an id a line
+        gives that an earlier line gave is an error of the later one (its result is named
+        `<id>#line<N>`): results, the journal and resume all know a prompt by its id."""
         first_line: dict[str, int] = {}
         with self.path.open("rb") as lines:
             for number, line in enumerate(lines, 1):
                 if line.strip():
                     item = self.prompt(line, number)
-                    if item.id is not None and item.id != str(number):
+                    if self.unique_ids and item.id is not None and item.id != str(number):
                         earlier = first_line.setdefault(item.id, number)
                         if earlier != number:
                             message = f"id {item.id!r} is line {earlier}'s already; each prompt needs its own id"

@@ -154,7 +154,7 @@ def test_an_id_used_twice_is_the_later_lines_error(tmp_path: Path) -> None:
     path = write_lines(
         tmp_path / "prompts.jsonl", [{"id": "a", "prompt": "x"}, {"id": "b", "prompt": "y"}, {"id": "a", "prompt": "z"}]
     )
-    first, second, third = PromptReader(path, SamplingParams())
+    first, second, third = PromptReader(path, SamplingParams(), unique_ids=True)
     assert isinstance(first, Prompt) and isinstance(second, Prompt)
     assert isinstance(third, InvalidPrompt) and third.id == "a#line3"
     assert str(third.error) == f"{path}:3: id 'a' is line 1's already; each prompt needs its own id"
