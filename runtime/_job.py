@@ -25,13 +25,7 @@ from cloudburst._cache import Outcome, Shared, request_key
 from cloudburst._capabilities import check_request
 from cloudburst._constants import PROGRESS_REFRESH_SECONDS
 from cloudburst._conversation import Conversation
-from cloudburst._errors import (
-    ConfigurationError,
-    ContextOverflowError,
-    InputError,
-    LimiterUnavailableError,
-    ProviderError,
-)
+from cloudburst._errors import CloudburstError, ConfigurationError, ContextOverflowError, InputError, ProviderError
 from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
@@ -203,30 +197,13 @@ class Job:
                     break
                 index = self.pulled
                 self.pulled += 1
-                pending = self.pending(index, cast(PromptLike, item))
-                if isinstance(pending, Completed):
-                    completed = pending
-                    self.tracker.prompt_finished(completed.response)
-                    if self.journal is not None:
-                        self.journal.record_unsendable(completed)
-                    await asyncio.sleep(0)  # nothing was awaited: let the loop in between bad lines
-                else:
-                    journal = self.journal
-                    restored = journal.restore(pending) if journal is not None else None
-                    if restored is not None:
-                        self.tracker.prompt_restored(restored)
-                        completed = Completed(index, pending.id, restored, True)
-                    else:
-                        try:
-                            response = await self.attempts(pending)
-                        except LimiterUnavailableError:
-                            raise
-                        except Exception:
-                            log.exception("prompt %d failed inside cloudburst", index)
-                            raise
-                        if journal is not None:
-                            journal.record(pending, response)
-                        completed = Completed(index, pending.id, response)
+                try:
+                    completed = await self._final(self.pending(index, cast(PromptLike, item)))
+                except CloudburstError:  # ours, typed (the shared limiter gone, the journal's mismatch)
+                    raise
+                except Exception:
+                    log.exception("prompt %d failed inside cloudburst", index)
+                    raise
                 if done is not None:
                     await done.put(completed)
                 else:
@@ -240,6 +217,25 @@ class Job:
         self.working -= 1
         if self.working == 0 and done is not None:
             await done.put(None)
+
+    async def _final(self, pending: Pending | Completed) -> Completed:
+        """A pulled prompt's result: input refused at once, a result restored from the journal,
+        or its attempts' answer (journaled)."""
+        journal = self.journal
+        if isinstance(pending, Completed):
+            self.tracker.prompt_finished(pending.response)
+            if journal is not None:
+                journal.record_unsendable(pending)
+            await asyncio.sleep(0)  # nothing was awaited: let the loop in between bad lines
+            return pending
+        restored = journal.restore(pending) if journal is not None else None
+        if restored is not None:
+            self.tracker.prompt_restored(restored)
+            return Completed(pending.index, pending.id, restored, True)
+        response = await self.attempts(pending)
+        if journal is not None:
+            journal.record(pending, response)
+        return Completed(pending.index, pending.id, response)
 
     async def attempts(self, pending: Pending) -> APIResponse:
         """Attempts until an answer is final: the retry policy decides, the limiter paces."""

@@ -1,15 +1,12 @@
 """Throttling per (provider, model): paced budgets for requests and tokens, a concurrency window,
 cooldowns after a 429. `base` holds the interface, `bucket` the arithmetic, and one module per
-backend: `inprocess` (the default) and `redis` (one limit shared by many processes)."""
-
-from typing import TYPE_CHECKING
+backend: `inprocess` (the default) and `redis` (one limit shared by many processes; it needs the
+optional redis-py, so it is imported from `cloudburst._limiter.redis`, or lazily as
+`cloudburst.RedisLimiter`)."""
 
 from cloudburst._limiter.base import LIMITING_FACTORS, Limiter, Need, RequestTooLargeError, Ticket
 from cloudburst._limiter.bucket import Bucket, Meter
 from cloudburst._limiter.inprocess import InProcessLimiter
-
-if TYPE_CHECKING:
-    from cloudburst._limiter.redis import RedisLimiter
 
 __all__ = [
     "LIMITING_FACTORS",
@@ -18,16 +15,6 @@ __all__ = [
     "Limiter",
     "Meter",
     "Need",
-    "RedisLimiter",
     "RequestTooLargeError",
     "Ticket",
 ]
-
-
-def __getattr__(name: str) -> object:
-    """`RedisLimiter` imports redis-py (the optional extra `cloudburst[redis]`) on first use only."""
-    if name == "RedisLimiter":
-        from cloudburst._limiter.redis import RedisLimiter
-
-        return RedisLimiter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

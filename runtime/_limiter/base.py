@@ -3,6 +3,7 @@ client talks to (in-process by default, Redis to share a limit across processes)
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -63,6 +64,17 @@ class Ticket:
     key: str
     need: Need
     lease: str = ""
+
+
+async def granted(future: asyncio.Future[Ticket], release_unsent: Callable[[Ticket], None]) -> Ticket:
+    """The ticket a waiter is granted; cancelled after the grant (but before it was seen), the
+    reservation is given back unsent."""
+    try:
+        return await future
+    except asyncio.CancelledError:
+        if future.done() and not future.cancelled():
+            release_unsent(future.result())
+        raise
 
 
 def refunds(need: Need, used: Usage | None) -> tuple[float, float, float, float]:

@@ -103,7 +103,6 @@ class Bucket:
     """One (provider, model)'s meters and in-flight count, as plain arithmetic over `now`."""
 
     def __init__(self, limits: RateLimits, now: float) -> None:
-        self.limits = limits
         set_limits = (limits.rpm, limits.tpm, limits.input_tpm, limits.output_tpm)
         self.pace: list[Meter | None] = [None if v is None else Meter(v, now, ceiling=True) for v in set_limits]
         self.reported: list[Meter | None] = [None, None, None, None]

@@ -10,7 +10,7 @@ from collections import deque
 
 from cloudburst._config import RateLimits
 from cloudburst._headers import ReportedLimits
-from cloudburst._limiter.base import LIMITING_FACTORS, Clock, Need, Ticket
+from cloudburst._limiter.base import LIMITING_FACTORS, Clock, Need, Ticket, granted
 from cloudburst._limiter.bucket import Bucket
 from cloudburst._response import Usage
 
@@ -43,12 +43,7 @@ class InProcessLimiter:
         future: asyncio.Future[Ticket] = asyncio.get_running_loop().create_future()
         waiters.append((need, future))
         self._pump(key)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self.release_unsent(future.result())
-            raise
+        return await granted(future, self.release_unsent)
 
     def _pump(self, key: str) -> None:
         """Grant what fits, in order; arm one timer for when the head of the queue will fit."""

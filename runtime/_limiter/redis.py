@@ -69,7 +69,7 @@ from cloudburst._constants import (
 )
 from cloudburst._errors import LimiterUnavailableError
 from cloudburst._headers import ReportedLimits
-from cloudburst._limiter.base import LIMITING_FACTORS, Clock, Need, Ticket, refunds
+from cloudburst._limiter.base import LIMITING_FACTORS, Clock, Need, Ticket, granted, refunds
 from cloudburst._limiter.bucket import Bucket
 from cloudburst._response import Usage
 
@@ -192,12 +192,7 @@ class RedisLimiter:
             self._kick(bucket)
         else:
             self._start(bucket)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self.release_unsent(future.result())
-            raise
+        return await granted(future, self.release_unsent)
 
     async def try_take(self, key: str, need: Need) -> tuple[float, str | None, Ticket | None]:
         """One reservation attempt, after the operations queued so far, without waiting: what
