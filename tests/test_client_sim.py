@@ -7,11 +7,12 @@ import asyncio
 import time
 from collections import Counter
 
-from cloudburst import SamplingParams
+from cloudburst import APIResponse, SamplingParams
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
 from cloudburst._constants import BURST_SECONDS
 from cloudburst._errors import ProviderError
+from cloudburst._limiter import InProcessLimiter
 from cloudburst._prompt import Completed
 from cloudburst._sim import SimConfig, Simulator
 
@@ -137,3 +138,35 @@ def test_providers_without_limit_headers_get_no_429_either(sim_env: Simulator) -
     results = client.run([f"question {i}" for i in range(800)])
     assert all(r.ok for r in results)
     assert sim_env.stats()["rate_limited"] == {} and client.tracker.rate_limited == 0
+
+
+def test_the_harshest_world_half_second_windows_overload_spikes_and_two_clients_on_one_key(sim: Simulator) -> None:
+    """Limits enforced over half a second, counted on arrival, answers overloaded in bursts,
+    latency that varies, and two clients spraying two providers through one key's buckets."""
+    sim.configure(
+        rpm=6000,
+        output_tpm=400_000,
+        window_seconds=0.5,
+        overload_spikes=0.05,
+        overload_spike_seconds=0.3,
+        latency_ms=50,
+        latency_spread_ms=40,
+    )
+    limiter = InProcessLimiter()
+    limits = {"openai": RateLimits(rpm=6000), "anthropic": RateLimits(rpm=6000, output_tpm=400_000)}
+    retry = RetryPolicy(max_attempts=8, backoff_base=0.05)
+    pair = [
+        client_on(sim, ["gpt-4.1-mini", "claude-haiku-4-5"], limits=limits, limiter=limiter, retry=retry)
+        for _ in range(2)
+    ]
+
+    async def both() -> list[list[APIResponse]]:
+        return await asyncio.gather(
+            *(c.run_async([f"{name} {i}" for i in range(400)]) for c, name in zip(pair, "ab", strict=True))
+        )
+
+    results = [r for batch in asyncio.run(both()) for r in batch]
+    assert len(results) == 800 and all(r.ok for r in results)
+    stats = sim.stats()
+    assert stats["overload_spikes"] > 0
+    assert sum(stats["rate_limited"].values()) <= 0.005 * stats["requests"]
