@@ -86,6 +86,23 @@ class ServiceSpec(SpecModel):
     """Low and high ratio of this provider's token counts to cl100k_base's, for estimates."""
 
 
+class BatchSpec(SpecModel):
+    """The provider's batch API: which of the runtime's batch protocols drives it, and how big
+    one batch may be (a job bigger than that is split into parts)."""
+
+    protocol: Literal["openai", "anthropic", "gemini"]
+    max_requests: int | None = Field(None, gt=0)
+    """The most requests one batch takes; None where the provider documents no count."""
+    max_bytes: int = Field(gt=0)
+    """The largest input one batch takes: its JSONL file, or its request body."""
+    inline_max_bytes: int | None = Field(None, gt=0)
+    """Where requests may also go inline in the create call (Gemini), the most they may add up
+    to; a bigger part is uploaded as a file."""
+    item_error_status: dict[str, int] = {}
+    """Where an errored result carries the error's type but not its HTTP status (Anthropic): the
+    status the provider answers each type with online, so it is classified as online."""
+
+
 class ProviderSpec(ServiceSpec):
     rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
     rate_limit_chars_per_token: float | None = Field(None, gt=0)
@@ -93,6 +110,7 @@ class ProviderSpec(ServiceSpec):
     (this many a token) on arrival, and never corrects the count by the usage it reports."""
     error: ErrorFields
     errors: list[ErrorRule]
+    batch: BatchSpec | None = None
 
 
 # request.yaml, response.yaml, tools.yaml, files.yaml, embeddings.yaml -----------------------

@@ -2,12 +2,15 @@
 
 from typing import TYPE_CHECKING
 
+from cloudburst._batch import BatchJob, BatchStatus, PartStatus
 from cloudburst._cache import Cache, CachedAnswer, SQLiteCache
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
 from cloudburst._errors import (
     AuthError,
+    BatchCancelledError,
+    BatchExpiredError,
     BlockedError,
     CloudburstError,
     ConfigurationError,
@@ -60,6 +63,10 @@ __all__ = [
     "AiohttpTransport",
     "AnthropicOptions",
     "AuthError",
+    "BatchCancelledError",
+    "BatchExpiredError",
+    "BatchJob",
+    "BatchStatus",
     "BedrockOptions",
     "BlockedError",
     "Cache",
@@ -93,6 +100,7 @@ __all__ = [
     "NotFoundError",
     "OpenAIOptions",
     "OverloadedError",
+    "PartStatus",
     "PermissionDeniedError",
     "PriceTier",
     "Prices",

@@ -20,7 +20,7 @@ import math
 import os
 import random
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence, Sized
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cloudburst._cache import CacheSpec, open_cache
@@ -42,10 +42,13 @@ from cloudburst._response import APIResponse
 from cloudburst._route import Route
 from cloudburst._sampling import SamplingParams
 from cloudburst._status import StatusTracker
+from cloudburst._sync import run_sync
 from cloudburst._transport import AiohttpTransport, HttpxTransport, Transport
 
 if TYPE_CHECKING:
     import httpx
+
+    from cloudburst._batch import BatchJob
 
 ROUTE_CACHE_SIZE = 4096
 """Distinct (model, sampling, options) combinations remembered; per-prompt settings that are
@@ -257,13 +260,70 @@ class LLMClient:
     ) -> list[APIResponse]:
         """`run_async`, from synchronous code; inside a running event loop (Jupyter) the job runs
         in a worker thread with its own loop."""
-        job = self.run_async(prompts, total=total, journal=journal)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(job)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudburst") as worker:
-            return worker.submit(asyncio.run, job).result()
+        return run_sync(self.run_async(prompts, total=total, journal=journal))
+
+    # batch jobs --------------------------------------------------------------------------------
+    def submit_batch(
+        self,
+        prompts: Iterable[PromptLike],
+        *,
+        model: str | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        part_requests: int | None = None,
+    ) -> BatchJob:
+        """The prompts as a job on `model`'s batch API (OpenAI, Anthropic, Gemini): half the
+        price, no per-minute limit, results within the provider's window (24 h). Every prompt is
+        rendered and checked first (one that cannot be sent is its own typed result), split into
+        parts by the provider's limits, written to `directory` (default: the batch home, see
+        `BatchJob.load`), and then submitted. `model` may be left out when the client has one;
+        `part_requests` makes parts smaller than the provider's limit (the first results come
+        sooner)."""
+        job = self.prepare_batch(prompts, model=model, directory=directory, part_requests=part_requests)
+        job.submit()
+        return job
+
+    async def submit_batch_async(
+        self,
+        prompts: Iterable[PromptLike],
+        *,
+        model: str | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        part_requests: int | None = None,
+    ) -> BatchJob:
+        job = await asyncio.to_thread(
+            self.prepare_batch, prompts, model=model, directory=directory, part_requests=part_requests
+        )
+        await job.submit_async()
+        return job
+
+    def prepare_batch(
+        self,
+        prompts: Iterable[PromptLike],
+        *,
+        model: str | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        part_requests: int | None = None,
+    ) -> BatchJob:
+        """`submit_batch` up to the point of sending: the job on disk, nothing submitted."""
+        from cloudburst._batch import BatchJob
+
+        where = None if directory is None else Path(directory)
+        return BatchJob.render(self, prompts, self._batch_model(model), where, part_requests)
+
+    def _batch_model(self, name: str | None) -> ModelInfo:
+        if name is None:
+            if len(self.models) > 1:
+                raise ConfigurationError(f"this client has {len(self.models)} models; name the batch's with model=")
+            return self.models[0]
+        wanted = get_model(name)
+        for model in self.models:
+            if model.id == wanted.id:
+                return model
+        raise ConfigurationError(f"{name} is not one of this client's models ({', '.join(m.id for m in self.models)})")
+
+    def url_of(self, model: ModelInfo) -> str:
+        """The base URL requests to `model` go to."""
+        return self._urls[model.id]
 
 
 def limits_for(model: ModelInfo, limits: LimitsSpec, models: Sequence[ModelInfo]) -> RateLimits:

@@ -93,3 +93,17 @@ REDIS_RESERVE_BATCH = 32
 """Waiters of one bucket a process tries to reserve for in one call to Redis (first come first)."""
 REDIS_STATE_TTL_SECONDS = 3600.0
 """A shared bucket Redis has not heard of for this long is forgotten, so new limits take effect."""
+
+BATCH_HOME_ENV = "CLOUDBURST_HOME"
+"""Batch jobs live in `$CLOUDBURST_HOME/batches/<id>` (default `~/.cloudburst`) unless given a
+directory."""
+BATCH_CHUNK_BYTES = 1 << 20
+"""Batch inputs and results move between disk and the provider in chunks of this size."""
+BATCH_POLL_SECONDS = 30.0
+"""`BatchJob.wait` polls each part at most this often ..."""
+BATCH_FIRST_POLL_SECONDS = 1.0
+"""... starting this soon after submission and doubling, so a small batch that ends in
+seconds is seen in seconds and a day-long one costs a poll every `BATCH_POLL_SECONDS`."""
+BATCH_LOOKUP_SLACK_SECONDS = 300.0
+"""A batch whose creation was cut off by a crash is looked for among those created this long
+before its submission started (clock skew) and after."""

@@ -23,6 +23,8 @@ CloudburstError
     ├── NotFoundError ··········· no such model, file or batch
     ├── QuotaExceededError ······ out of credit or monthly quota
     ├── InvalidRequestError ····· the provider rejected the request as malformed
+    ├── BatchExpiredError ······· a batch ended (its window passed) before this request ran
+    ├── BatchCancelledError ····· the batch was cancelled before this request ran
     └── InputError ·············· a prompt that cannot become a request (a bad line, a setting
                                   a model refuses): never sent, a result like any other
 """
@@ -163,6 +165,19 @@ class InvalidRequestError(ProviderError):
     kind = "invalid_request"
 
 
+class BatchExpiredError(ProviderError):
+    """The provider's batch window (24 h) closed before this request ran: not sent, not paid.
+    Send it again, in a new batch or online."""
+
+    kind = "batch_expired"
+
+
+class BatchCancelledError(ProviderError):
+    """The batch was cancelled before this request ran: not sent, not paid."""
+
+    kind = "batch_cancelled"
+
+
 class InputError(ProviderError):
     """One input the job could not turn into a request: a line that is not JSON, has no prompt,
     has an unknown key or a bad setting, or a setting one of the job's models refuses. It is
@@ -194,6 +209,8 @@ ERROR_KINDS: dict[str, type[ProviderError]] = {
         NotFoundError,
         QuotaExceededError,
         InvalidRequestError,
+        BatchExpiredError,
+        BatchCancelledError,
     )
 }
 """Error kind (as written in the specs' error tables) -> its class."""

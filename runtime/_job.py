@@ -69,6 +69,43 @@ class Pending:
     """With a journal: what identifies the request there."""
 
 
+def prepare(client: LLMClient, index: int, item: PromptLike, models: Iterable[ModelInfo]) -> Pending | Completed:
+    """The prompt, ready for its attempts on any of `models`; or, when it cannot become a
+    request, its final result (an InputError: nothing sent)."""
+    text = None
+    if isinstance(item, str):
+        text, conversation = item, Conversation.of(item)
+        sampling, options, prompt_id = client.sampling, client.options, None
+    elif isinstance(item, Prompt):
+        conversation = Conversation.of(item.content)
+        sampling, options, prompt_id = item.sampling or client.sampling, item.options or client.options, item.id
+        text = item.content if isinstance(item.content, str) else None
+    elif isinstance(item, Conversation):
+        conversation = item
+        sampling, options, prompt_id = client.sampling, client.options, None
+    elif isinstance(item, InvalidPrompt):
+        return refused(index, item.id, item.error)
+    else:
+        message = f"prompt {index} is a {type(item).__name__}; expected str, Conversation or Prompt"
+        return refused(index, None, InputError(message))
+    estimate = Estimate(conversation, text)
+    if sampling is not client.sampling or options is not client.options or not estimate.plain:
+        try:
+            for model in models:  # any model may get a retry: all must take the prompt
+                client.route(model, sampling, options)  # checked once per combination
+                if not estimate.plain:
+                    check_request(model, conversation, sampling, options)
+        except ConfigurationError as exc:
+            where = f"prompt {index}" + (f" (id {prompt_id})" if prompt_id is not None else "")
+            return refused(index, prompt_id, InputError(f"{where}: {exc}"))
+    return Pending(index, prompt_id, conversation, sampling, options, estimate)
+
+
+def refused(index: int, prompt_id: str | None, error: ProviderError) -> Completed:
+    """The result of a prompt that is not sent."""
+    return Completed(index, prompt_id, APIResponse("", error=error))
+
+
 def _add(total: Usage, usage: Usage) -> None:
     total.input_tokens += usage.input_tokens
     total.output_tokens += usage.output_tokens
@@ -100,39 +137,7 @@ class Job:
         self.shared = Shared(client.cache, client.dedup) if client.cache is not None or client.dedup else None
 
     def pending(self, index: int, item: PromptLike) -> Pending | Completed:
-        """The prompt, ready for its attempts; or, when it cannot become a request, its final
-        result (an InputError: nothing sent)."""
-        client = self.client
-        text = None
-        if isinstance(item, str):
-            text, conversation = item, Conversation.of(item)
-            sampling, options, prompt_id = client.sampling, client.options, None
-        elif isinstance(item, Prompt):
-            conversation = Conversation.of(item.content)
-            sampling, options, prompt_id = item.sampling or client.sampling, item.options or client.options, item.id
-            text = item.content if isinstance(item.content, str) else None
-        elif isinstance(item, Conversation):
-            conversation = item
-            sampling, options, prompt_id = client.sampling, client.options, None
-        elif isinstance(item, InvalidPrompt):
-            return self._refused(index, item.id, item.error)
-        else:
-            message = f"prompt {index} is a {type(item).__name__}; expected str, Conversation or Prompt"
-            return self._refused(index, None, InputError(message))
-        estimate = Estimate(conversation, text)
-        if sampling is not client.sampling or options is not client.options or not estimate.plain:
-            try:
-                for model in client.models:  # any model may get a retry: all must take the prompt
-                    client.route(model, sampling, options)  # checked once per combination
-                    if not estimate.plain:
-                        check_request(model, conversation, sampling, options)
-            except ConfigurationError as exc:
-                where = f"prompt {index}" + (f" (id {prompt_id})" if prompt_id is not None else "")
-                return self._refused(index, prompt_id, InputError(f"{where}: {exc}"))
-        return Pending(index, prompt_id, conversation, sampling, options, estimate)
-
-    def _refused(self, index: int, prompt_id: str | None, error: InputError) -> Completed:
-        return Completed(index, prompt_id, APIResponse("", error=error))
+        return prepare(self.client, index, item, self.client.models)
 
     async def results(self, display: Display) -> AsyncIterator[Completed]:
         """Each prompt's result as soon as it is final, through a bounded queue (a slow consumer

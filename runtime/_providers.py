@@ -66,6 +66,17 @@ class ErrorRule:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """The provider's batch API (`_batch`): its protocol and the size of one batch."""
+
+    protocol: str
+    max_bytes: int
+    max_requests: int | None = None
+    inline_max_bytes: int | None = None
+    item_error_status: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderInfo:
     name: str
     title: str
@@ -82,6 +93,7 @@ class ProviderInfo:
     never corrected by usage: the limiter reserves exactly that count and gives nothing back."""
     error_fields: ErrorFields = ErrorFields()
     error_rules: tuple[ErrorRule, ...] = ()
+    batch: BatchInfo | None = None
 
     def classify(self, status: int, headers: Mapping[str, str], body: Any) -> ProviderError:
         """The typed error for a failed answer, by the spec's error table (first match wins), with

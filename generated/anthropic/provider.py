@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from cloudburst._providers import Auth, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
+from cloudburst._providers import Auth, BatchInfo, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
 
 PROVIDER = ProviderInfo(
     name="anthropic",
@@ -43,5 +43,21 @@ PROVIDER = ProviderInfo(
         ErrorRule(status=(404,), kind="not_found"),
         ErrorRule(status=(504,), kind="timeout"),
         ErrorRule(status=(500, 502, 503), kind="server"),
+    ),
+    batch=BatchInfo(
+        protocol="anthropic",
+        max_requests=100000,
+        max_bytes=256000000,
+        item_error_status={
+            "invalid_request_error": 400,
+            "authentication_error": 401,
+            "billing_error": 402,
+            "permission_error": 403,
+            "not_found_error": 404,
+            "request_too_large": 413,
+            "rate_limit_error": 429,
+            "api_error": 500,
+            "overloaded_error": 529,
+        },
     ),
 )

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from cloudburst._providers import Auth, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
+from cloudburst._providers import Auth, BatchInfo, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
 
 PROVIDER = ProviderInfo(
     name="gemini",
@@ -36,5 +36,10 @@ PROVIDER = ProviderInfo(
         ErrorRule(status=(503,), kind="overloaded"),
         ErrorRule(status=(504,), kind="timeout"),
         ErrorRule(status=(500, 502), kind="server"),
+    ),
+    batch=BatchInfo(
+        protocol="gemini",
+        max_bytes=2000000000,
+        inline_max_bytes=20000000,
     ),
 )

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from cloudburst._providers import Auth, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
+from cloudburst._providers import Auth, BatchInfo, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
 
 PROVIDER = ProviderInfo(
     name="openai",
@@ -44,5 +44,10 @@ PROVIDER = ProviderInfo(
         ErrorRule(status=(408,), kind="timeout"),
         ErrorRule(status=(503,), kind="overloaded"),
         ErrorRule(status=(500, 502, 504), kind="server"),
+    ),
+    batch=BatchInfo(
+        protocol="openai",
+        max_requests=50000,
+        max_bytes=200000000,
     ),
 )
