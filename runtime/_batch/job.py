@@ -251,6 +251,8 @@ class BatchJob:
             for part in self.manifest.parts:
                 if part.step == "submitted":
                     await self.protocol.poll(part, control)
+                    if part.step == "ended":
+                        log.info("batch %s %s ended %s: %s", self.id, part.name, part.outcome, part.counts)
             self.manifest.save()
         return BatchStatus(self.id, tuple(self.parts))
 

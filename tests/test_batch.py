@@ -1,0 +1,261 @@
+"""Batch jobs end to end against the simulator's batch APIs, over real sockets: what we upload
+checked against the official SDKs' types, every request's result typed and in input order,
+costs with the batch discount, and a job that survives the death of its process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from cloudburst import (
+    BatchCancelledError,
+    BatchExpiredError,
+    BatchJob,
+    ContextOverflowError,
+    Conversation,
+    InvalidPrompt,
+    LLMClient,
+    Prompt,
+    SamplingParams,
+    get_model,
+)
+from cloudburst._errors import ConfigurationError, InputError, UnsupportedOptionError
+from cloudburst._sim import Simulator
+
+KEYS = {"openai": "sk-test", "anthropic": "sk-ant-test", "gemini": "gm-test", "mistral": "ms-test"}
+KEY_HEADERS = {
+    "openai": {"authorization": "Bearer sk-test"},
+    "anthropic": {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"},
+}
+
+
+def client_on(sim: Simulator, model: str, **settings: Any) -> LLMClient:
+    return LLMClient(
+        model,
+        base_urls=sim.base_urls(),
+        api_keys=KEYS,
+        sampling=SamplingParams(max_new_tokens=24),
+        progress=None,
+        **settings,
+    )
+
+
+def provider_batches(sim: Simulator, provider: str) -> list[dict[str, Any]]:
+    """The batches the simulated provider holds, as its list endpoint answers."""
+    path = "/v1/batches" if provider == "openai" else "/v1/messages/batches"
+    answer = httpx.get(sim.base_urls()[provider].rsplit("/v1", 1)[0] + path, headers=KEY_HEADERS[provider])
+    answer.raise_for_status()
+    return list(answer.json()["data"])
+
+
+@pytest.fixture(autouse=True)
+def _batch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLOUDBURST_HOME", str(tmp_path / "home"))
+
+
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "claude-haiku-4-5"])
+def test_a_batch_round_trip_gives_every_result_typed_in_input_order_at_the_discount(
+    sim: Simulator, tmp_path: Path, model: str
+) -> None:
+    sim.configure(batch_seconds=0.3, batch_error_fraction=0.1, batch_expired_fraction=0.1)
+    client = client_on(sim, model)
+    prompts = [Prompt(f"Name the number {i}.", id=f"q{i}") for i in range(60)]
+    job = client.submit_batch(prompts, directory=tmp_path / "job")
+    assert [part.state for part in job.parts] != ["not_submitted"]
+    status = job.wait(poll=0.05)
+    assert status.ended and status.requests == 60
+    results = list(job.results())
+
+    assert [done.index for done in results] == list(range(60))
+    assert [done.id for done in results] == [f"q{i}" for i in range(60)]
+    kinds = Counter(done.response.error.kind if done.response.error else "ok" for done in results)
+    assert set(kinds) == {"ok", "server", "batch_expired"} and sum(kinds.values()) == 60
+    info = get_model(model)
+    for done in results:
+        response = done.response
+        if response.error is None:
+            assert response.completion and response.usage.output_tokens > 0
+            assert response.cost == pytest.approx(info.cost(response.usage, batch=True))
+            assert response.cost == pytest.approx(info.cost(response.usage) / 2)
+        elif response.error.kind == "batch_expired":
+            assert isinstance(response.error, BatchExpiredError) and response.cost == 0
+    assert len(provider_batches(sim, info.provider)) == 1
+
+
+def test_what_is_uploaded_is_what_the_official_sdks_accept(sim: Simulator, tmp_path: Path) -> None:
+    from anthropic.types.messages import BatchCreateParams, MessageBatchIndividualResponse
+    from openai.types import Batch
+    from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
+
+    from tests.official_types import problems
+
+    prompts = ["Say yes.", Conversation.of("Say no.")]
+    openai_job = client_on(sim, "gpt-4.1-mini").prepare_batch(prompts, directory=tmp_path / "o")
+    for line in (openai_job.directory / "part-0000.input.jsonl").read_bytes().splitlines():
+        item = orjson.loads(line)
+        assert set(item) == {"custom_id", "method", "url", "body"} and item["url"] == "/v1/chat/completions"
+        assert problems(item["body"], CompletionCreateParamsNonStreaming) == []
+
+    anthropic_job = client_on(sim, "claude-haiku-4-5").prepare_batch(prompts, directory=tmp_path / "a")
+    lines = (anthropic_job.directory / "part-0000.input.jsonl").read_bytes().splitlines()
+    assert problems({"requests": [orjson.loads(line) for line in lines]}, BatchCreateParams) == []
+
+    sim.configure(batch_seconds=0.0)
+    openai_job.submit()
+    anthropic_job.submit()
+    status = httpx.get(
+        f"{sim.base_urls()['openai']}/batches/{openai_job.parts[0].provider_id}", headers=KEY_HEADERS["openai"]
+    )
+    Batch.model_validate(status.json())
+    assert [done.response.error for done in openai_job.results()] == [None, None]
+    assert [done.response.error for done in anthropic_job.results()] == [None, None]
+    for line in (anthropic_job.directory / "part-0000.results0.jsonl").read_bytes().splitlines():
+        MessageBatchIndividualResponse.model_validate_json(line)
+
+
+def test_a_job_bigger_than_a_part_is_split_and_read_back_in_order(sim: Simulator, tmp_path: Path) -> None:
+    client = client_on(sim, "claude-haiku-4-5")
+    job = client.submit_batch((f"prompt {i}" for i in range(35)), directory=tmp_path / "job", part_requests=10)
+    assert [(p.requests, p.state != "not_submitted") for p in job.parts] == [(10, True)] * 3 + [(5, True)]
+    parts = job.manifest.parts
+    assert [(p.start, p.end) for p in parts] == [(0, 10), (10, 20), (20, 30), (30, 35)]
+    results = list(job.results())
+    assert [done.index for done in results] == list(range(35))
+    assert all(done.response.error is None for done in results)
+    assert len(provider_batches(sim, "anthropic")) == 4
+
+
+def test_prompts_that_cannot_be_sent_are_typed_results_and_are_not_uploaded(sim: Simulator, tmp_path: Path) -> None:
+    client = client_on(sim, "claude-haiku-4-5")
+    prompts = [
+        "fine",
+        InvalidPrompt(InputError("prompts.jsonl:2: not JSON", path="prompts.jsonl", line=2), id="bad"),
+        Prompt("with logprobs", id="lp", sampling=SamplingParams(logprobs=True)),
+        "many words " * 300_000,
+        "fine again",
+    ]
+    job = client.submit_batch(prompts, directory=tmp_path / "job")
+    assert job.parts[0].requests == 2
+    results = list(job.results())
+    assert [done.index for done in results] == [0, 1, 2, 3, 4]
+    assert [done.id for done in results] == [None, "bad", "lp", None, None]
+    errors = [done.response.error for done in results]
+    assert errors[0] is None and errors[4] is None
+    assert isinstance(errors[1], InputError) and "not JSON" in str(errors[1])
+    assert isinstance(errors[2], InputError) and "logprobs" in str(errors[2])
+    assert isinstance(errors[3], ContextOverflowError)
+
+
+def test_cancelling_ends_every_request_not_yet_run_as_cancelled(sim: Simulator, tmp_path: Path) -> None:
+    sim.configure(batch_seconds=2.0)  # a cancel takes a tenth of it; nothing runs before 0.2 s
+    for model in ("gpt-4.1-mini", "claude-haiku-4-5"):
+        job = client_on(sim, model).submit_batch([f"p{i}" for i in range(8)], directory=tmp_path / model)
+        job.cancel()
+        results = list(job.results())
+        assert [type(done.response.error) for done in results] == [BatchCancelledError] * 8, model
+        assert job.parts[0].outcome == "cancelled"
+
+
+def test_a_provider_or_model_without_a_batch_api_is_refused_before_anything_is_written(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    with pytest.raises(UnsupportedOptionError, match="no batch API for Mistral"):
+        client_on(sim, "mistral-small-latest").submit_batch(["x"], directory=tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+    client = LLMClient(["gpt-4.1-mini", "claude-haiku-4-5"], api_keys=KEYS, progress=None)
+    with pytest.raises(ConfigurationError, match="name the batch's with model="):
+        client.submit_batch(["x"])
+    with pytest.raises(ConfigurationError, match="not one of this client's models"):
+        client.submit_batch(["x"], model="gpt-4.1")
+
+
+def test_a_job_is_loaded_by_its_id_from_the_batch_home(sim: Simulator) -> None:
+    client = client_on(sim, "gpt-4.1-mini")
+    job = client.submit_batch(["one", "two"])
+    assert job.directory == Path(os.environ["CLOUDBURST_HOME"]) / "batches" / job.id
+    again = BatchJob.load(job.id, client=client)
+    assert [done.response.error for done in again.results()] == [None, None]
+    with pytest.raises(ConfigurationError, match="no batch job at"):
+        BatchJob.load("cbb_0000000000000000")
+
+
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "claude-haiku-4-5"])
+def test_a_part_whose_create_call_was_cut_off_is_found_not_sent_twice(
+    sim: Simulator, tmp_path: Path, model: str
+) -> None:
+    """What a crash between the create call's answer and the manifest's save leaves behind:
+    the provider holds the batch, the manifest says only "submitting"."""
+    client = client_on(sim, model)
+    job = client.submit_batch([f"p{i}" for i in range(5)], directory=tmp_path / "job")
+    manifest = orjson.loads((job.directory / "manifest.json").read_bytes())
+    created = manifest["parts"][0]["provider_id"]
+    manifest["parts"][0].update(step="submitting", provider_id=None)
+    (job.directory / "manifest.json").write_bytes(orjson.dumps(manifest))
+
+    again = BatchJob.load(job.directory, client=client)
+    assert [done.response.error for done in again.results()] == [None] * 5
+    assert again.parts[0].provider_id == created
+    assert len(provider_batches(sim, get_model(model).provider)) == 1
+
+
+SUBMITTER = textwrap.dedent(
+    """
+    import logging, os, sys
+    from cloudburst import LLMClient, SamplingParams
+
+    class Die(logging.Handler):
+        def emit(self, record):
+            if os.environ["DIE_AT"] in record.getMessage():
+                os._exit(9)
+
+    logging.getLogger("cloudburst").addHandler(Die())
+    logging.getLogger("cloudburst").setLevel(logging.INFO)
+    client = LLMClient(
+        sys.argv[1], base_urls={"openai": sys.argv[2], "anthropic": sys.argv[3]},
+        api_keys={"openai": "sk-test", "anthropic": "sk-ant-test"},
+        sampling=SamplingParams(max_new_tokens=24), progress=None,
+    )
+    job = client.submit_batch((f"prompt {i}" for i in range(40)), directory=sys.argv[4], part_requests=10)
+    job.wait(poll=0.05)
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "die_at"),
+    [
+        ("gpt-4.1-mini", "part-0001 submitted"),  # during submission
+        ("claude-haiku-4-5", "part-0002 submitted"),
+        ("gpt-4.1-mini", "part-0000 ended"),  # during polling
+    ],
+)
+def test_a_killed_submitter_or_poller_resumes_with_load_and_loses_nothing(
+    sim: Simulator, tmp_path: Path, model: str, die_at: str
+) -> None:
+    sim.configure(batch_seconds=0.5)
+    urls = sim.base_urls()
+    script = tmp_path / "submit.py"
+    script.write_text(SUBMITTER)
+    where = tmp_path / "job"
+    run = subprocess.run(
+        [sys.executable, str(script), model, urls["openai"], urls["anthropic"], str(where)],
+        env={**os.environ, "DIE_AT": die_at},
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 9, run.stderr.decode()
+
+    job = BatchJob.load(where, client=client_on(sim, model))
+    results = list(job.results())
+    assert [done.index for done in results] == list(range(40))
+    assert all(done.response.error is None for done in results)
+    assert len(provider_batches(sim, get_model(model).provider)) == 4  # none twice, none lost
