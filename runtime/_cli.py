@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from cloudburst._batch.cli import add_batch_command
 from cloudburst._conversation import Conversation
 from cloudburst._errors import CloudburstError
 from cloudburst._estimate import estimate
@@ -142,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_sim_command(commands)
     add_run_command(commands)
+    add_batch_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -259,3 +259,47 @@ def test_a_killed_submitter_or_poller_resumes_with_load_and_loses_nothing(
     assert [done.index for done in results] == list(range(40))
     assert all(done.response.error is None for done in results)
     assert len(provider_batches(sim, get_model(model).provider)) == 4  # none twice, none lost
+
+
+def test_the_cli_submits_shows_waits_and_writes_results_in_input_order(
+    sim_env: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cloudburst._cli import main
+
+    sim_env.configure(batch_seconds=0.3, batch_expired_fraction=0.2)
+    prompts = tmp_path / "prompts.jsonl"
+    lines = [orjson.dumps({"id": f"n{i}", "prompt": f"number {i}"}).decode() for i in range(20)]
+    prompts.write_text("\n".join([*lines[:5], "{not json", *lines[5:]]) + "\n")
+    out = tmp_path / "results.jsonl"
+    submit = ["batch", "submit", str(prompts), "--model", "claude-haiku-4-5", "-o", str(out), "--progress", "off"]
+    assert main([*submit, "--part-requests", "8"]) == 0
+    job_id, directory = capsys.readouterr().out.split()
+    assert Path(directory) == tmp_path / "results.jsonl.batch" and not out.exists()
+
+    assert main(["batch", "status", directory, "--progress", "off"]) == 0
+    shown = capsys.readouterr().out
+    assert f"batch {job_id}: " in shown and shown.count("  part ") == 3
+
+    assert main(["batch", "wait", directory, "-o", str(out), "--poll", "0.05", "--progress", "off"]) == 1
+    results = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert [r["id"] for r in results] == ["n0", "n1", "n2", "n3", "n4", "6", *(f"n{i}" for i in range(5, 20))]
+    kinds = Counter(r["error"]["kind"] if r["error"] else "ok" for r in results)
+    assert kinds["input"] == 1 and kinds["batch_expired"] > 0 and kinds["ok"] > 0
+    assert all(r["cost"] > 0 for r in results if r["error"] is None)
+
+    out.unlink()  # written again from the downloaded results, nothing fetched twice
+    before = sim_env.stats()["requests"]
+    assert main(["batch", "results", job_id, "-o", str(tmp_path / "again.jsonl"), "--progress", "off"]) == 1
+    assert (tmp_path / "again.jsonl").read_bytes().count(b"\n") == 21
+    assert sim_env.stats()["requests"] - before == 0
+
+
+def test_the_cli_says_what_is_wrong_before_sending(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from cloudburst._cli import main
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('"hi"\n')
+    assert main(["batch", "submit", str(prompts), "--model", "gpt-4.1-mini", "--simulate"]) == 2
+    assert "add --wait and -o" in capsys.readouterr().err
+    assert main(["batch", "status", str(tmp_path / "nothing")]) == 2
+    assert "no batch job at" in capsys.readouterr().err

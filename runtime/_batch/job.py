@@ -251,7 +251,7 @@ class BatchJob:
             for part in self.manifest.parts:
                 if part.step == "submitted":
                     await self.protocol.poll(part, control)
-                    if part.step == "ended":
+                    if part.ended:
                         log.info("batch %s %s ended %s: %s", self.id, part.name, part.outcome, part.counts)
             self.manifest.save()
         return BatchStatus(self.id, tuple(self.parts))

@@ -91,6 +91,9 @@ class Manifest:
         if (where / MANIFEST).exists():
             raise ConfigurationError(f"{where} already holds a batch job; load it with BatchJob.load({str(where)!r})")
         where.mkdir(parents=True, exist_ok=True)
+        if directory is not None:  # found by its id too: the home keeps where it is
+            home().mkdir(parents=True, exist_ok=True)
+            (home() / f"{job_id}.path").write_text(str(where.resolve()))
         return cls(job_id, model, base_url, time.time(), where)
 
     @classmethod
@@ -100,7 +103,8 @@ class Manifest:
         if where.name == MANIFEST:
             where = where.parent
         elif not where.exists() and str(job).startswith("cbb_"):
-            where = home() / str(job)
+            pointer = home() / f"{job}.path"
+            where = Path(pointer.read_text()) if pointer.exists() else home() / str(job)
         path = where / MANIFEST
         try:
             data = orjson.loads(path.read_bytes())
@@ -132,8 +136,8 @@ class Manifest:
 
 
 def home() -> Path:
-    """Where jobs live unless a directory is given: `$CLOUDBURST_HOME/batches`, else
-    `~/.cloudburst/batches`."""
+    """Where jobs live unless a directory is given (`$CLOUDBURST_HOME/batches`, else
+    `~/.cloudburst/batches`), and where a job given a directory leaves `<id>.path` naming it."""
     root = os.environ.get(BATCH_HOME_ENV)
     return (Path(root) if root else Path.home() / ".cloudburst") / "batches"
 
