@@ -21,7 +21,7 @@ from cloudburst._sim import answers, anthropic_batches
 from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal, rfc3339
-from cloudburst._sim.provider import Answer, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.provider import Answer, MiB, ModelEndpoint, Problem, Refused, SimProvider
 from cloudburst._sim.validation import check
 from cloudburst.generated.anthropic.models import MessageCreateParams
 
@@ -177,6 +177,10 @@ class Anthropic(SimProvider):
 
     model_routes = MappingProxyType({"/v1/messages": ModelEndpoint(validate_messages, messages_cost, messages_answer)})
     routes = MappingProxyType(anthropic_batches.ROUTES)
+    max_body = 32 * MiB
+    """Anthropic's API overview, request size limits: 32 MB for the Messages API, 256 MB for
+    the Batch API, 500 MB for the Files API; over them Cloudflare answers 413."""
+    route_max_body = MappingProxyType({"/v1/messages/batches": 256 * MiB, "/v1/files": 500 * MiB})
     limit_header_names = tuple(
         f"anthropic-ratelimit-{name}-{kind}"
         for name in ("requests", "tokens", "input-tokens", "output-tokens")
@@ -199,6 +203,9 @@ class Anthropic(SimProvider):
 
     def unauthorized(self, key: str | None) -> Problem:
         return Problem(401, "authentication_error", "x-api-key header is required" if not key else "invalid x-api-key")
+
+    def too_large(self, limit: int) -> Problem:
+        return Problem(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.")
 
     def error_body(self, problem: Problem) -> dict[str, Any]:
         error: dict[str, Any] = {"type": problem.type, "message": problem.message}

@@ -29,7 +29,7 @@ from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal
 from cloudburst._sim.openai_chat import stop_at
-from cloudburst._sim.provider import Answer, Handler, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.provider import Answer, Handler, MiB, ModelEndpoint, Problem, Refused, SimProvider
 from cloudburst._sim.validation import check
 from cloudburst.generated.gemini.models import GenerateContentRequest
 
@@ -318,6 +318,9 @@ class Gemini(SimProvider):
     routes: Mapping[tuple[str, str], Handler] = MappingProxyType({})
     prefixes = ("/v1beta/",)
     base_path = "/v1beta"
+    max_body = 100 * MiB
+    """Google's "Increased file size limits" post (January 2026): inline payloads up to 100 MB,
+    base64 included (20 MB before; its errors wrote that as 20971520 bytes)."""
 
     def claims(self, headers: Mapping[str, str]) -> bool:
         return "x-goog-api-key" in headers
@@ -346,6 +349,10 @@ class Gemini(SimProvider):
                 },
             ),
         )
+
+    def too_large(self, limit: int) -> Problem:
+        """Google's front end answers 400, not 413, for a body over the limit."""
+        return Problem(400, "INVALID_ARGUMENT", f"Request payload size exceeds the limit: {limit} bytes.")
 
     def error_body(self, problem: Problem) -> dict[str, Any]:
         status = problem.type if problem.type.isupper() else STATUSES.get(problem.status, "UNKNOWN")

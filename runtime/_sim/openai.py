@@ -13,7 +13,7 @@ from typing import Any
 from cloudburst._sim import openai_batches, openai_chat, openai_responses
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import RateLimiter, Refusal, go_duration
-from cloudburst._sim.provider import Problem, SimProvider
+from cloudburst._sim.provider import MiB, Problem, SimProvider
 
 _LIMITED = {"requests": ("requests", "RPM"), "tokens": ("tokens", "TPM")}
 
@@ -30,6 +30,10 @@ class OpenAI(SimProvider):
         }
     )
     routes = MappingProxyType(openai_batches.ROUTES)
+    max_body = 50 * MiB
+    """OpenAI's images and file-inputs guides: up to 50 MB of payload per request."""
+    route_max_body = MappingProxyType({"/v1/files": 512 * MiB})
+    """The Files API reference: each file up to 512 MB."""
     limit_header_names = tuple(
         f"x-ratelimit-{kind}-{dimension}" for dimension in _LIMITED for kind in ("limit", "remaining", "reset")
     )
@@ -56,6 +60,9 @@ class OpenAI(SimProvider):
             f"Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys.",
             code="invalid_api_key",
         )
+
+    def too_large(self, limit: int) -> Problem:
+        return Problem(413, "invalid_request_error", "Request Entity Too Large", code="request_too_large")
 
     def error_body(self, problem: Problem) -> dict[str, Any]:
         return {

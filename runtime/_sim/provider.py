@@ -8,6 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -15,6 +16,9 @@ from aiohttp import web
 
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal
+
+MiB = 1024 * 1024
+"""Providers write "MB" for MiB: Anthropic's 5 MB image limit is 5,242,880 bytes in its errors."""
 
 if TYPE_CHECKING:
     from cloudburst._sim.config import SimConfig
@@ -114,6 +118,18 @@ class SimProvider(ABC):
     providers that send none."""
     reset_format: str = "duration"
     """How its reset headers write a time: `duration` (Go's, `6m0s`) or `rfc3339`."""
+    max_body: int = 64 * MiB
+    """The largest request body the provider takes; a bigger one gets `too_large`. The default
+    is for providers that document no limit."""
+    route_max_body: Mapping[str, int] = MappingProxyType({})
+    """Paths whose limit differs from `max_body` (a Files API's upload)."""
+
+    def body_limit(self, path: str) -> int:
+        return self.route_max_body.get(path, self.max_body)
+
+    def too_large(self, limit: int) -> Problem:
+        """The answer to a body over `limit` bytes; most providers' front door answers 413."""
+        return Problem(413, "request_too_large", f"Request exceeds the maximum allowed number of bytes ({limit}).")
 
     @abstractmethod
     def claims(self, headers: Mapping[str, str]) -> bool:

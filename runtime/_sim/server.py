@@ -177,6 +177,19 @@ class SimServer:
             )
             return self._error(provider, provider.not_found(request.method, request.path))
         provider, target, params = match
+        limit = provider.body_limit(request.path)
+        if (request.content_length or 0) > limit:  # refused at the front door, unread, as Cloudflare does
+            return self._error(provider, provider.too_large(limit))
+        request = request.clone(client_max_size=limit)
+        try:
+            return await self._serve(request, provider, target, params)
+        except web.HTTPRequestEntityTooLarge:  # a chunked body that grew past the limit
+            return self._error(provider, provider.too_large(limit))
+
+    async def _serve(
+        self, request: web.BaseRequest, provider: SimProvider, target: _Target, params: tuple[str, ...]
+    ) -> web.StreamResponse:
+        headers = request.headers
         problem = provider.check_headers(headers)
         if problem is not None:
             return self._error(provider, problem)
