@@ -303,3 +303,34 @@ def test_the_cli_says_what_is_wrong_before_sending(tmp_path: Path, capsys: pytes
     assert "add --wait and -o" in capsys.readouterr().err
     assert main(["batch", "status", str(tmp_path / "nothing")]) == 2
     assert "no batch job at" in capsys.readouterr().err
+
+
+def test_a_120000_prompt_generator_is_split_by_the_providers_limits_in_flat_memory(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    import tracemalloc
+
+    client = client_on(sim, "gpt-4.1-mini")
+    prompts = (f"Question number {i}: what is {i} plus one?" for i in range(120_000))
+    tracemalloc.start()
+    try:
+        job = client.prepare_batch(prompts, directory=tmp_path / "job")
+        rendering_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [part.requests for part in job.parts] == [50_000, 50_000, 20_000]  # OpenAI: 50,000 a file
+    assert rendering_peak < 4_000_000  # 120,000 prompts streamed to disk, none held
+
+    results = job.results()
+    tracemalloc.start()
+    try:
+        succeeded = expected = 0
+        for done in results:
+            assert done.index == expected
+            expected += 1
+            succeeded += done.response.error is None
+        reading_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert expected == succeeded == 120_000
+    assert reading_peak < 40_000_000  # one part's index at a time, the results read from disk
