@@ -25,6 +25,7 @@ from cloudburst import (
     InvalidPrompt,
     LLMClient,
     Prompt,
+    RequestOptions,
     SamplingParams,
     get_model,
 )
@@ -334,3 +335,19 @@ def test_a_120000_prompt_generator_is_split_by_the_providers_limits_in_flat_memo
         tracemalloc.stop()
     assert expected == succeeded == 120_000
     assert reading_peak < 40_000_000  # one part's index at a time, the results read from disk
+
+
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "claude-haiku-4-5"])
+def test_a_request_the_provider_refuses_in_a_batch_is_typed_as_the_same_refusal_online(
+    sim: Simulator, tmp_path: Path, model: str
+) -> None:
+    client = client_on(sim, model)
+    bogus = Prompt("refused", id="bogus", options=RequestOptions(extra_body={"no_such_field": 1}))
+    online = client.run([bogus])[0].error
+    assert online is not None and online.kind == "invalid_request"
+
+    job = client.submit_batch(["fine", bogus], directory=tmp_path / "job")
+    fine, refused = (done.response for done in job.results())
+    assert fine.error is None
+    assert type(refused.error) is type(online) and refused.error.status == online.status
+    assert refused.error.provider_type == online.provider_type and refused.cost == 0

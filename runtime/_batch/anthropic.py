@@ -39,7 +39,8 @@ class AnthropicBatches:
             "POST",
             "/messages/batches",
             stream=lambda: file_chunks(path, b'{"requests":[', b",", b"]}"),
-            headers={"content-type": "application/json"},
+            # the lines joined by commas instead of newlines, between the prefix and suffix:
+            headers={"content-type": "application/json", "content-length": str(part.size + 14)},
         )
         part.provider_id = str(batch["id"])
 

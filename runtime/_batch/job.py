@@ -335,7 +335,7 @@ class BatchJob:
                         response = APIResponse("", error=_local_error(note))
                     else:
                         response = self._response(part, where.get(index), handles)
-                    if response.provider:  # sent: one attempt, billed as the provider said
+                    if response.status is not None:  # answered: one attempt, billed as it says
                         tracker.attempt_started()
                         tracker.attempt_finished(response)
                     tracker.prompt_finished(response)
