@@ -63,7 +63,7 @@ def _batch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOUDBURST_HOME", str(tmp_path / "home"))
 
 
-@pytest.mark.parametrize("model", ["gpt-4.1-mini", "claude-haiku-4-5"])
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "gpt-4.1-mini@responses", "claude-haiku-4-5"])
 def test_a_batch_round_trip_gives_every_result_typed_in_input_order_at_the_discount(
     sim: Simulator, tmp_path: Path, model: str
 ) -> None:
@@ -90,6 +90,7 @@ def test_a_batch_round_trip_gives_every_result_typed_in_input_order_at_the_disco
         elif response.error.kind == "batch_expired":
             assert isinstance(response.error, BatchExpiredError) and response.cost == 0
     assert len(provider_batches(sim, info.provider)) == 1
+    assert BatchJob.load(job.directory, client=client).manifest.model == info.id
 
 
 def test_what_is_uploaded_is_what_the_official_sdks_accept(sim: Simulator, tmp_path: Path) -> None:
@@ -351,3 +352,47 @@ def test_a_request_the_provider_refuses_in_a_batch_is_typed_as_the_same_refusal_
     assert fine.error is None
     assert type(refused.error) is type(online) and refused.error.status == online.status
     assert refused.error.provider_type == online.provider_type and refused.cost == 0
+
+
+def test_batch_calls_retry_what_is_transient_and_raise_what_is_not_typed() -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    from cloudburst._batch.control import Control
+    from cloudburst._config import RetryPolicy, Timeouts
+    from cloudburst._errors import InvalidRequestError
+    from cloudburst.generated import PROVIDERS
+
+    answers = [(529, {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})] * 2 + [
+        (200, {"id": "msgbatch_1"}),
+        (400, {"type": "error", "error": {"type": "invalid_request_error", "message": "requests: too many"}}),
+    ]
+    calls = []
+
+    async def handle(request: web.Request) -> web.Response:
+        calls.append(request.headers.get("x-api-key"))
+        status, body = answers[len(calls) - 1]
+        return web.json_response(body, status=status)
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_post("/v1/messages/batches", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        retry = RetryPolicy(backoff_base=0.01)
+        try:
+            async with Control(
+                PROVIDERS["anthropic"], f"http://127.0.0.1:{port}/v1", {"x-api-key": "k"}, retry, Timeouts()
+            ) as control:
+                assert await control.json("POST", "/messages/batches", {"requests": []}) == {"id": "msgbatch_1"}
+                with pytest.raises(InvalidRequestError, match="too many"):
+                    await control.json("POST", "/messages/batches", {"requests": []})
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert calls == ["k"] * 4
