@@ -18,6 +18,7 @@ import orjson
 from cloudburst._capabilities import check_request
 from cloudburst._conversation import Conversation
 from cloudburst._errors import (
+    BlockedError,
     ConfigurationError,
     InvalidOutputError,
     InvalidResponseError,
@@ -194,6 +195,8 @@ def parse(
     response.request_id = request_id
     response.raw = data
     response.cost = info.cost(response.usage, batch=batch)
+    if response.error is None:
+        response.error = _not_an_answer(response, provider.title)
     if output_schema is not None and response.error is None:
         try:
             response.parsed = parse_output(response.completion, output_schema)
@@ -201,3 +204,22 @@ def parse(
             exc.status = status
             response.error = exc
     return response
+
+
+def _not_an_answer(response: APIResponse, provider: str) -> ProviderError | None:
+    """A success status on an answer that holds none: withheld by a content filter (any part of
+    it kept on the response), or with nothing in it at all. An empty answer cut by the output
+    budget (`length`, all of it spent thinking, say) is an answer: the budget is the caller's."""
+    if response.finish_reason == "content_filter":
+        return BlockedError(
+            f"{provider}'s content filter withheld the answer ({response.raw_finish_reason})", status=200
+        )
+    nothing = not response.completion and not response.tool_calls and response.refusal is None
+    if nothing and response.finish_reason != "length":
+        reason = response.raw_finish_reason
+        return InvalidResponseError(
+            f"{provider} answered 200 with no content, no tool call and no refusal (finish reason {reason!r})",
+            status=200,
+            body=response.raw,
+        )
+    return None
