@@ -78,8 +78,8 @@ class SimConfig:
     """Time from a batch's creation to its end; states pass at 10% (validating → in_progress) and
     80% (→ finalizing) of it. 0 ends batches at once."""
     batch_error_fraction: float = 0.0
-    """Share of batch requests that fail (OpenAI error file, Anthropic `errored`), chosen by
-    custom_id hash."""
+    """Share of batch requests that fail (OpenAI error file, Anthropic `errored`, Gemini an
+    INTERNAL error Status), chosen by custom_id hash."""
     batch_expired_fraction: float = 0.0
     """Share of batch requests that expire; a batch with any ends as OpenAI `expired`, Gemini
     BATCH_STATE_EXPIRED."""
