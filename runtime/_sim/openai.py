@@ -39,7 +39,7 @@ class OpenAI(SimProvider):
     )
 
     def claims(self, headers: Mapping[str, str]) -> bool:
-        return "x-api-key" not in headers and "anthropic-version" not in headers
+        return not any(name in headers for name in ("x-api-key", "anthropic-version", "x-goog-api-key"))
 
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         value = headers.get("authorization", "")

@@ -8,13 +8,15 @@ finalizes until T, then ends. A cancel freezes what was processed; cancelling la
 from __future__ import annotations
 
 import itertools
+import random
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cloudburst._sim.answers import fraction, make_id
 
 Phase = Literal["validating", "in_progress", "finalizing", "ended", "cancelling", "cancelled"]
 Fate = Literal["succeeded", "errored", "expired"]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -26,6 +28,24 @@ class StoredFile:
     content: bytes
     created_at: float
     downloadable: bool = True
+    owner: str = ""
+    """The API key that made it, for providers that keep files per key (Gemini)."""
+    ready_at: float = 0.0
+    """When processing ends and the file may be used (Gemini's PROCESSING → ACTIVE)."""
+
+
+@dataclass(slots=True)
+class Upload:
+    """A resumable upload in progress (Gemini's): what was declared and what has arrived."""
+
+    id: str
+    owner: str
+    name: str
+    display_name: str | None
+    mime_type: str
+    size: int | None
+    """The declared total size in bytes, None when the client did not say."""
+    received: bytearray = field(default_factory=bytearray)
 
 
 @dataclass(slots=True)
@@ -78,11 +98,18 @@ class StoredBatch:
 
 @dataclass(slots=True)
 class Store:
-    """One provider's files and batches, by id."""
+    """One provider's files, batches and open uploads, by id."""
 
     files: dict[str, StoredFile] = field(default_factory=dict)
     batches: dict[str, StoredBatch] = field(default_factory=dict)
+    uploads: dict[str, Upload] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def new_id(self, prefix: str, length: int = 24) -> str:
         return make_id(next(self._ids).to_bytes(8, "big") + prefix.encode(), prefix, length)
+
+
+def shuffle(results: list[T], seed: int, batch_id: str) -> None:
+    """Put a batch's results in an order of their own, as OpenAI and Anthropic say they may
+    come (not the input's); the same seed and batch give the same order."""
+    random.Random(f"{seed}/{batch_id}").shuffle(results)
