@@ -36,15 +36,22 @@ KEYS = {"openai": "sk-test", "anthropic": "sk-ant-test", "gemini": "gm-test", "m
 KEY_HEADERS = {
     "openai": {"authorization": "Bearer sk-test"},
     "anthropic": {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"},
+    "gemini": {"x-goog-api-key": "gm-test"},
+}
+LIST = {
+    "openai": ("/batches", "data"),
+    "anthropic": ("/messages/batches", "data"),
+    "gemini": ("/batches", "operations"),
 }
 
 
 def client_on(sim: Simulator, model: str, **settings: Any) -> LLMClient:
+    """Gemini 2.5 thinks by default: its answers need room beyond their thoughts."""
     return LLMClient(
         model,
         base_urls=sim.base_urls(),
         api_keys=KEYS,
-        sampling=SamplingParams(max_new_tokens=24),
+        sampling=SamplingParams(max_new_tokens=600 if model.startswith("gemini") else 24),
         progress=None,
         **settings,
     )
@@ -52,10 +59,10 @@ def client_on(sim: Simulator, model: str, **settings: Any) -> LLMClient:
 
 def provider_batches(sim: Simulator, provider: str) -> list[dict[str, Any]]:
     """The batches the simulated provider holds, as its list endpoint answers."""
-    path = "/v1/batches" if provider == "openai" else "/v1/messages/batches"
-    answer = httpx.get(sim.base_urls()[provider].rsplit("/v1", 1)[0] + path, headers=KEY_HEADERS[provider])
+    path, field = LIST[provider]
+    answer = httpx.get(sim.base_urls()[provider] + path, headers=KEY_HEADERS[provider])
     answer.raise_for_status()
-    return list(answer.json()["data"])
+    return list(answer.json().get(field) or [])
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +70,7 @@ def _batch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLOUDBURST_HOME", str(tmp_path / "home"))
 
 
-@pytest.mark.parametrize("model", ["gpt-4.1-mini", "gpt-4.1-mini@responses", "claude-haiku-4-5"])
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "gpt-4.1-mini@responses", "claude-haiku-4-5", "gemini-2.5-flash"])
 def test_a_batch_round_trip_gives_every_result_typed_in_input_order_at_the_discount(
     sim: Simulator, tmp_path: Path, model: str
 ) -> None:
@@ -190,7 +197,7 @@ def test_a_job_is_loaded_by_its_id_from_the_batch_home(sim: Simulator) -> None:
         BatchJob.load("cbb_0000000000000000")
 
 
-@pytest.mark.parametrize("model", ["gpt-4.1-mini", "claude-haiku-4-5"])
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "claude-haiku-4-5", "gemini-2.5-flash"])
 def test_a_part_whose_create_call_was_cut_off_is_found_not_sent_twice(
     sim: Simulator, tmp_path: Path, model: str
 ) -> None:
@@ -222,11 +229,11 @@ SUBMITTER = textwrap.dedent(
     logging.getLogger("cloudburst").addHandler(Die())
     logging.getLogger("cloudburst").setLevel(logging.INFO)
     client = LLMClient(
-        sys.argv[1], base_urls={"openai": sys.argv[2], "anthropic": sys.argv[3]},
-        api_keys={"openai": "sk-test", "anthropic": "sk-ant-test"},
-        sampling=SamplingParams(max_new_tokens=24), progress=None,
+        sys.argv[1], base_urls={"openai": sys.argv[2], "anthropic": sys.argv[3], "gemini": sys.argv[4]},
+        api_keys={"openai": "sk-test", "anthropic": "sk-ant-test", "gemini": "gm-test"},
+        sampling=SamplingParams(max_new_tokens=600), progress=None,
     )
-    job = client.submit_batch((f"prompt {i}" for i in range(40)), directory=sys.argv[4], part_requests=10)
+    job = client.submit_batch((f"prompt {i}" for i in range(40)), directory=sys.argv[5], part_requests=10)
     job.wait(poll=0.05)
     """
 )
@@ -237,6 +244,7 @@ SUBMITTER = textwrap.dedent(
     [
         ("gpt-4.1-mini", "part-0001 submitted"),  # during submission
         ("claude-haiku-4-5", "part-0002 submitted"),
+        ("gemini-2.5-flash", "part-0001 submitted"),
         ("gpt-4.1-mini", "part-0000 ended"),  # during polling
     ],
 )
@@ -249,7 +257,7 @@ def test_a_killed_submitter_or_poller_resumes_with_load_and_loses_nothing(
     script.write_text(SUBMITTER)
     where = tmp_path / "job"
     run = subprocess.run(
-        [sys.executable, str(script), model, urls["openai"], urls["anthropic"], str(where)],
+        [sys.executable, str(script), model, urls["openai"], urls["anthropic"], urls["gemini"], str(where)],
         env={**os.environ, "DIE_AT": die_at},
         capture_output=True,
         timeout=60,
@@ -396,3 +404,29 @@ def test_batch_calls_retry_what_is_transient_and_raise_what_is_not_typed() -> No
 
     asyncio.run(scenario())
     assert calls == ["k"] * 4
+
+
+def test_gemini_batches_go_inline_or_as_an_uploaded_file_as_the_sdk_reads_them(sim: Simulator, tmp_path: Path) -> None:
+    from google import genai
+
+    from tests.test_gemini_generate import check_official_request
+
+    client = client_on(sim, "gemini-2.5-flash")
+    inline = client.prepare_batch([f"inline {i}" for i in range(5)], directory=tmp_path / "inline")
+    for line in (inline.directory / "part-0000.input.jsonl").read_bytes().splitlines():
+        check_official_request(orjson.loads(line)["request"])
+    inline.submit()
+    sdk = genai.Client(api_key=KEYS["gemini"], http_options={"base_url": sim.url})
+    held = sdk.batches.get(name=str(inline.parts[0].provider_id))
+    assert held.display_name == f"cloudburst-{inline.id}-part-0000"
+    assert [done.response.error for done in inline.results()] == [None] * 5
+    assert sim.stats()["uploads"].get("gemini", 0) == 0
+
+    uploaded = client.prepare_batch([f"file {i}" for i in range(7)], directory=tmp_path / "file")
+    uploaded.protocol.inline_max_bytes = 0  # as a part over 20 MB would be: through the Files API
+    uploaded.submit()
+    assert uploaded.manifest.parts[0].input_file is not None
+    assert sim.stats()["uploads"]["gemini"] == 1
+    results = list(uploaded.results())
+    assert [done.index for done in results] == list(range(7))
+    assert all(done.response.error is None and done.response.completion for done in results)

@@ -18,7 +18,7 @@ import orjson
 from cloudburst._batch.control import Control
 from cloudburst._batch.manifest import Manifest, Part
 from cloudburst._batch.protocol import Item, Save, counted
-from cloudburst._errors import InvalidResponseError
+from cloudburst._errors import BatchCancelledError, BatchExpiredError, InvalidResponseError
 from cloudburst._providers import ProviderInfo
 from cloudburst._route import Route
 
@@ -28,6 +28,8 @@ ENDED = {
     "BATCH_STATE_CANCELLED": "cancelled",
     "BATCH_STATE_EXPIRED": "expired",
 }
+CANCELLED, DEADLINE_EXCEEDED = 1, 4
+"""The gRPC codes of a request a cancelled batch never ran, and of one its window closed on."""
 INLINE = "inline"
 """`Part.results` of a batch whose responses are in the operation itself."""
 
@@ -36,6 +38,8 @@ class GeminiBatches:
     def __init__(self, provider: ProviderInfo) -> None:
         assert provider.batch is not None
         self.inline_max_bytes = provider.batch.inline_max_bytes or 0
+        self.error_status = provider.batch.item_error_status
+        """A failed request's Status carries a gRPC code: the HTTP status it stands for."""
 
     def line(self, custom_id: str, route: Route, body: bytes) -> bytes:
         return b'{"key":"%s","request":%s}' % (custom_id.encode(), body)
@@ -144,8 +148,14 @@ class GeminiBatches:
             yield key, (200, record["response"])
         elif isinstance(record, dict) and isinstance(record.get("error"), dict):
             error = record["error"]
-            status = error.get("code") if isinstance(error.get("code"), int) else 500
-            yield key, (status, {"error": error})
+            code = error.get("code")
+            message = f"Gemini: {error.get('message') or 'the request did not run'}"
+            if code == CANCELLED:
+                yield key, BatchCancelledError(message, provider_code=str(code), body=error)
+            elif code == DEADLINE_EXCEEDED:
+                yield key, BatchExpiredError(message, provider_code=str(code), body=error)
+            else:
+                yield key, (self.error_status.get(str(code), 500), {"error": error})
         else:
             yield key, InvalidResponseError("a Gemini batch result with neither a response nor an error", body=record)
 
