@@ -29,7 +29,7 @@ from cloudburst import (
     SamplingParams,
     get_model,
 )
-from cloudburst._errors import ConfigurationError, InputError, UnsupportedOptionError
+from cloudburst._errors import ConfigurationError, InputError, InvalidRequestError, UnsupportedOptionError
 from cloudburst._sim import Simulator
 
 KEYS = {"openai": "sk-test", "anthropic": "sk-ant-test", "gemini": "gm-test", "mistral": "ms-test"}
@@ -430,3 +430,22 @@ def test_gemini_batches_go_inline_or_as_an_uploaded_file_as_the_sdk_reads_them(s
     results = list(uploaded.results())
     assert [done.index for done in results] == list(range(7))
     assert all(done.response.error is None and done.response.completion for done in results)
+
+
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "claude-haiku-4-5", "gemini-2.5-flash"])
+def test_a_part_the_provider_refuses_whole_ends_every_request_in_it_typed_and_spares_the_others(
+    sim: Simulator, tmp_path: Path, model: str
+) -> None:
+    """A provider whose batches are smaller than its spec says (the simulator told so): the
+    part it refuses, at creation or at validation, fails with its reason; the next part runs."""
+    sim.configure(batch_max_requests=5)
+    client = client_on(sim, model)
+    prompts = [f"p{i}" for i in range(9)]
+    job = client.prepare_batch(prompts, directory=tmp_path / "job", part_requests=6)
+    assert [part.requests for part in job.parts] == [6, 3]
+    results = list(job.results())
+    assert [done.index for done in results] == list(range(9))
+    assert job.parts[0].outcome == "failed" and job.parts[0].error
+    assert all(isinstance(done.response.error, InvalidRequestError) for done in results[:6])
+    assert all(str(job.parts[0].error) in str(done.response.error) for done in results[:6])
+    assert [done.response.error for done in results[6:]] == [None] * 3
