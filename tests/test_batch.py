@@ -131,6 +131,33 @@ def test_what_is_uploaded_is_what_the_official_sdks_accept(sim: Simulator, tmp_p
         MessageBatchIndividualResponse.model_validate_json(line)
 
 
+def test_openai_batch_lines_are_the_shapes_openais_published_document_gives(sim: Simulator, tmp_path: Path) -> None:
+    """BatchRequestInput / BatchRequestOutput, from the last openai-openapi commit that held them
+    (copied from shared/reference/provider-openapi/, its source in `x-source`)."""
+    reference = Path(__file__).parent / "fixtures" / "openai-batch-line-schemas.json"
+    schemas = orjson.loads(reference.read_bytes())["components"]["schemas"]
+    example = orjson.loads(schemas["BatchRequestInput"]["x-oaiMeta"]["example"])
+    output = schemas["BatchRequestOutput"]["properties"]
+    sim.configure(batch_error_fraction=0.3, batch_expired_fraction=0.3)
+    job = client_on(sim, "gpt-4.1-mini").submit_batch([f"p{i}" for i in range(20)], directory=tmp_path / "job")
+    for line in (job.directory / "part-0000.input.jsonl").read_bytes().splitlines():
+        item = orjson.loads(line)
+        assert (
+            set(item) == set(example) and item["method"] in schemas["BatchRequestInput"]["properties"]["method"]["enum"]
+        )
+    list(job.results())
+    seen = set()
+    for path in sorted(job.directory.glob("part-0000.results*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            item = orjson.loads(line)
+            assert set(item) <= set(output)
+            for name in ("response", "error"):
+                if item[name] is not None:
+                    assert set(item[name]) <= set(output[name]["properties"]), name
+                    seen.add(name)
+    assert seen == {"response", "error"}
+
+
 def test_a_job_bigger_than_a_part_is_split_and_read_back_in_order(sim: Simulator, tmp_path: Path) -> None:
     client = client_on(sim, "claude-haiku-4-5")
     job = client.submit_batch((f"prompt {i}" for i in range(35)), directory=tmp_path / "job", part_requests=10)
