@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from codegen.errors import Problem, SpecError
 from codegen.load import PathKey, SpecFile, load_spec_file
 from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
-from codegen.spec import ApiSpec, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
+from codegen.spec import ApiSpec, FirstOf, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
@@ -210,7 +210,7 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
     if mapping is not None:
         for api_name, api in mapping.apis.items():
             if isinstance(api, ApiSpec):
-                check_api(api_name, api, files["mapping"], schemas, problems)
+                check_api(api_name, api, files["mapping"], schemas, problems, frozenset(api.response_fields))
     if problems or provider is None or mapping is None:
         raise SpecError(problems)
     return ProviderBundle(
@@ -417,8 +417,9 @@ def check_api(
         if isinstance(paths, str):
             response_path(paths, (*base, "output", "usage", usage_field))
         else:
-            for index, path in enumerate(paths):
-                response_path(path, (*base, "output", "usage", usage_field, index))
+            listed, where = (paths.first, ("first",)) if isinstance(paths, FirstOf) else (paths, ())
+            for index, path in enumerate(listed):
+                response_path(path, (*base, "output", "usage", usage_field, *where, index))
     for option, spec_field in api.options.items():
         request_path(spec_field.path, (*base, "options", option, "path"))
     for path in api.constants:

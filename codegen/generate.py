@@ -27,12 +27,22 @@ from codegen.bundle import ProviderBundle, load_provider, load_registry
 from codegen.errors import Problem, SpecError
 from codegen.hosts import HOSTS_FOLDER, Host, load_hosts, resolve_extends
 from codegen.schema_paths import REF_PREFIX, schema_at, split_path
-from codegen.spec import ApiSpec, ModelsSpec, ProviderSpec
+from codegen.spec import ApiSpec, FirstOf, ModelsSpec, ProviderSpec
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 TEMPLATES = Path(__file__).parent / "templates"
 LINE_LENGTH = 120
 BOOLEAN_SETTINGS = frozenset({"logprobs", "json_mode"})
+
+
+def usage_sum(paths: str | list[str] | FirstOf) -> str:
+    """The expression for one usage field: a path's value, a sum of paths, or the first present."""
+    if isinstance(paths, str):
+        return f"int(dig(body, {pyexpr.literal(split_path(paths))}) or 0)"
+    if isinstance(paths, FirstOf):
+        return "int(first(body, " + ", ".join(pyexpr.literal(split_path(path)) for path in paths.first) + ") or 0)"
+    return "int(" + " + ".join(f"(dig(body, {pyexpr.literal(split_path(path))}) or 0)" for path in paths) + ")"
+
 
 _jinja = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -47,11 +57,7 @@ _jinja.globals.update(
     template=pyexpr.template,
     assignment=pyexpr.assignment,
     split_path=split_path,
-    usage_sum=lambda paths: (
-        f"int(dig(body, {pyexpr.literal(split_path(paths))}) or 0)"
-        if isinstance(paths, str)
-        else "int(" + " + ".join(f"(dig(body, {pyexpr.literal(split_path(path))}) or 0)" for path in paths) + ")"
-    ),
+    usage_sum=usage_sum,
     call=pyexpr.call,
     value_at=lambda path, source="body": (
         f"joined({source}, {pyexpr.literal(split_path(path))})"

@@ -235,9 +235,14 @@ class OutputMap(SpecModel):
     (Responses: `incomplete_details.reason`, else `status`)."""
     finish_reasons: dict[str, FinishReason]
     """The provider's finish reason -> the unified one."""
-    usage: dict[UsageField, str | list[str]]
-    """Unified usage field -> a path, or several paths whose values add up."""
+    usage: dict[UsageField, str | list[str] | FirstOf]
+    """Unified usage field -> a path, several paths whose values add up, or `first:` paths of
+    which the first present counts (one number the provider reports in several places)."""
     failures: list[FailureRule] = []
+
+
+class FirstOf(SpecModel):
+    first: list[str] = Field(min_length=2)
 
 
 class FailureRule(SpecModel):
@@ -333,6 +338,9 @@ class ApiSpec(SpecModel):
     """Option name (a Python identifier: it becomes a field of the options model) -> field."""
     constants: dict[str, Any] = {}
     """Request path -> a value sent with every request (`anthropic_version` on Bedrock)."""
+    response_fields: list[str] = []
+    """Answer paths real answers carry that the published response schema lacks (the wire is
+    the authority), accepted by the mapping check."""
 
 
 class ExtendsSpec(SpecModel):

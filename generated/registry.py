@@ -892,7 +892,7 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("mistral-medium-3-5", "mistral-medium-3-5-26-04"),
         context_window=262144,
         max_output_tokens=262144,
-        prices=Prices(input=1.5, output=7.5, batch_discount=0.5),
+        prices=Prices(input=1.5, cached_input=0.15, output=7.5, batch_discount=0.5),
         capabilities=("images", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(control="effort", values=("none", "high"), can_disable=True),
     ),
@@ -903,7 +903,7 @@ MODELS: tuple[ModelInfo, ...] = (
         name="mistral-large-latest",
         context_window=262144,
         max_output_tokens=262144,
-        prices=Prices(input=0.5, output=1.5, batch_discount=0.5),
+        prices=Prices(input=0.5, cached_input=0.05, output=1.5, batch_discount=0.5),
         capabilities=("images", "tools", "json_mode", "structured_output", "batch", "files"),
     ),
     ModelInfo(
@@ -913,7 +913,7 @@ MODELS: tuple[ModelInfo, ...] = (
         name="mistral-small-latest",
         context_window=262144,
         max_output_tokens=262144,
-        prices=Prices(input=0.15, output=0.6, batch_discount=0.5),
+        prices=Prices(input=0.15, cached_input=0.015, output=0.6, batch_discount=0.5),
         capabilities=("images", "tools", "json_mode", "structured_output", "batch", "files"),
     ),
     ModelInfo(
@@ -923,7 +923,7 @@ MODELS: tuple[ModelInfo, ...] = (
         name="codestral-latest",
         context_window=256000,
         max_output_tokens=256000,
-        prices=Prices(input=0.3, output=0.9, batch_discount=0.5),
+        prices=Prices(input=0.3, cached_input=0.03, output=0.9, batch_discount=0.5),
         capabilities=("tools", "json_mode", "structured_output", "batch"),
     ),
     ModelInfo(
@@ -955,7 +955,7 @@ MODELS: tuple[ModelInfo, ...] = (
         name="command-a-03-2025",
         context_window=256000,
         max_output_tokens=8000,
-        prices=Prices(input=2.5, output=10.0),
+        prices=Prices(input=2.5, cached_input=0.0, output=10.0),
         capabilities=("tools", "json_mode", "structured_output"),
     ),
     ModelInfo(
@@ -975,7 +975,7 @@ MODELS: tuple[ModelInfo, ...] = (
         name="command-r-08-2024",
         context_window=128000,
         max_output_tokens=4000,
-        prices=Prices(input=0.15, output=0.6),
+        prices=Prices(input=0.15, cached_input=0.0, output=0.6),
         capabilities=("tools", "json_mode", "structured_output"),
     ),
     ModelInfo(

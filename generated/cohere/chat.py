@@ -197,7 +197,10 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         raw_finish_reason=raw_finish,
         error=_failure(body),
         usage=Usage(
-            input_tokens=int(dig(body, ("usage", "billed_units", "input_tokens")) or 0),
+            input_tokens=int(
+                (dig(body, ("usage", "billed_units", "input_tokens")) or 0)
+                + (dig(body, ("usage", "cached_tokens")) or 0)
+            ),
             output_tokens=int(dig(body, ("usage", "billed_units", "output_tokens")) or 0),
             cache_read_tokens=int(dig(body, ("usage", "cached_tokens")) or 0),
         ),

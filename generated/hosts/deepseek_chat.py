@@ -230,6 +230,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             output_tokens=int(dig(body, ("usage", "completion_tokens")) or 0),
             reasoning_tokens=int(dig(body, ("usage", "completion_tokens_details", "reasoning_tokens")) or 0),
             cache_read_tokens=int(dig(body, ("usage", "prompt_cache_hit_tokens")) or 0),
+            cache_write_tokens=int(dig(body, ("usage", "prompt_tokens_details", "cache_write_tokens")) or 0),
         ),
     )
 

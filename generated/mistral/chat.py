@@ -19,6 +19,7 @@ from cloudburst._wire import (
     check_sampling,
     dig,
     each,
+    first,
     joined,
     json_value,
     result_text,
@@ -211,6 +212,15 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         usage=Usage(
             input_tokens=int(dig(body, ("usage", "prompt_tokens")) or 0),
             output_tokens=int(dig(body, ("usage", "completion_tokens")) or 0),
+            cache_read_tokens=int(
+                first(
+                    body,
+                    ("usage", "num_cached_tokens"),
+                    ("usage", "prompt_tokens_details", "cached_tokens"),
+                    ("usage", "prompt_token_details", "cached_tokens"),
+                )
+                or 0
+            ),
         ),
     )
 

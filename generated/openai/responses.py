@@ -246,6 +246,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             output_tokens=int(dig(body, ("usage", "output_tokens")) or 0),
             reasoning_tokens=int(dig(body, ("usage", "output_tokens_details", "reasoning_tokens")) or 0),
             cache_read_tokens=int(dig(body, ("usage", "input_tokens_details", "cached_tokens")) or 0),
+            cache_write_tokens=int(dig(body, ("usage", "input_tokens_details", "cache_write_tokens")) or 0),
         ),
     )
 
