@@ -194,6 +194,9 @@ def test_responses_complete_and_are_cut_as_incomplete(client: openai.OpenAI) -> 
     response = raw.parse()
     Response.model_validate(raw.http_response.json())
     assert response.status == "completed" and response.output_text.endswith(".")
+    # the published schema's OutputTextContent requires logprobs; real answers send [] unasked
+    text_part = raw.http_response.json()["output"][-1]["content"][0]
+    assert text_part["type"] == "output_text" and text_part["logprobs"] == []
     assert response.usage is not None and response.usage.output_tokens == count_text(response.output_text)
     cut = client.responses.create(
         model="gpt-4.1-mini", input="Name three primes.", max_output_tokens=16, reasoning={"effort": "low"}

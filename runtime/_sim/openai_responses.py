@@ -103,7 +103,9 @@ def responses_answer(body: dict[str, Any], draw: Draw) -> Answer:
         wants_json, schema = output_schema((body.get("text") or {}).get("format"))
         text = answers.json_text(schema, rng, left) if wants_json else answers.prose(rng, left)
         cut = cut or text.cut
-        content: dict[str, Any] = {"type": "output_text", "text": text.text, "annotations": []}
+        # Real answers carry `logprobs: []` when none were asked for, as the published schema
+        # requires (the SDK's type lets it be absent).
+        content: dict[str, Any] = {"type": "output_text", "text": text.text, "annotations": [], "logprobs": []}
         if LOGPROBS in (body.get("include") or ()):
             content["logprobs"] = logprob_entries(text, rng, body.get("top_logprobs") or 0)
         output.append(
