@@ -22,6 +22,7 @@ from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal, rfc3339
 from cloudburst._sim.provider import Answer, MiB, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.store import Store, file_ids
 from cloudburst._sim.validation import check
 from cloudburst.generated.anthropic.models import MessageCreateParams
 
@@ -203,6 +204,14 @@ class Anthropic(SimProvider):
 
     def unauthorized(self, key: str | None) -> Problem:
         return Problem(401, "authentication_error", "x-api-key header is required" if not key else "invalid x-api-key")
+
+    def check_files(self, body: dict[str, Any], headers: Mapping[str, str], store: Store) -> Problem | None:
+        """A `file` source must name an uploaded file. The Files API left beta (anthropic 2.15's
+        `client.files` and the non-beta `FileDocumentSourceParam` send no `anthropic-beta`)."""
+        for file_id in file_ids(body.get("messages")):
+            if file_id not in store.files:
+                return Problem(404, "not_found_error", f"File not found: {file_id}")
+        return None
 
     def too_large(self, limit: int) -> Problem:
         return Problem(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.")

@@ -145,6 +145,10 @@ class SimProvider(ABC):
         """A problem with the request's headers other than the key (a missing version header)."""
         return None
 
+    def check_files(self, body: dict[str, Any], headers: Mapping[str, str], store: Store) -> Problem | None:
+        """A problem with the uploaded files a model request names (an unknown id)."""
+        return None
+
     def verify(self, request: web.BaseRequest, body: bytes, config: SimConfig) -> Problem | None:
         """A problem with the request as a whole once its body is read (a SigV4 signature)."""
         return None

@@ -233,6 +233,9 @@ class SimServer:
             endpoint.validate(data)
         except Refused as refused:
             return self._error(provider, refused.problem)
+        problem = provider.check_files(data, request.headers, self.stores[provider.name])
+        if problem is not None:
+            return self._error(provider, problem)
         model = str(data.get("model"))
         cost = endpoint.cost(data)
         limiter = self.limiters[provider.name]
