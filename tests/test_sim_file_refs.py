@@ -45,8 +45,8 @@ def test_anthropic_documents_and_images_read_uploaded_files_and_refuse_an_unknow
     ]
     message = client.messages.create(
         model="claude-haiku-4-5", max_tokens=64, messages=[{"role": "user", "content": content}]
-    )  # type: ignore[misc]
+    )
     assert message.content
     missing = [{"type": "document", "source": {"type": "file", "file_id": "file_011missing"}}]
     with pytest.raises(anthropic.NotFoundError, match="File not found: file_011missing"):
-        client.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=[{"role": "user", "content": missing}])  # type: ignore[misc]
+        client.messages.create(model="claude-haiku-4-5", max_tokens=64, messages=[{"role": "user", "content": missing}])
