@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from cloudburst._cache import Cache, CachedAnswer, SQLiteCache
 from cloudburst._client import LLMClient
-from cloudburst._config import RateLimits, RetryPolicy, Timeouts
+from cloudburst._config import FileUploadStrategy, RateLimits, RetryPolicy, Timeouts, configure
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
 from cloudburst._errors import (
     AuthError,
@@ -73,6 +73,7 @@ __all__ = [
     "Conversation",
     "Document",
     "Estimate",
+    "FileUploadStrategy",
     "GeminiOptions",
     "HttpxTransport",
     "Image",
@@ -126,6 +127,7 @@ __all__ = [
     "UnsupportedContentError",
     "UnsupportedOptionError",
     "Usage",
+    "configure",
     "estimate",
     "get_model",
     "parse",

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from cloudburst._providers import Auth, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
+from cloudburst._providers import Auth, ErrorFields, ErrorRule, FileLimits, FileUpload, ProviderInfo, RateLimitHeaders
 
 PROVIDER = ProviderInfo(
     name="gemini",
@@ -36,5 +36,30 @@ PROVIDER = ProviderInfo(
         ErrorRule(status=(503,), kind="overloaded"),
         ErrorRule(status=(504,), kind="timeout"),
         ErrorRule(status=(500, 502), kind="server"),
+    ),
+    files=FileLimits(
+        max_request_bytes=104857600,
+        inline_max_bytes={"document": 52428800},
+        inline_media_types={
+            "image": ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
+            "document": ("application/pdf", "text/plain"),
+        },
+        upload=FileUpload(
+            protocol="resumable",
+            url="{origin}/upload/v1beta/files",
+            max_bytes=2147483648,
+            media_types={
+                "image": ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
+                "document": ("application/pdf", "text/plain"),
+            },
+            resource="file",
+            reference="uri",
+            name="name",
+            expires="expirationTime",
+            lifetime_seconds=172800,
+            state="state",
+            status_url="{base_url}/{name}",
+            delete_url="{base_url}/{name}",
+        ),
     ),
 )
