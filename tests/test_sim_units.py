@@ -156,6 +156,8 @@ def test_cli_flags_make_a_config() -> None:
     config = config_from_args(parser.parse_args(["sim", *harsh]))
     assert (config.window_seconds, config.overload_spikes, config.overload_spike_seconds) == (0.5, 0.1, 3.0)
     assert config.absurd_headers
+    config = config_from_args(parser.parse_args(["sim", "--file-processing-seconds", "2.5"]))
+    assert config.file_processing_seconds == 2.5
 
 
 def test_cloudburst_sim_serves_from_a_subprocess() -> None:

@@ -49,6 +49,14 @@ def validate_messages(body: Any) -> None:
         raise invalid("messages: at least one message is required")
 
 
+def admit_files(body: dict[str, Any], store: Store, key: str, now: float) -> None:
+    """A `file` source must name an uploaded file. The Files API left beta: anthropic 2.15's
+    `client.files` and its non-beta FileDocumentSourceParam send no `anthropic-beta`."""
+    for file_id in file_ids(body.get("messages")):
+        if file_id not in store.files:
+            raise Refused(Problem(404, "not_found_error", f"File not found: {file_id}"))
+
+
 def block_texts(content: Any) -> Iterator[str]:
     if isinstance(content, str):
         yield content
@@ -176,7 +184,9 @@ class Anthropic(SimProvider):
     name = "anthropic"
     request_id_header = "request-id"
 
-    model_routes = MappingProxyType({"/v1/messages": ModelEndpoint(validate_messages, messages_cost, messages_answer)})
+    model_routes = MappingProxyType(
+        {"/v1/messages": ModelEndpoint(validate_messages, messages_cost, messages_answer, admit=admit_files)}
+    )
     routes = MappingProxyType(anthropic_batches.ROUTES)
     max_body = 32 * MiB
     """Anthropic's API overview, request size limits: 32 MB for the Messages API, 256 MB for
@@ -204,14 +214,6 @@ class Anthropic(SimProvider):
 
     def unauthorized(self, key: str | None) -> Problem:
         return Problem(401, "authentication_error", "x-api-key header is required" if not key else "invalid x-api-key")
-
-    def check_files(self, body: dict[str, Any], headers: Mapping[str, str], store: Store) -> Problem | None:
-        """A `file` source must name an uploaded file. The Files API left beta (anthropic 2.15's
-        `client.files` and the non-beta `FileDocumentSourceParam` send no `anthropic-beta`)."""
-        for file_id in file_ids(body.get("messages")):
-            if file_id not in store.files:
-                return Problem(404, "not_found_error", f"File not found: {file_id}")
-        return None
 
     def too_large(self, limit: int) -> Problem:
         return Problem(413, "request_too_large", "Request exceeds the maximum allowed number of bytes.")

@@ -194,6 +194,7 @@ async def upload(call: Call) -> web.StreamResponse:
         call.store.new_id("file_011", 22), part.filename, "upload", part.content_type, content, call.now, False
     )
     call.store.files[stored.id] = stored
+    call.uploaded(len(content))
     return call.json(_file_json(stored))
 
 

@@ -43,6 +43,9 @@ def add_sim_command(commands: Any) -> None:
     parser.add_argument("--batch-seconds", type=float, default=0.0, help="how long a batch takes to end")
     parser.add_argument("--batch-error-fraction", type=float, default=0.0)
     parser.add_argument("--batch-expired-fraction", type=float, default=0.0)
+    parser.add_argument(
+        "--file-processing-seconds", type=float, default=0.0, help="how long a Gemini upload stays PROCESSING"
+    )
     parser.add_argument("--blocked-fraction", type=float, default=0.0, help="share of Gemini prompts safety-blocked")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keys", help="comma-separated valid API keys; any key by default")
@@ -67,6 +70,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         batch_seconds=args.batch_seconds,
         batch_error_fraction=args.batch_error_fraction,
         batch_expired_fraction=args.batch_expired_fraction,
+        file_processing_seconds=args.file_processing_seconds,
         blocked_fraction=args.blocked_fraction,
         seed=args.seed,
         keys=frozenset(key.strip() for key in args.keys.split(",") if key.strip()) if args.keys else None,

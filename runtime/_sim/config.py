@@ -82,6 +82,10 @@ class SimConfig:
     custom_id hash."""
     batch_expired_fraction: float = 0.0
     """Share of batch requests that expire; a batch with any ends as OpenAI `expired`."""
+    file_processing_seconds: float = 0.0
+    """How long an uploaded Gemini file stays `PROCESSING` before it is `ACTIVE` (real video
+    and PDF uploads take a while); a generateContent naming it before then is refused with
+    FAILED_PRECONDITION. 0 makes uploads ACTIVE at once."""
     blocked_fraction: float = 0.0
     """Share of Gemini prompts blocked for safety (`promptFeedback.blockReason: SAFETY`, no
     candidates), chosen by the request's hash; 0 blocks none."""
@@ -113,7 +117,10 @@ class SimConfig:
             raise ValueError(f"SimConfig.overload_spikes must be within [0, 1], got {self.overload_spikes}")
         if not self.overload_spike_seconds > 0:
             raise ValueError(f"SimConfig.overload_spike_seconds must be > 0, got {self.overload_spike_seconds}")
-        if min(self.latency_ms, self.latency_spread_ms, self.hang_s, self.batch_seconds) < 0:
+        if (
+            min(self.latency_ms, self.latency_spread_ms, self.hang_s, self.batch_seconds, self.file_processing_seconds)
+            < 0
+        ):
             raise ValueError("latencies and durations must be >= 0")
         object.__setattr__(self, "faults", MappingProxyType(dict(self.faults)))
         if self.keys is not None:

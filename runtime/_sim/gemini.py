@@ -1,8 +1,8 @@
 """Gemini (the Developer API) as the simulator plays it: `models/{model}:generateContent` (under
 `/v1beta`, and `/v1` as google-genai sends with a custom base URL) with
-the key in `x-goog-api-key`, Google's error body (`{"error": {code, message, status}}`), limits
-without rate-limit headers (a 429 says how long to wait in a `RetryInfo` detail), 503
-`UNAVAILABLE` when overloaded.
+the key in `x-goog-api-key` (or `?key=`), Google's error body (`{"error": {code, message,
+status}}`), limits without rate-limit headers (a 429 says how long to wait in a `RetryInfo`
+detail), 503 `UNAVAILABLE` when overloaded. The Files API lives in gemini_files.py.
 
 Thinking: a model thinks when `thinkingConfig` gives a budget above 0 (spent in full), a level,
 or a budget of -1, and by default on 2.5 and 3.x models other than 2.5 Flash-Lite; budget 0
@@ -22,14 +22,16 @@ from types import MappingProxyType
 from typing import Any
 
 import orjson
+from aiohttp import web
 from pydantic import BaseModel
 
-from cloudburst._sim import answers
+from cloudburst._sim import answers, gemini_files
 from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal
 from cloudburst._sim.openai_chat import stop_at
 from cloudburst._sim.provider import Answer, Handler, MiB, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.store import Store
 from cloudburst._sim.validation import check
 from cloudburst.generated.gemini.models import GenerateContentRequest
 
@@ -306,7 +308,9 @@ def blocked(body: dict[str, Any], draw: Draw, config: SimConfig) -> Answer | Non
     )
 
 
-GENERATE = ModelEndpoint(validate_generate, generate_cost, generate_answer, blocked, proto_names)
+GENERATE = ModelEndpoint(
+    validate_generate, generate_cost, generate_answer, blocked, proto_names, gemini_files.admit_files
+)
 
 
 class Gemini(SimProvider):
@@ -315,9 +319,11 @@ class Gemini(SimProvider):
     model_routes = MappingProxyType(
         {"/v1beta/models/{}:generateContent": GENERATE, "/v1/models/{}:generateContent": GENERATE}
     )
-    routes: Mapping[tuple[str, str], Handler] = MappingProxyType({})
-    prefixes = ("/v1beta/",)
+    routes: Mapping[tuple[str, str], Handler] = MappingProxyType(gemini_files.ROUTES)
+    prefixes = ("/v1beta/", "/upload/", "/download/")
     base_path = "/v1beta"
+    route_max_body = MappingProxyType({f"/upload/{version}/files": 2048 * MiB for version in gemini_files.VERSIONS})
+    """The files guide: up to 2 GB a file."""
     max_body = 100 * MiB
     """Google's "Increased file size limits" post (January 2026): inline payloads up to 100 MB,
     base64 included (20 MB before; its errors wrote that as 20971520 bytes)."""
@@ -327,6 +333,10 @@ class Gemini(SimProvider):
 
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         return headers.get("x-goog-api-key") or None
+
+    def request_key(self, request: web.BaseRequest, store: Store) -> str | None:
+        upload = store.uploads.get(request.query.get("upload_id", ""))
+        return self.api_key(request.headers) or request.query.get("key") or (upload.owner if upload else None)
 
     def unauthorized(self, key: str | None) -> Problem:
         if not key:

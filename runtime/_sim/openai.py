@@ -14,7 +14,6 @@ from cloudburst._sim import openai_batches, openai_chat, openai_responses
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import RateLimiter, Refusal, go_duration
 from cloudburst._sim.provider import MiB, Problem, SimProvider
-from cloudburst._sim.store import Store, file_ids
 
 _LIMITED = {"requests": ("requests", "RPM"), "tokens": ("tokens", "TPM")}
 
@@ -40,7 +39,7 @@ class OpenAI(SimProvider):
     )
 
     def claims(self, headers: Mapping[str, str]) -> bool:
-        return "x-api-key" not in headers and "anthropic-version" not in headers
+        return not any(name in headers for name in ("x-api-key", "anthropic-version", "x-goog-api-key"))
 
     def api_key(self, headers: Mapping[str, str]) -> str | None:
         value = headers.get("authorization", "")
@@ -61,14 +60,6 @@ class OpenAI(SimProvider):
             f"Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys.",
             code="invalid_api_key",
         )
-
-    def check_files(self, body: dict[str, Any], headers: Mapping[str, str], store: Store) -> Problem | None:
-        for file_id in file_ids(body.get("messages", body.get("input"))):
-            if file_id not in store.files:
-                return Problem(
-                    400, "invalid_request_error", f"No such File object: {file_id}", "file_id", "file_not_found"
-                )
-        return None
 
     def too_large(self, limit: int) -> Problem:
         return Problem(413, "invalid_request_error", "Request Entity Too Large", code="request_too_large")

@@ -81,6 +81,7 @@ async def upload(call: Call) -> web.StreamResponse:
         call.store.new_id("file-"), upload_field.filename, purpose, upload_field.content_type, content, call.now
     )
     call.store.files[stored.id] = stored
+    call.uploaded(len(content))
     return call.json(_file_json(stored))
 
 

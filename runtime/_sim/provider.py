@@ -22,6 +22,7 @@ MiB = 1024 * 1024
 
 if TYPE_CHECKING:
     from cloudburst._sim.config import SimConfig
+    from cloudburst._sim.stats import Stats
     from cloudburst._sim.store import Store
 
 
@@ -72,6 +73,9 @@ class ModelEndpoint:
     normalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """The body in one spelling, before anything reads it (Gemini takes snake_case field names
     as well as camelCase)."""
+    admit: Callable[[dict[str, Any], Store, str, float], None] | None = None
+    """Raises Refused when a valid body names the provider's state that the key may not use
+    now (a Gemini file of another key, or still PROCESSING); given the store, key and time."""
 
 
 @dataclass(slots=True)
@@ -85,6 +89,7 @@ class Call:
     config: SimConfig
     store: Store
     now: float
+    stats: Stats
 
     def json(self, body: Any, status: int = 200) -> web.Response:
         return web.Response(body=orjson.dumps(body), status=status, headers={"content-type": "application/json"})
@@ -92,6 +97,10 @@ class Call:
     def base_url(self) -> str:
         """The server's own address as the client reached it, for URLs in answers."""
         return f"{self.request.scheme}://{self.request.host}"
+
+    def uploaded(self, size: int, files: int = 1) -> None:
+        """Count `size` bytes received and `files` uploads completed, in `/_sim/stats`."""
+        self.stats.uploaded(self.provider.name, size, files)
 
 
 Handler = Callable[[Call], Awaitable[web.StreamResponse]]
@@ -138,15 +147,16 @@ class SimProvider(ABC):
     @abstractmethod
     def api_key(self, headers: Mapping[str, str]) -> str | None: ...
 
+    def request_key(self, request: web.BaseRequest, store: Store) -> str | None:
+        """The request's API key: its headers' for most providers; Gemini also takes `?key=`
+        and lets a resumable upload's URL stand for the key that opened it."""
+        return self.api_key(request.headers)
+
     @abstractmethod
     def unauthorized(self, key: str | None) -> Problem: ...
 
     def check_headers(self, headers: Mapping[str, str]) -> Problem | None:
         """A problem with the request's headers other than the key (a missing version header)."""
-        return None
-
-    def check_files(self, body: dict[str, Any], headers: Mapping[str, str], store: Store) -> Problem | None:
-        """A problem with the uploaded files a model request names (an unknown id)."""
         return None
 
     def verify(self, request: web.BaseRequest, body: bytes, config: SimConfig) -> Problem | None:

@@ -4,7 +4,8 @@ faults, answer (its rate-limit headers absurd when the config says so).
 
 Paths several providers serve (`/v1/files…`) go to the provider that claims the request by its
 headers: Anthropic when `anthropic-version` or `x-api-key` is present (its SDKs always send the
-version; newer ones authenticate with `Authorization: Bearer`), else OpenAI. Providers whose
+version; newer ones authenticate with `Authorization: Bearer`), Gemini when `x-goog-api-key` is
+(google-genai with a custom base URL uses `/v1`), else OpenAI. Providers whose
 paths would clash with OpenAI's (Mistral's `/v1/chat/completions`) are served under a prefix of
 their own. Gemini and Bedrock name the model in the path, matched per segment after decoding
 (Bedrock model ids may be ARNs with an encoded `/`). `GET /_sim/stats` and `POST /_sim/reset`
@@ -193,12 +194,12 @@ class SimServer:
         problem = provider.check_headers(headers)
         if problem is not None:
             return self._error(provider, problem)
-        key = provider.api_key(headers)
+        key = provider.request_key(request, self.stores[provider.name])
         if not key or (self.config.keys is not None and key not in self.config.keys):
             return self._error(provider, provider.unauthorized(key))
         if isinstance(target, ModelEndpoint):
             return await self._run_model(request, provider, target, key, params)
-        call = Call(request, provider, key, params, self.config, self.stores[provider.name], time.time())
+        call = Call(request, provider, key, params, self.config, self.stores[provider.name], time.time(), self.stats)
         try:
             return await target(call)
         except Refused as refused:
@@ -231,11 +232,10 @@ class SimServer:
             data = endpoint.normalize(data)
         try:
             endpoint.validate(data)
+            if endpoint.admit is not None:
+                endpoint.admit(data, self.stores[provider.name], key, time.time())
         except Refused as refused:
             return self._error(provider, refused.problem)
-        problem = provider.check_files(data, request.headers, self.stores[provider.name])
-        if problem is not None:
-            return self._error(provider, problem)
         model = str(data.get("model"))
         cost = endpoint.cost(data)
         limiter = self.limiters[provider.name]

@@ -22,6 +22,10 @@ class Stats:
     peak_in_flight: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    uploads: Counter[str] = field(default_factory=Counter)
+    """Files uploaded to completion, by provider."""
+    upload_bytes: Counter[str] = field(default_factory=Counter)
+    """Bytes received by upload routes, by provider (a resumable upload's chunks as they come)."""
 
     def started(self) -> None:
         self.requests += 1
@@ -35,6 +39,11 @@ class Stats:
         if status is not None:
             self.statuses[status] += 1
 
+    def uploaded(self, provider: str, size: int, files: int = 1) -> None:
+        """`size` bytes received for `provider`, completing `files` uploads."""
+        self.uploads[provider] += files
+        self.upload_bytes[provider] += size
+
     def snapshot(self) -> dict[str, Any]:
         """The JSON `GET /_sim/stats` answers."""
         return {
@@ -46,6 +55,8 @@ class Stats:
             "in_flight": self.in_flight,
             "peak_in_flight": self.peak_in_flight,
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
+            "uploads": dict(sorted(self.uploads.items())),
+            "upload_bytes": dict(sorted(self.upload_bytes.items())),
         }
 
     def clear(self) -> None:

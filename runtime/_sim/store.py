@@ -27,6 +27,24 @@ class StoredFile:
     content: bytes
     created_at: float
     downloadable: bool = True
+    owner: str = ""
+    """The API key that made it, for providers that keep files per key (Gemini)."""
+    ready_at: float = 0.0
+    """When processing ends and the file may be used (Gemini's PROCESSING → ACTIVE)."""
+
+
+@dataclass(slots=True)
+class Upload:
+    """A resumable upload in progress (Gemini's): what was declared and what has arrived."""
+
+    id: str
+    owner: str
+    name: str
+    display_name: str | None
+    mime_type: str
+    size: int | None
+    """The declared total size in bytes, None when the client did not say."""
+    received: bytearray = field(default_factory=bytearray)
 
 
 @dataclass(slots=True)
@@ -93,10 +111,11 @@ def file_ids(value: Any) -> Iterator[str]:
 
 @dataclass(slots=True)
 class Store:
-    """One provider's files and batches, by id."""
+    """One provider's files, batches and open uploads, by id."""
 
     files: dict[str, StoredFile] = field(default_factory=dict)
     batches: dict[str, StoredBatch] = field(default_factory=dict)
+    uploads: dict[str, Upload] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
     def new_id(self, prefix: str, length: int = 24) -> str:
