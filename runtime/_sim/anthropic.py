@@ -192,6 +192,7 @@ class Anthropic(SimProvider):
     """Anthropic's API overview, request size limits: 32 MB for the Messages API, 256 MB for
     the Batch API, 500 MB for the Files API; over them Cloudflare answers 413."""
     route_max_body = MappingProxyType({"/v1/messages/batches": 256 * MiB, "/v1/files": 500 * MiB})
+    upload_paths = frozenset({"/v1/files"})
     limit_header_names = tuple(
         f"anthropic-ratelimit-{name}-{kind}"
         for name in ("requests", "tokens", "input-tokens", "output-tokens")
