@@ -113,6 +113,9 @@ FILE_DIGEST_CACHE = 4096
 shared by any number of prompts, in bounded memory."""
 FILE_ENCODED_CACHE = 8
 """Files a job keeps base64-encoded for inline sending, encoded once off the event loop."""
+STREAMED_BODY_BYTES = 1024 * 1024
+"""A request body this big is written to the socket in chunks, the event loop serving others in
+between (aiohttp warns that one write of it "might lock the event loop")."""
 INLINE_OFF_LOOP_BYTES = 256 * 1024
 """A request carrying more inline file bytes than this is encoded and serialised in a worker
 thread, so the event loop keeps serving the other requests meanwhile."""

@@ -4,6 +4,7 @@ and reused across runs from the upload store while they live."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import sqlite3
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ import pytest
 
 from cloudburst import (
     AiohttpTransport,
+    APIResponse,
     Conversation,
     Document,
     FileUploadStrategy,
@@ -51,6 +53,17 @@ class Recording(AiohttpTransport):
         self.sent.append((method, url, len(body), body if len(body) < 64 * 1024 else b""))
         return await super().send(method, url, headers, body, timeouts, pool=pool)
 
+    def run(self, client: LLMClient, prompts: list[Any]) -> list[APIResponse]:
+        """The client's job, closing this transport after it (a caller's transport stays open)."""
+
+        async def job() -> list[APIResponse]:
+            try:
+                return await client.run_async(prompts)
+            finally:
+                await self.aclose()
+
+        return asyncio.run(job())
+
     def chat(self) -> list[tuple[str, str, int, bytes]]:
         return [s for s in self.sent if "/files" not in s[1] and "upload" not in s[1]]
 
@@ -71,7 +84,7 @@ def test_one_8_mb_pdf_shared_by_100_prompts_is_uploaded_once_and_named_by_id_in_
     sim_env.configure(file_processing_seconds=0.2)  # Gemini: PROCESSING first, polled until ACTIVE
     transport = Recording()
     client = LLMClient(MODELS[provider], progress=None, transport=transport)
-    results = client.run(_prompts(Document(data=_pdf(8 * MiB), filename="report.pdf"), 100))
+    results = transport.run(client, _prompts(Document(data=_pdf(8 * MiB), filename="report.pdf"), 100))
     assert all(r.error is None for r in results), [r.error for r in results if r.error][:3]
     stats = _stats(sim_env)
     assert stats["uploads"] == {provider: 1}
@@ -105,7 +118,7 @@ def test_a_100_kb_image_goes_inline(sim_env: Simulator) -> None:
     transport = Recording()
     client = LLMClient(MODELS["anthropic"], progress=None, transport=transport)
     image = Image(data=random.Random(1).randbytes(100 * 1024), media_type="image/png")
-    [result] = client.run([Conversation.user([image, "What is this?"])])
+    [result] = transport.run(client, [Conversation.user([image, "What is this?"])])
     assert result.error is None
     assert _stats(sim_env)["uploads"] == {}
     [(_, _, size, _)] = transport.sent
@@ -115,7 +128,7 @@ def test_a_100_kb_image_goes_inline(sim_env: Simulator) -> None:
 def test_a_25_mb_pdf_to_gemini_goes_through_the_files_api(sim_env: Simulator) -> None:
     transport = Recording()
     client = LLMClient(MODELS["gemini"], progress=None, transport=transport)
-    [result] = client.run([Conversation.user([Document(data=_pdf(25 * MiB)), "Summarise."])])
+    [result] = transport.run(client, [Conversation.user([Document(data=_pdf(25 * MiB)), "Summarise."])])
     assert result.error is None
     assert _stats(sim_env)["uploads"] == {"gemini": 1}
     [(_, url, size, body)] = transport.chat()
@@ -128,7 +141,7 @@ def test_with_uploads_off_the_same_pdf_goes_inline_in_every_request(sim_env: Sim
     client = LLMClient(
         MODELS["anthropic"], progress=None, transport=transport, file_uploads=FileUploadStrategy(prefer="inline")
     )
-    results = client.run(_prompts(Document(data=_pdf(2 * MiB)), 3))
+    results = transport.run(client, _prompts(Document(data=_pdf(2 * MiB)), 3))
     assert all(r.error is None for r in results)
     assert _stats(sim_env)["uploads"] == {}
     assert all(size > 2 * MiB for _, _, size, _ in transport.sent)
@@ -196,7 +209,9 @@ def test_configure_sets_the_process_default_and_a_client_argument_wins(sim_env: 
         configure(file_uploads=FileUploadStrategy(prefer="upload"))
         transport = Recording()
         image = Image(data=random.Random(2).randbytes(10 * 1024), media_type="image/png")
-        LLMClient(MODELS["anthropic"], progress=None, transport=transport).run([Conversation.user([image, "Hi"])])
+        transport.run(
+            LLMClient(MODELS["anthropic"], progress=None, transport=transport), [Conversation.user([image, "Hi"])]
+        )
         assert _stats(sim_env)["uploads"] == {"anthropic": 1}  # even a small file, as asked
         own = LLMClient(MODELS["anthropic"], progress=None, file_uploads=FileUploadStrategy(prefer="inline"))
         own.run([Conversation.user([Image(data=b"x" * 10, media_type="image/png"), "Hi"])])
