@@ -17,6 +17,7 @@ import base64
 import hashlib
 import logging
 import random
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -348,7 +349,11 @@ class JobFiles:
             await asyncio.sleep(decision.delay)
 
     async def finish(self) -> None:
-        """With `delete_after`, delete what this job uploaded (and forget it)."""
+        """Stop uploads no prompt waits for any more; with `delete_after`, delete what this job
+        uploaded (and forget it)."""
+        for task in list(self._in_flight.values()):
+            task.cancel()
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
         uploads = self.uploads
         if not uploads.strategy.delete_after:
             return
@@ -411,7 +416,7 @@ def _multipart(target: _Target, part: FilePart) -> _Request:
     """One multipart/form-data POST: the `purpose` field where the provider asks for one, and
     the file."""
     data = part.data or b""
-    boundary = "cloudburst-" + hashlib.sha256(data).hexdigest()[:32]
+    boundary = "cloudburst-" + secrets.token_hex(16)
     filename = part.filename if isinstance(part, Document) else "image." + part.media_type.rpartition("/")[2]
     fields = b""
     if target.upload.purpose is not None:
