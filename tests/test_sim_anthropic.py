@@ -227,6 +227,24 @@ def test_message_batch_cancel_leaves_unprocessed_requests_canceled(sim: Simulato
         client.messages.batches.cancel(created.id)
 
 
+def test_message_batch_results_come_in_a_seeded_order_not_the_inputs(client: anthropic.Anthropic) -> None:
+    created = client.messages.batches.create(requests=_requests(20))  # type: ignore[arg-type]
+    order = [item.custom_id for item in client.messages.batches.results(created.id)]
+    assert sorted(order) == sorted(f"r{i}" for i in range(20)) and order != [f"r{i}" for i in range(20)]
+    assert [item.custom_id for item in client.messages.batches.results(created.id)] == order
+
+
+def test_message_batch_over_the_limits_is_refused(sim: Simulator, client: anthropic.Anthropic) -> None:
+    sim.configure(batch_max_requests=2)
+    with pytest.raises(anthropic.BadRequestError) as many:
+        client.messages.batches.create(requests=_requests(3))  # type: ignore[arg-type]
+    assert "at most 2 requests" in str(many.value)
+    sim.configure(batch_max_bytes=200)
+    with pytest.raises(anthropic.APIStatusError) as large:
+        client.messages.batches.create(requests=_requests(2))  # type: ignore[arg-type]
+    assert large.value.status_code == 413 and large.value.body["error"]["type"] == "request_too_large"  # type: ignore[index]
+
+
 def test_message_batch_rejects_duplicate_custom_ids(client: anthropic.Anthropic) -> None:
     with pytest.raises(anthropic.BadRequestError) as error:
         client.messages.batches.create(requests=_requests(2) + _requests(1))  # type: ignore[arg-type]

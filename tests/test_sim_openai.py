@@ -351,6 +351,35 @@ def test_batch_cancel_moves_through_cancelling_to_cancelled(sim: Simulator, clie
         client.batches.cancel(batch.id)
 
 
+def test_batch_output_comes_in_a_seeded_order_not_the_inputs(client: openai.OpenAI) -> None:
+    batch = client.batches.create(
+        input_file_id=_batch_file(client, 20), endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    assert batch.output_file_id
+    first = client.files.content(batch.output_file_id).text
+    order = [json.loads(line)["custom_id"] for line in first.splitlines()]
+    assert sorted(order) == sorted(f"q{index}" for index in range(20)) and order != [f"q{i}" for i in range(20)]
+    assert client.files.content(batch.output_file_id).text == first
+
+
+def test_batch_over_the_limits_fails_validation(sim: Simulator, client: openai.OpenAI) -> None:
+    sim.configure(batch_max_requests=3, batch_max_bytes=300)
+    batch = client.batches.create(
+        input_file_id=_batch_file(client, 4), endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    assert batch.status == "failed" and batch.errors and batch.errors.data
+    assert [error.code for error in batch.errors.data] == ["too_many_requests", "file_too_large"]
+    sim.configure(batch_max_requests=4)
+    fits = client.batches.create(
+        input_file_id=_batch_file(client, 4), endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    assert (
+        fits.status == "failed"
+        and fits.errors
+        and [error.code for error in fits.errors.data or ()] == ["file_too_large"]
+    )
+
+
 def test_batch_from_a_broken_file_fails_validation(client: openai.OpenAI) -> None:
     broken = client.files.create(file=("b.jsonl", b"not json\n"), purpose="batch")
     batch = client.batches.create(input_file_id=broken.id, endpoint="/v1/chat/completions", completion_window="24h")

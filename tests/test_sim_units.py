@@ -156,8 +156,10 @@ def test_cli_flags_make_a_config() -> None:
     config = config_from_args(parser.parse_args(["sim", *harsh]))
     assert (config.window_seconds, config.overload_spikes, config.overload_spike_seconds) == (0.5, 0.1, 3.0)
     assert config.absurd_headers
-    config = config_from_args(parser.parse_args(["sim", "--file-processing-seconds", "2.5"]))
-    assert config.file_processing_seconds == 2.5
+    batches = ["--file-processing-seconds", "2.5", "--batch-max-requests", "3", "--batch-max-bytes", "900"]
+    config = config_from_args(parser.parse_args(["sim", *batches]))
+    assert (config.file_processing_seconds, config.batch_max_requests, config.batch_max_bytes) == (2.5, 3, 900)
+    assert config_from_args(parser.parse_args(["sim"])).batch_max_requests is None
 
 
 def test_cloudburst_sim_serves_from_a_subprocess() -> None:

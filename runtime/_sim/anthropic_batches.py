@@ -1,9 +1,12 @@
 """Anthropic's Message Batches and Files APIs as the simulator plays them.
 
-`/v1/messages/batches`: create, retrieve, list, cancel, `/results` as JSONL once ended. A batch
+`/v1/messages/batches`: create, retrieve, list, cancel, `/results` as JSONL once ended, in a
+seeded order rather than the input's (the docs say results may come in any order). A batch
 is `in_progress` until the store's clock ends it (`canceling` after a cancel), then `ended`,
 with one result per request: `succeeded`, `errored` (invalid params or a drawn failure),
-`expired`, or `canceled` (not reached before a cancel).
+`expired`, or `canceled` (not reached before a cancel). One over the limits
+(`SimConfig.batch_max_requests`, `batch_max_bytes`; 100,000 requests, 256 MB) is refused: 400,
+or 413 `request_too_large`.
 
 `/v1/files`: upload, list, retrieve, delete; content only for downloadable files, and uploads
 are not downloadable (as on the real API), so `/content` answers 400 `file_not_downloadable`.
@@ -20,9 +23,13 @@ from aiohttp import web
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.limits import rfc3339
 from cloudburst._sim.provider import Call, Handler, Problem, Refused
-from cloudburst._sim.store import StoredBatch, StoredFile
+from cloudburst._sim.store import StoredBatch, StoredFile, shuffle
 
 WINDOW_SECONDS = 24 * 3600
+MAX_REQUESTS = 100_000
+"""Requests one message batch may hold."""
+MAX_BYTES = 256 * 1024 * 1024
+"""The largest message batch request: 256 MB."""
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -35,13 +42,19 @@ def _not_found(what: str) -> Refused:
 
 
 async def create_batch(call: Call) -> web.StreamResponse:
+    raw = await call.request.read()
+    if len(raw) > (call.config.batch_max_bytes or MAX_BYTES):
+        raise _invalid("Request exceeds the maximum allowed number of bytes.", 413, "request_too_large")
     try:
-        body = orjson.loads(await call.request.read())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         raise _invalid("There was an error parsing the body of your request as JSON.") from None
     requests = body.get("requests") if isinstance(body, dict) else None
     if not isinstance(requests, list) or not requests:
         raise _invalid("requests: Field required" if requests is None else "requests: must hold at least one request")
+    most = call.config.batch_max_requests or MAX_REQUESTS
+    if len(requests) > most:
+        raise _invalid(f"requests: a message batch may hold at most {most} requests, got {len(requests)}")
     items: list[tuple[str, Any]] = []
     seen: set[str] = set()
     for index, request in enumerate(requests):
@@ -103,6 +116,7 @@ async def batch_results(call: Call) -> web.StreamResponse:
         raise _invalid(f"Batch {batch.id} has not ended yet; its results are not available.", 404, "not_found_error")
     _finish(call, batch)
     lines = [orjson.dumps({"custom_id": custom_id, "result": result}) for custom_id, _, result in batch.results or ()]
+    shuffle(lines, call.config.seed, batch.id)
     return web.Response(body=b"\n".join(lines) + b"\n", headers={"content-type": "application/x-jsonl"})
 
 

@@ -43,6 +43,8 @@ def add_sim_command(commands: Any) -> None:
     parser.add_argument("--batch-seconds", type=float, default=0.0, help="how long a batch takes to end")
     parser.add_argument("--batch-error-fraction", type=float, default=0.0)
     parser.add_argument("--batch-expired-fraction", type=float, default=0.0)
+    parser.add_argument("--batch-max-requests", type=int, help="most requests a batch may hold; each provider's own")
+    parser.add_argument("--batch-max-bytes", type=int, help="most bytes a batch's input may have; each provider's own")
     parser.add_argument(
         "--file-processing-seconds", type=float, default=0.0, help="how long a Gemini upload stays PROCESSING"
     )
@@ -70,6 +72,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         batch_seconds=args.batch_seconds,
         batch_error_fraction=args.batch_error_fraction,
         batch_expired_fraction=args.batch_expired_fraction,
+        batch_max_requests=args.batch_max_requests,
+        batch_max_bytes=args.batch_max_bytes,
         file_processing_seconds=args.file_processing_seconds,
         blocked_fraction=args.blocked_fraction,
         seed=args.seed,

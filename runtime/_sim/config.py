@@ -78,10 +78,19 @@ class SimConfig:
     """Time from a batch's creation to its end; states pass at 10% (validating → in_progress) and
     80% (→ finalizing) of it. 0 ends batches at once."""
     batch_error_fraction: float = 0.0
-    """Share of batch requests that fail (OpenAI error file, Anthropic `errored`), chosen by
-    custom_id hash."""
+    """Share of batch requests that fail (OpenAI error file, Anthropic `errored`, Gemini an
+    INTERNAL error Status), chosen by custom_id hash."""
     batch_expired_fraction: float = 0.0
-    """Share of batch requests that expire; a batch with any ends as OpenAI `expired`."""
+    """Share of batch requests that expire; a batch with any ends as OpenAI `expired`, Gemini
+    BATCH_STATE_EXPIRED."""
+    batch_max_requests: int | None = None
+    """Most requests one batch may hold; None for each provider's real limit (OpenAI 50,000 per
+    input file, Anthropic 100,000 per batch, Gemini none documented). Set it small to make a
+    client split its work; a batch over it is refused as the provider refuses one."""
+    batch_max_bytes: int | None = None
+    """Most bytes one batch's input may have; None for each provider's real limit (OpenAI's
+    batch input file 200 MB, Anthropic's batch request 256 MB, Gemini's inline requests 20 MB
+    and input file 2 GB)."""
     file_processing_seconds: float = 0.0
     """How long an uploaded Gemini file stays `PROCESSING` before it is `ACTIVE` (real video
     and PDF uploads take a while); a generateContent naming it before then is refused with
@@ -104,6 +113,9 @@ class SimConfig:
     def __post_init__(self) -> None:
         for name in ("rpm", "tpm", "input_tpm", "output_tpm"):
             _check_limit(name, getattr(self, name))
+        for name in ("batch_max_requests", "batch_max_bytes"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ValueError(f"SimConfig.{name} must be a positive number or None, got {getattr(self, name)}")
         unknown = set(self.faults) - set(FAULT_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kind(s) {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")

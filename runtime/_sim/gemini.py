@@ -2,7 +2,8 @@
 `/v1beta`, and `/v1` as google-genai sends with a custom base URL) with
 the key in `x-goog-api-key` (or `?key=`), Google's error body (`{"error": {code, message,
 status}}`), limits without rate-limit headers (a 429 says how long to wait in a `RetryInfo`
-detail), 503 `UNAVAILABLE` when overloaded. The Files API lives in gemini_files.py.
+detail), 503 `UNAVAILABLE` when overloaded. The Files and Batch APIs live in gemini_files.py
+and gemini_batches.py.
 
 Thinking: a model thinks when `thinkingConfig` gives a budget above 0 (spent in full), a level,
 or a budget of -1, and by default on 2.5 and 3.x models other than 2.5 Flash-Lite; budget 0
@@ -25,7 +26,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from cloudburst._sim import answers, gemini_files
+from cloudburst._sim import answers, gemini_batches, gemini_files
 from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal
@@ -319,7 +320,7 @@ class Gemini(SimProvider):
     model_routes = MappingProxyType(
         {"/v1beta/models/{}:generateContent": GENERATE, "/v1/models/{}:generateContent": GENERATE}
     )
-    routes: Mapping[tuple[str, str], Handler] = MappingProxyType(gemini_files.ROUTES)
+    routes: Mapping[tuple[str, str], Handler] = MappingProxyType({**gemini_files.ROUTES, **gemini_batches.ROUTES})
     prefixes = ("/v1beta/", "/upload/", "/download/")
     base_path = "/v1beta"
     route_max_body = MappingProxyType({f"/upload/{version}/files": 2048 * MiB for version in gemini_files.VERSIONS})

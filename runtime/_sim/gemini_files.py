@@ -23,13 +23,12 @@ import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
 
-from cloudburst._sim.answers import make_id
 from cloudburst._sim.provider import Call, Handler, Problem, Refused
 from cloudburst._sim.store import Store, StoredFile, Upload
 
@@ -45,6 +44,14 @@ PAGE_SIZE = (10, 100)
 NAME = re.compile(r"^[a-z0-9-]{1,40}$")
 FILE_URI = re.compile(r"/(?:v1beta|v1)/files/([a-z0-9-]{1,40})$")
 _STATUS = "x-goog-upload-status"
+T = TypeVar("T")
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def google_id(seed: bytes, length: int) -> str:
+    """A lowercase [a-z0-9] id drawn from `seed`, as Google names files (12) and batches (36)."""
+    number = int.from_bytes(hashlib.blake2b(seed, digest_size=32).digest(), "big")
+    return "".join(_BASE36[number // 36**place % 36] for place in range(length))
 
 
 def timestamp(epoch: float) -> str:
@@ -94,6 +101,17 @@ def owned(store: Store, key: str, file_id: str) -> StoredFile:
     return stored
 
 
+def usable(store: Store, key: str, file_id: str, now: float) -> StoredFile:
+    """The key's file if it may be used now: 403 as `owned`, 400 FAILED_PRECONDITION while it
+    is PROCESSING."""
+    stored = owned(store, key, file_id)
+    if now < stored.ready_at:
+        raise invalid(
+            f"The File {stored.id} is not in an ACTIVE state and usage is not allowed.", kind="FAILED_PRECONDITION"
+        )
+    return stored
+
+
 def _file_uris(body: Mapping[str, Any]) -> Iterator[str]:
     contents = [*(body.get("contents") or ()), body.get("systemInstruction") or {}]
     for content in contents:
@@ -107,14 +125,8 @@ def admit_files(body: dict[str, Any], store: Store, key: str, now: float) -> Non
     """Refuse a request whose `fileData` names a Files API file the key may not use yet."""
     for uri in _file_uris(body):
         found = FILE_URI.search(urlsplit(uri).path)
-        if found is None:
-            continue
-        stored = owned(store, key, found.group(1))
-        if now < stored.ready_at:
-            raise invalid(
-                f"The File {stored.id} is not in an ACTIVE state and usage is not allowed.",
-                kind="FAILED_PRECONDITION",
-            )
+        if found is not None:
+            usable(store, key, found.group(1), now)
 
 
 def write_file(call: Call, file_id: str, content: bytes, mime_type: str) -> StoredFile:
@@ -215,7 +227,7 @@ async def _transfer(call: Call, upload: Upload) -> web.StreamResponse:
             headers=_progress(upload),
         )
     del call.store.uploads[upload.id]
-    file_id = upload.name or make_id(upload.id.encode(), "", 12).lower()
+    file_id = upload.name or google_id(upload.id.encode(), 12)
     ready = call.now + call.config.file_processing_seconds
     stored = StoredFile(
         file_id,
@@ -255,8 +267,9 @@ async def get_file(call: Call) -> web.StreamResponse:
     return call.json(file_json(call, owned(call.store, call.key, call.params[0])))
 
 
-async def list_files(call: Call) -> web.StreamResponse:
-    """The key's files, newest first, `pageSize` (default 10, at most 100) at a time."""
+def page(call: Call, items: list[T]) -> tuple[list[T], str | None]:
+    """One page of `items` by the request's `pageSize` (default 10, at most 100) and
+    `pageToken`, and the token of the next page if there is one."""
     query = call.request.query
     size_text = query.get("pageSize", "")
     if size_text and not size_text.isdigit():
@@ -269,13 +282,17 @@ async def list_files(call: Call) -> web.StreamResponse:
             start = int(base64.urlsafe_b64decode(token.encode()).decode())
         except ValueError:
             raise invalid("Invalid page token.") from None
+    following = base64.urlsafe_b64encode(str(start + size).encode()).decode() if start + size < len(items) else None
+    return items[start : start + size], following
+
+
+async def list_files(call: Call) -> web.StreamResponse:
+    """The key's files, newest first, a page at a time."""
     files = [stored for stored in reversed(call.store.files.values()) if stored.owner == call.key]
-    body: dict[str, Any] = {}
-    page = files[start : start + size]
-    if page:
-        body["files"] = [file_json(call, stored) for stored in page]
-    if start + size < len(files):
-        body["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+    found, token = page(call, files)
+    body: dict[str, Any] = {"files": [file_json(call, stored) for stored in found]} if found else {}
+    if token is not None:
+        body["nextPageToken"] = token
     return call.json(body)
 
 
@@ -294,15 +311,22 @@ async def download(call: Call) -> web.StreamResponse:
     return web.Response(body=stored.content, headers={"content-type": stored.mime_type})
 
 
-ROUTES: dict[tuple[str, str], Handler] = {}
-for _version in VERSIONS:
-    ROUTES.update(
-        {
-            ("POST", f"/upload/{_version}/files"): upload,
-            ("GET", f"/download/{_version}/files/{{}}:download"): download,
-            ("GET", f"/{_version}/files/{{}}:download"): download,
-            ("GET", f"/{_version}/files"): list_files,
-            ("GET", f"/{_version}/files/{{}}"): get_file,
-            ("DELETE", f"/{_version}/files/{{}}"): delete_file,
-        }
-    )
+def versioned(routes: Mapping[tuple[str, str], Handler]) -> dict[tuple[str, str], Handler]:
+    """`routes` under each API version: a path's `VERSION` becomes `v1beta`, then `v1`."""
+    return {
+        (method, path.replace("VERSION", version)): handler
+        for version in VERSIONS
+        for (method, path), handler in routes.items()
+    }
+
+
+ROUTES = versioned(
+    {
+        ("POST", "/upload/VERSION/files"): upload,
+        ("GET", "/download/VERSION/files/{}:download"): download,
+        ("GET", "/VERSION/files/{}:download"): download,  # before files/{}, which it would match too
+        ("GET", "/VERSION/files"): list_files,
+        ("GET", "/VERSION/files/{}"): get_file,
+        ("DELETE", "/VERSION/files/{}"): delete_file,
+    }
+)

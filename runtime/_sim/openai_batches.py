@@ -4,7 +4,10 @@
 uploaded JSONL file, retrieve, list, cancel. A batch runs on the store's clock (validating →
 in_progress → finalizing → completed, or cancelling → cancelled) and, once it ends, writes an
 output file (answers, status 200) and an error file (failed requests with their error answer,
-expired ones with `batch_expired`). A batch with expired requests ends `expired`.
+expired ones with `batch_expired`), their lines in a seeded order, not the input's (OpenAI
+says results may come in any order). A batch with expired requests ends `expired`; one over
+the limits (`SimConfig.batch_max_requests`, `batch_max_bytes`; 50,000 requests, 200 MB) fails
+validation.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from aiohttp import web
 
 from cloudburst._sim.answers import Draw, make_id
 from cloudburst._sim.provider import Call, Handler, Problem, Refused
-from cloudburst._sim.store import StoredBatch, StoredFile
+from cloudburst._sim.store import StoredBatch, StoredFile, shuffle
 
 PURPOSES = frozenset(
     {
@@ -31,6 +34,10 @@ PURPOSES = frozenset(
     }
 )
 ENDPOINTS = frozenset({"/v1/chat/completions", "/v1/responses", "/v1/embeddings"})
+MAX_REQUESTS = 50_000
+"""Requests one batch input file may hold."""
+MAX_BYTES = 200 * 1024 * 1024
+"""The largest batch input file: 200 MB."""
 WINDOW_SECONDS = 24 * 3600
 STATUS = {
     "validating": "validating",
@@ -169,6 +176,7 @@ async def create_batch(call: Call) -> web.StreamResponse:
             f"File {source.id} has purpose {source.purpose!r}; a batch input needs purpose 'batch'.", "input_file_id"
         )
     items, errors = _read_lines(source.content, body["endpoint"])
+    errors += _over_limits(call, len(items), len(source.content))
     batch = StoredBatch(
         call.store.new_id("batch_"),
         items,
@@ -185,6 +193,20 @@ async def create_batch(call: Call) -> web.StreamResponse:
     )
     call.store.batches[batch.id] = batch
     return call.json(_batch_json(call, batch))
+
+
+def _over_limits(call: Call, requests: int, size: int) -> list[dict[str, Any]]:
+    """The validation errors of an input file over the batch limits (`SimConfig.batch_max_*`)."""
+    most = call.config.batch_max_requests or MAX_REQUESTS
+    largest = call.config.batch_max_bytes or MAX_BYTES
+    errors = []
+    if requests > most:
+        message = f"The batch input file has {requests} requests; a batch may hold at most {most}."
+        errors.append({"code": "too_many_requests", "message": message, "line": None, "param": None})
+    if size > largest:
+        message = f"The batch input file is {size} bytes; a batch input file may have at most {largest}."
+        errors.append({"code": "file_too_large", "message": message, "line": None, "param": None})
+    return errors
 
 
 def _batch(call: Call) -> StoredBatch:
@@ -268,6 +290,8 @@ def _finish(call: Call, batch: StoredBatch) -> None:
         results.append((custom_id, "succeeded" if status == 200 else "errored", None))
         usage = [usage[0] + input_tokens, usage[1] + output_tokens, usage[2] + reasoning]
     batch.results = results
+    for lines in (outputs, failures):
+        shuffle(lines, call.config.seed, batch.id)
     for name, lines in (("output_file_id", outputs), ("error_file_id", failures)):
         if lines:
             stored = StoredFile(

@@ -137,7 +137,8 @@ class Simulator:
         return asyncio.run_coroutine_threadsafe(call(), self._loop).result()
 
     def stats(self) -> dict[str, Any]:
-        """What `GET /_sim/stats` answers: requests, statuses, 429s by cause, faults, in-flight, tokens."""
+        """What `GET /_sim/stats` answers: requests, statuses, 429s by cause, faults, in-flight, tokens,
+        uploads and upload bytes by provider."""
         return self._on_loop(self._server.stats.snapshot)
 
     def reset(self) -> None:

@@ -8,14 +8,16 @@ finalizes until T, then ends. A cancel freezes what was processed; cancelling la
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cloudburst._sim.answers import fraction, make_id
 
 Phase = Literal["validating", "in_progress", "finalizing", "ended", "cancelling", "cancelled"]
 Fate = Literal["succeeded", "errored", "expired"]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -120,3 +122,9 @@ class Store:
 
     def new_id(self, prefix: str, length: int = 24) -> str:
         return make_id(next(self._ids).to_bytes(8, "big") + prefix.encode(), prefix, length)
+
+
+def shuffle(results: list[T], seed: int, batch_id: str) -> None:
+    """Put a batch's results in an order of their own, as OpenAI and Anthropic say they may
+    come (not the input's); the same seed and batch give the same order."""
+    random.Random(f"{seed}/{batch_id}").shuffle(results)
