@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/journal.py
 	$(BIN)/python bench/cache.py
+	$(BIN)/python bench/files.py
 	$(BIN)/python bench/simulator.py
 	$(BIN)/python bench/throttle.py
 	$(BIN)/python bench/shared_limit.py

@@ -51,6 +51,8 @@ def _argument(value: Any) -> str:
         return call(value)
     if isinstance(value, list):
         return literal(tuple(_Raw(_argument(v)) for v in value))
+    if isinstance(value, Mapping):
+        return literal({k: _Raw(_argument(v)) for k, v in value.items()})
     return literal(value)
 
 

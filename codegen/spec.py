@@ -103,6 +103,61 @@ class BatchSpec(SpecModel):
     status the provider answers each type with online, so it is classified as online."""
 
 
+FileKind = Literal["image", "document"]
+
+
+class FileUpload(SpecModel):
+    """A provider's Files API: where a file goes, and what of its answer a request then names."""
+
+    protocol: Literal["multipart", "resumable"]
+    """`multipart`: one multipart/form-data POST with a `file` part (OpenAI, Anthropic);
+    `resumable`: Google's two-step upload (start, then upload and finalize)."""
+    url: str = Field(pattern=r"^\{(base_url|origin)\}/")
+    """Where to upload: `{base_url}` is the provider's base URL, `{origin}` its scheme and host."""
+    purpose: str | None = None
+    """The multipart `purpose` field, for providers that ask for one."""
+    headers: dict[str, str] = {}
+    """Headers the upload, and every request naming an uploaded file, must carry (a beta flag)."""
+    max_bytes: int = Field(gt=0)
+    """The largest file it takes."""
+    media_types: dict[FileKind, list[str]]
+    """What a chat request may name once uploaded, by kind."""
+    resource: str | None = None
+    """Answer path of the file object in the upload's answer (Gemini's `file`); None: the
+    answer is the object, as a status answer always is. The paths below are inside it."""
+    reference: str
+    """Path of what a request names the file by (`id`; Gemini's `uri`)."""
+    name: str | None = None
+    """Path of the file's resource name, where polling and deleting use it (Gemini's `name`)."""
+    expires: str | None = None
+    """Answer path of when the provider deletes it (unix seconds, or an RFC 3339 time)."""
+    lifetime_seconds: int | None = Field(None, gt=0)
+    """How long an upload lives, where the provider says so in its docs; None: until deleted."""
+    state: str | None = None
+    """Answer path of a processing state to wait on until it is `ready` (Gemini's `file.state`)."""
+    ready: str = "ACTIVE"
+    failed: str = "FAILED"
+    status_url: str | None = None
+    """Where to read the file's state: `{base_url}/{name}`."""
+    delete_url: str
+    """Where to delete it: `{base_url}/files/{reference}` or `{base_url}/{name}`."""
+
+
+class FileLimits(SpecModel):
+    """What the provider takes as files: its limits, inline and uploaded. Which kinds a request
+    may carry by URL (the provider fetching it) is each API's part templates in mapping.yaml."""
+
+    max_request_bytes: int | None = Field(None, gt=0)
+    """The largest request body its chat APIs take; None where the provider documents none."""
+    inline_max_bytes: dict[FileKind, int] = {}
+    """The largest file of each kind sent inline (before base64); a kind left out has no limit
+    of its own beyond the request's."""
+    inline_media_types: dict[FileKind, list[str]] = {}
+    """Media types it takes inline, by kind; a kind left out is not checked here."""
+    upload: FileUpload | None = None
+    """Its Files API; None: files are only ever sent inline (or by URL)."""
+
+
 class ProviderSpec(ServiceSpec):
     rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
     rate_limit_chars_per_token: float | None = Field(None, gt=0)
@@ -111,6 +166,7 @@ class ProviderSpec(ServiceSpec):
     error: ErrorFields
     errors: list[ErrorRule]
     batch: BatchSpec | None = None
+    files: FileLimits = FileLimits()
 
 
 # request.yaml, response.yaml, tools.yaml, files.yaml, embeddings.yaml -----------------------

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 from cloudburst._batch import BatchJob, BatchStatus, PartStatus
 from cloudburst._cache import Cache, CachedAnswer, SQLiteCache
 from cloudburst._client import LLMClient
-from cloudburst._config import RateLimits, RetryPolicy, Timeouts
+from cloudburst._config import FileUploadStrategy, RateLimits, RetryPolicy, Timeouts, configure
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
 from cloudburst._errors import (
     AuthError,
@@ -80,6 +80,7 @@ __all__ = [
     "Conversation",
     "Document",
     "Estimate",
+    "FileUploadStrategy",
     "GeminiOptions",
     "HttpxTransport",
     "Image",
@@ -134,6 +135,7 @@ __all__ = [
     "UnsupportedContentError",
     "UnsupportedOptionError",
     "Usage",
+    "configure",
     "estimate",
     "get_model",
     "parse",

@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cloudburst._cache import CacheSpec, open_cache
-from cloudburst._config import LimitsSpec, RateLimits, RetryPolicy, Timeouts
+from cloudburst._config import FileUploadStrategy, LimitsSpec, RateLimits, RetryPolicy, Timeouts, default_file_uploads
 from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
 from cloudburst._errors import ConfigurationError
+from cloudburst._files import FileUploads
 from cloudburst._gc import fewer_collections
 from cloudburst._job import Job
 from cloudburst._journal import JobJournal, JournalLike
@@ -69,6 +70,7 @@ class LLMClient:
     limiter           a Limiter shared by jobs (and, some day, processes); in-process by default
     cache             a response cache: a SQLite file's path, or a `Cache`; a hit costs nothing
     dedup             identical requests in flight at once share one call; on with a cache
+    file_uploads      a FileUploadStrategy: files inline or uploaded once, per provider
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class LLMClient:
         seed: int | None = None,
         cache: CacheSpec = None,
         dedup: bool | None = None,
+        file_uploads: FileUploadStrategy | None = None,
     ) -> None:
         """`api_keys` and `base_urls` are by provider name (`base_urls` also by model id); by
         default keys come from each provider's environment variable and URLs from the model,
@@ -100,7 +103,10 @@ class LLMClient:
         With `cache`, an identical request (same model, rendered body and answer-shaping
         headers; see `_cache`) is answered from it, before the limiter: no capacity, cost 0,
         `cached=True`. `dedup` is off without a cache by default: the same prompt sent many
-        times may be meant to sample many answers."""
+        times may be meant to sample many answers.
+
+        `file_uploads` places files given by their bytes (inline or uploaded once and named by
+        id); default: the process-wide one (`cloudburst.configure`), else FileUploadStrategy()."""
         names = [models] if isinstance(models, str) else list(models)
         if not names:
             raise ConfigurationError("LLMClient needs at least one model")
@@ -143,6 +149,9 @@ class LLMClient:
         for model in self.models:
             self.route(model, self.sampling, self.options)
         self.cache = open_cache(cache)
+        self.files = FileUploads(
+            file_uploads or default_file_uploads(), self.limiter, self.retry, self.timeouts, self.rng
+        )
         self.dedup = dedup if dedup is not None else self.cache is not None
 
     def _make_transport(self) -> Transport:
@@ -249,6 +258,7 @@ class LLMClient:
 
     async def _close(self, job: Job) -> None:
         try:
+            await job.files.finish()
             if self._own_transport:
                 await job.transport.aclose()
         finally:

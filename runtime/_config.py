@@ -1,12 +1,15 @@
 """The engine's settings as small frozen value objects (after httpx's `_config.py`): RateLimits,
-RetryPolicy, Timeouts. Each is validated when built and passed whole; defaults live in
-`_constants.py`."""
+RetryPolicy, Timeouts, FileUploadStrategy. Each is validated when built and passed whole;
+defaults live in `_constants.py`; `configure` sets the process-wide ones."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
 
 from cloudburst._constants import (
     DEFAULT_BACKOFF_BASE,
@@ -16,6 +19,7 @@ from cloudburst._constants import (
     DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRY_AFTER_CAP,
     DEFAULT_TOTAL_TIMEOUT,
+    DEFAULT_UPLOAD_ABOVE_BYTES,
 )
 from cloudburst._errors import ConfigurationError
 
@@ -112,3 +116,64 @@ class Timeouts:
 
     def __post_init__(self) -> None:
         _positive("Timeouts", connect=self.connect, read=self.read, total=self.total)
+
+
+FilePreference = Literal["auto", "inline", "upload"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileUploadStrategy:
+    """How an Image or Document given by its bytes reaches each provider: inline (base64 in the
+    request), or uploaded once through the provider's Files API and then named by id in every
+    request that carries it. A file given by URL is sent as the URL, for the provider to fetch,
+    wherever its API takes one. Every limit comes from the provider's spec (`files` in its
+    provider.yaml); a file that fits no way the provider takes it is an InputError for its
+    prompt before anything is sent.
+
+    Set it for the process with `cloudburst.configure(file_uploads=...)`, or per client with
+    `LLMClient(file_uploads=...)`.
+    """
+
+    prefer: FilePreference = "auto"
+    """`auto`: upload files of `upload_above` bytes or more, and any file too big to go inline;
+    `inline`: inline whenever the file fits; `upload`: upload whenever the provider can. Where
+    the preferred way cannot take the file, the other one is used."""
+    providers: Mapping[str, FilePreference] = field(default_factory=dict)
+    """`prefer` for one provider by name (`{"gemini": "upload"}`), over the one above."""
+    upload_above: int = DEFAULT_UPLOAD_ABOVE_BYTES
+    """Bytes; with `auto`, the smallest file that is uploaded."""
+    store: str | Path | None = None
+    """A SQLite file remembering uploads (content hash -> the provider's file id and expiry)
+    across runs and processes; None remembers them for the client's lifetime only."""
+    delete_after: bool = False
+    """Delete what a job uploaded when it ends (and forget it in `store`)."""
+    fallback_inline: bool = True
+    """A file whose upload failed (after the retry policy's attempts) goes inline where it
+    fits; otherwise the prompts that need it fail with the upload's error."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "providers", MappingProxyType(dict(self.providers)))
+        for name, preference in (("prefer", self.prefer), *self.providers.items()):
+            if preference not in ("auto", "inline", "upload"):
+                raise ConfigurationError(
+                    f"FileUploadStrategy: {name} must be 'auto', 'inline' or 'upload', got {preference!r}"
+                )
+        if self.upload_above < 0:
+            raise ConfigurationError(f"FileUploadStrategy.upload_above must be >= 0, got {self.upload_above}")
+
+    def preference(self, provider: str) -> FilePreference:
+        return self.providers.get(provider, self.prefer)
+
+
+_file_uploads = FileUploadStrategy()
+
+
+def configure(*, file_uploads: FileUploadStrategy | None = None) -> None:
+    """Process-wide defaults, for clients built afterwards (a client's own argument wins)."""
+    global _file_uploads
+    if file_uploads is not None:
+        _file_uploads = file_uploads
+
+
+def default_file_uploads() -> FileUploadStrategy:
+    return _file_uploads

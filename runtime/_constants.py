@@ -107,3 +107,29 @@ seconds is seen in seconds and a day-long one costs a poll every `BATCH_POLL_SEC
 BATCH_LOOKUP_SLACK_SECONDS = 300.0
 """A batch whose creation was cut off by a crash is looked for among those created this long
 before its submission started (clock skew) and after."""
+
+DEFAULT_UPLOAD_ABOVE_BYTES = 512 * 1024
+"""FileUploadStrategy's "auto": a file at least this big goes through the provider's Files API
+(once, then named by id); a smaller one inline. Inline a file costs a third more bytes than it
+has, on every request that carries it; an upload costs one request before the first prompt, so
+above this size an upload pays as soon as two prompts share the file."""
+UPLOAD_CONCURRENCY = 8
+"""Uploads in flight at once per provider (their own bucket in the client's limiter)."""
+UPLOAD_REUSE_MARGIN_SECONDS = 3600.0
+"""An upload remembered from an earlier run is reused only while it has this long to live, so it
+outlives the job that reuses it; else the file is uploaded again."""
+UPLOAD_POLL_SECONDS = 0.5
+"""How often a file the provider is still processing (Gemini's PROCESSING) is asked about again."""
+UPLOAD_READY_TIMEOUT_SECONDS = 600.0
+"""How long a file may stay in processing before its upload counts as failed."""
+FILE_DIGEST_CACHE = 4096
+"""Files (by object identity) a job remembers the SHA-256 of: one read and one hash for a file
+shared by any number of prompts, in bounded memory."""
+FILE_ENCODED_CACHE = 8
+"""Files a job keeps base64-encoded for inline sending, encoded once off the event loop."""
+STREAMED_BODY_BYTES = 1024 * 1024
+"""A request body this big is written to the socket in chunks, the event loop serving others in
+between (aiohttp warns that one write of it "might lock the event loop")."""
+INLINE_OFF_LOOP_BYTES = 256 * 1024
+"""A request carrying more inline file bytes than this is encoded and serialised in a worker
+thread, so the event loop keeps serving the other requests meanwhile."""

@@ -11,7 +11,7 @@ import base64
 import mimetypes
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,12 +34,16 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    """An image by URL (sent as a link), by content (sent inline as base64), or as a
-    `data:` URL (sent inline, as the content it carries)."""
+    """An image by URL (sent as a link), by content (sent inline as base64, or uploaded: see
+    FileUploadStrategy), as a `data:` URL (sent inline, as the content it carries), or by the
+    id of a file already uploaded to the provider."""
 
     url: str | None = None
     data: bytes | None = None
     media_type: str = "image/png"
+    file_id: str | None = None
+    encoded: str | None = field(default=None, repr=False, compare=False)
+    """`data` as base64, when already computed (off the event loop, once for every prompt)."""
     kind: Literal["image"] = "image"
 
     @classmethod
@@ -47,8 +51,10 @@ class Image:
         return cls(data=Path(path).read_bytes(), media_type=_media_type(path, "image/png"))
 
     def wire(self) -> tuple[str, dict[str, Any]]:
+        if self.file_id is not None:
+            return "image_file_id", {"file_id": self.file_id, "media_type": self.media_type}
         if self.data is not None:
-            data = base64.b64encode(self.data).decode()
+            data = self.encoded or base64.b64encode(self.data).decode()
             return "image_base64", {"data": data, "media_type": self.media_type, "format": _format(self.media_type)}
         if self.url is None:
             raise ValueError("an Image needs a url or data")
@@ -70,6 +76,8 @@ class Document:
     file_id: str | None = None
     media_type: str = "application/pdf"
     filename: str = "document.pdf"
+    encoded: str | None = field(default=None, repr=False, compare=False)
+    """`data` as base64, when already computed (off the event loop, once for every prompt)."""
     kind: Literal["document"] = "document"
 
     @classmethod
@@ -83,7 +91,7 @@ class Document:
         if self.file_id is not None:
             return "file_id", {"file_id": self.file_id, **common}
         if self.data is not None:
-            data = base64.b64encode(self.data).decode()
+            data = self.encoded or base64.b64encode(self.data).decode()
             title = re.sub(r"[^A-Za-z0-9 ()\[\]-]+", " ", Path(self.filename).stem).strip() or "document"
             return "document_base64", {"data": data, "format": _format(self.media_type), "title": title, **common}
         if self.url is None:

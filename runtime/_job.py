@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, cast
 
 from cloudburst._cache import Outcome, Shared, request_key
 from cloudburst._capabilities import check_request
-from cloudburst._constants import PROGRESS_REFRESH_SECONDS
+from cloudburst._constants import INLINE_OFF_LOOP_BYTES, PROGRESS_REFRESH_SECONDS
 from cloudburst._conversation import Conversation
 from cloudburst._errors import CloudburstError, ConfigurationError, ContextOverflowError, InputError, ProviderError
+from cloudburst._files import check_files, file_parts
 from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
@@ -65,6 +66,10 @@ class Pending:
     estimate: Estimate
     body_model: str | None = None
     body: bytes = b""
+    files: bool = False
+    """Whether it carries files by their bytes, to be placed (inline or uploaded) per provider."""
+    files_placed: bool = False
+    """Whether `body` has them placed (the journal's and the cache's bodies have them inline)."""
     request_hash: bytes = b""
     """With a journal: what identifies the request there."""
 
@@ -89,16 +94,19 @@ def prepare(client: LLMClient, index: int, item: PromptLike, models: Iterable[Mo
         message = f"prompt {index} is a {type(item).__name__}; expected str, Conversation or Prompt"
         return refused(index, None, InputError(message))
     estimate = Estimate(conversation, text)
+    files = not estimate.plain and bool(file_parts(conversation))
     if sampling is not client.sampling or options is not client.options or not estimate.plain:
         try:
             for model in models:  # any model may get a retry: all must take the prompt
-                client.route(model, sampling, options)  # checked once per combination
+                route = client.route(model, sampling, options)  # checked once per combination
                 if not estimate.plain:
                     check_request(model, conversation, sampling, options)
+                if files:
+                    check_files(route, conversation, client.files.strategy)
         except ConfigurationError as exc:
             where = f"prompt {index}" + (f" (id {prompt_id})" if prompt_id is not None else "")
             return refused(index, prompt_id, InputError(f"{where}: {exc}"))
-    return Pending(index, prompt_id, conversation, sampling, options, estimate)
+    return Pending(index, prompt_id, conversation, sampling, options, estimate, files=files)
 
 
 def refused(index: int, prompt_id: str | None, error: ProviderError) -> Completed:
@@ -135,6 +143,7 @@ class Job:
         self.working = 0
         self.into: list[APIResponse | None] = []
         self.shared = Shared(client.cache, client.dedup) if client.cache is not None or client.dedup else None
+        self.files = client.files.job(transport)
 
     def pending(self, index: int, item: PromptLike) -> Pending | Completed:
         return prepare(self.client, index, item, self.client.models)
@@ -319,7 +328,14 @@ class Job:
                 f"{model.id}'s context window of {model.context_window:,}; not sent"
             )
             return APIResponse(route.provider.name, model.id, error=error)
-        if pending.body_model != model.id:
+        if pending.files:
+            try:
+                pending.body = await self._body_with_files(route, pending)
+            except ConfigurationError as exc:
+                return APIResponse(route.provider.name, model.id, error=InputError(f"{model.id}: {exc}"))
+            except ProviderError as exc:  # an upload it needs failed, and it cannot go inline
+                return APIResponse(route.provider.name, model.id, error=exc)
+        elif pending.body_model != model.id:
             try:
                 pending.body = route.body(pending.conversation)
             except ConfigurationError as exc:  # content this model's API has no place for
@@ -338,6 +354,19 @@ class Job:
         finally:
             shared.finish(key, outcome, store=outcome is not None and response.error is None)
         return response
+
+    async def _body_with_files(self, route: Route, pending: Pending) -> bytes:
+        """The body with the prompt's files placed for this route (uploaded first where they go
+        by upload); built once per model, and off the event loop when it carries much inline."""
+        if pending.body_model == route.model.id and pending.files_placed:
+            return pending.body
+        conversation, inline_bytes = await self.files.prepare(route, pending.conversation)
+        if inline_bytes >= INLINE_OFF_LOOP_BYTES:
+            body = await asyncio.to_thread(route.body, conversation)
+        else:
+            body = route.body(conversation)
+        pending.body_model, pending.files_placed = route.model.id, True
+        return body
 
     def _shared(self, route: Route, outcome: Outcome) -> APIResponse:
         """This prompt's own response from an identical request's outcome: no call, no cost."""

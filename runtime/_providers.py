@@ -77,6 +77,38 @@ class BatchInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class FileUpload:
+    """A provider's Files API, as specs/README.md describes `files.upload`."""
+
+    protocol: str
+    url: str
+    max_bytes: int
+    media_types: Mapping[str, tuple[str, ...]]
+    reference: str
+    delete_url: str
+    purpose: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    resource: str | None = None
+    name: str | None = None
+    expires: str | None = None
+    lifetime_seconds: int | None = None
+    state: str | None = None
+    ready: str = "ACTIVE"
+    failed: str = "FAILED"
+    status_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    """What a provider takes as files (`files` in its provider.yaml)."""
+
+    max_request_bytes: int | None = None
+    inline_max_bytes: Mapping[str, int] = field(default_factory=dict)
+    inline_media_types: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    upload: FileUpload | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderInfo:
     name: str
     title: str
@@ -94,6 +126,7 @@ class ProviderInfo:
     error_fields: ErrorFields = ErrorFields()
     error_rules: tuple[ErrorRule, ...] = ()
     batch: BatchInfo | None = None
+    files: FileLimits = FileLimits()
 
     def classify(self, status: int, headers: Mapping[str, str], body: Any) -> ProviderError:
         """The typed error for a failed answer, by the spec's error table (first match wins), with

@@ -24,6 +24,7 @@ from cloudburst._tokens import prompt_tokens
 class Route:
     __slots__ = (
         "adapter",
+        "base_url",
         "check_json",
         "headers",
         "identity",
@@ -59,6 +60,7 @@ class Route:
         self.sampling = sampling
         self.options = options
         self.key = key
+        self.base_url = base_url
         self.method: str = adapter.METHOD
         self.url = base_url + endpoint_path(adapter, model)
         self.headers = request_headers(provider, options, api_key)

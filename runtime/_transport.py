@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -21,6 +22,7 @@ import aiohttp
 import yarl
 
 from cloudburst._config import Timeouts
+from cloudburst._constants import STREAMED_BODY_BYTES
 from cloudburst._errors import ConnectionFailedError, RequestTimeoutError
 
 if TYPE_CHECKING:
@@ -77,11 +79,12 @@ class AiohttpTransport:
     ) -> Answer:
         session = self._session(pool)
         target = _encoded(url)
+        data: bytes | io.BytesIO = body if len(body) < STREAMED_BODY_BYTES else io.BytesIO(body)
         try:
             async with (
-                session.request(method, target, headers=headers, data=body)
+                session.request(method, target, headers=headers, data=data)
                 if timeouts is self.timeouts
-                else session.request(method, target, headers=headers, data=body, timeout=self._timeout(timeouts))
+                else session.request(method, target, headers=headers, data=data, timeout=self._timeout(timeouts))
             ) as response:
                 content = await response.read()
                 return response.status, response.headers, content

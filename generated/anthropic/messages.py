@@ -31,6 +31,22 @@ METHOD = "POST"
 PATH = "/messages"
 SAMPLING: frozenset[str] = frozenset({"max_new_tokens", "stop", "reasoning_effort", "output_schema", "thinking_budget"})
 """The unified sampling settings this API accepts; asking for another fails before sending."""
+PART_KINDS: frozenset[str] = frozenset(
+    {
+        "text",
+        "image_base64",
+        "image_url",
+        "document_base64",
+        "document_url",
+        "file_id",
+        "image_file_id",
+        "tool_call",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+    }
+)
+"""The part kinds this API has a place for (file references among them, or not)."""
 Options = AnthropicOptions
 ROLES = {"user": "user", "assistant": "assistant", "tool": "user"}
 FINISH_REASONS: dict[str, FinishReason] = {
@@ -164,6 +180,8 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
         return {"type": "document", "source": {"type": "url", "url": v["url"]}}
     if kind == "file_id":
         return {"type": "document", "source": {"type": "file", "file_id": v["file_id"]}}
+    if kind == "image_file_id":
+        return {"type": "image", "source": {"type": "file", "file_id": v["file_id"]}}
     if kind == "tool_call":
         return {"type": "tool_use", "id": v["id"], "name": v["name"], "input": v["arguments"]}
     if kind == "tool_result":

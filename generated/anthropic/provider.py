@@ -4,7 +4,16 @@
 
 from __future__ import annotations
 
-from cloudburst._providers import Auth, BatchInfo, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
+from cloudburst._providers import (
+    Auth,
+    BatchInfo,
+    ErrorFields,
+    ErrorRule,
+    FileLimits,
+    FileUpload,
+    ProviderInfo,
+    RateLimitHeaders,
+)
 
 PROVIDER = ProviderInfo(
     name="anthropic",
@@ -59,5 +68,24 @@ PROVIDER = ProviderInfo(
             "api_error": 500,
             "overloaded_error": 529,
         },
+    ),
+    files=FileLimits(
+        max_request_bytes=33554432,
+        inline_max_bytes={"image": 5242880, "document": 33554432},
+        inline_media_types={
+            "image": ("image/jpeg", "image/png", "image/gif", "image/webp"),
+            "document": ("application/pdf", "text/plain"),
+        },
+        upload=FileUpload(
+            protocol="multipart",
+            url="{base_url}/files",
+            max_bytes=524288000,
+            media_types={
+                "image": ("image/jpeg", "image/png", "image/gif", "image/webp"),
+                "document": ("application/pdf", "text/plain"),
+            },
+            reference="id",
+            delete_url="{base_url}/files/{reference}",
+        ),
     ),
 )

@@ -36,6 +36,10 @@ SAMPLING: frozenset[str] = frozenset(
     {"temperature", "top_p", "max_new_tokens", "stop", "reasoning_effort", "thinking_budget", "output_schema"}
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
+PART_KINDS: frozenset[str] = frozenset(
+    {"text", "image_base64", "document_base64", "tool_call", "tool_result", "thinking", "redacted_thinking"}
+)
+"""The part kinds this API has a place for (file references among them, or not)."""
 Options = BedrockOptions
 ROLES = {"user": "user", "assistant": "assistant", "tool": "user"}
 FINISH_REASONS: dict[str, FinishReason] = {

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from cloudburst._providers import Auth, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
+from cloudburst._providers import Auth, ErrorFields, ErrorRule, FileLimits, ProviderInfo, RateLimitHeaders
 
 PROVIDER = ProviderInfo(
     name="bedrock",
@@ -39,5 +39,22 @@ PROVIDER = ProviderInfo(
         ErrorRule(status=(401, 403), kind="auth"),
         ErrorRule(status=(503,), kind="overloaded"),
         ErrorRule(status=(500, 502, 504), kind="server"),
+    ),
+    files=FileLimits(
+        inline_max_bytes={"image": 3932160, "document": 4718592},
+        inline_media_types={
+            "image": ("image/png", "image/jpeg", "image/gif", "image/webp"),
+            "document": (
+                "application/pdf",
+                "text/csv",
+                "application/msword",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.ms-excel",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "text/html",
+                "text/plain",
+                "text/markdown",
+            ),
+        },
     ),
 )

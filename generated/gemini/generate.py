@@ -45,6 +45,10 @@ SAMPLING: frozenset[str] = frozenset(
     }
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
+PART_KINDS: frozenset[str] = frozenset(
+    {"text", "image_base64", "document_base64", "file_id", "image_file_id", "tool_call", "tool_result", "thinking"}
+)
+"""The part kinds this API has a place for (file references among them, or not)."""
 Options = GeminiOptions
 ROLES = {"user": "user", "assistant": "model", "tool": "user"}
 FINISH_REASONS: dict[str, FinishReason] = {
@@ -169,6 +173,8 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
     if kind == "document_base64":
         return {"inlineData": {"mimeType": v["media_type"], "data": v["data"]}}
     if kind == "file_id":
+        return {"fileData": {"mimeType": v["media_type"], "fileUri": v["file_id"]}}
+    if kind == "image_file_id":
         return {"fileData": {"mimeType": v["media_type"], "fileUri": v["file_id"]}}
     if kind == "tool_call":
         return {

@@ -4,7 +4,16 @@
 
 from __future__ import annotations
 
-from cloudburst._providers import Auth, BatchInfo, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
+from cloudburst._providers import (
+    Auth,
+    BatchInfo,
+    ErrorFields,
+    ErrorRule,
+    FileLimits,
+    FileUpload,
+    ProviderInfo,
+    RateLimitHeaders,
+)
 
 PROVIDER = ProviderInfo(
     name="gemini",
@@ -59,5 +68,30 @@ PROVIDER = ProviderInfo(
             "15": 500,
             "16": 401,
         },
+    ),
+    files=FileLimits(
+        max_request_bytes=104857600,
+        inline_max_bytes={"document": 52428800},
+        inline_media_types={
+            "image": ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
+            "document": ("application/pdf", "text/plain"),
+        },
+        upload=FileUpload(
+            protocol="resumable",
+            url="{origin}/upload/v1beta/files",
+            max_bytes=2147483648,
+            media_types={
+                "image": ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
+                "document": ("application/pdf", "text/plain"),
+            },
+            resource="file",
+            reference="uri",
+            name="name",
+            expires="expirationTime",
+            lifetime_seconds=172800,
+            state="state",
+            status_url="{base_url}/{name}",
+            delete_url="{base_url}/{name}",
+        ),
     ),
 )

@@ -34,6 +34,10 @@ SAMPLING: frozenset[str] = frozenset(
     {"temperature", "top_p", "max_new_tokens", "stop", "seed", "reasoning_effort", "json_mode", "output_schema"}
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
+PART_KINDS: frozenset[str] = frozenset(
+    {"text", "image_url", "image_base64", "document_base64", "file_id", "tool_call", "tool_result"}
+)
+"""The part kinds this API has a place for (file references among them, or not)."""
 Options = OpenAIOptions
 ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 UNSUPPORTED_OPTIONS = [

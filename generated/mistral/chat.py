@@ -36,6 +36,10 @@ SAMPLING: frozenset[str] = frozenset(
     {"temperature", "top_p", "max_new_tokens", "stop", "seed", "reasoning_effort", "json_mode", "output_schema"}
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
+PART_KINDS: frozenset[str] = frozenset(
+    {"text", "image_url", "image_base64", "document_url", "file_id", "tool_call", "tool_result", "thinking"}
+)
+"""The part kinds this API has a place for (file references among them, or not)."""
 Options = MistralOptions
 ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 OWN_MESSAGE = frozenset({"tool_result"})

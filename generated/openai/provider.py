@@ -4,7 +4,16 @@
 
 from __future__ import annotations
 
-from cloudburst._providers import Auth, BatchInfo, ErrorFields, ErrorRule, ProviderInfo, RateLimitHeaders
+from cloudburst._providers import (
+    Auth,
+    BatchInfo,
+    ErrorFields,
+    ErrorRule,
+    FileLimits,
+    FileUpload,
+    ProviderInfo,
+    RateLimitHeaders,
+)
 
 PROVIDER = ProviderInfo(
     name="openai",
@@ -49,5 +58,26 @@ PROVIDER = ProviderInfo(
         protocol="openai",
         max_requests=50000,
         max_bytes=200000000,
+    ),
+    files=FileLimits(
+        max_request_bytes=52428800,
+        inline_max_bytes={"image": 52428800, "document": 52428800},
+        inline_media_types={
+            "image": ("image/png", "image/jpeg", "image/webp", "image/gif"),
+            "document": ("application/pdf",),
+        },
+        upload=FileUpload(
+            protocol="multipart",
+            url="{base_url}/files",
+            purpose="user_data",
+            max_bytes=536870912,
+            media_types={
+                "image": ("image/png", "image/jpeg", "image/webp", "image/gif"),
+                "document": ("application/pdf",),
+            },
+            reference="id",
+            expires="expires_at",
+            delete_url="{base_url}/files/{reference}",
+        ),
     ),
 )

@@ -44,6 +44,20 @@ SAMPLING: frozenset[str] = frozenset(
     }
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
+PART_KINDS: frozenset[str] = frozenset(
+    {
+        "text",
+        "image_url",
+        "image_base64",
+        "document_base64",
+        "document_url",
+        "file_id",
+        "image_file_id",
+        "tool_call",
+        "tool_result",
+    }
+)
+"""The part kinds this API has a place for (file references among them, or not)."""
 Options = OpenAIOptions
 ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "user"}
 ITEMS = frozenset({"tool_call", "tool_result"})
@@ -187,6 +201,8 @@ def _part(kind: str, v: dict[str, Any], role: str = "") -> dict[str, Any]:
         return {"type": "input_file", "file_url": v["url"]}
     if kind == "file_id":
         return {"type": "input_file", "file_id": v["file_id"]}
+    if kind == "image_file_id":
+        return {"type": "input_image", "file_id": v["file_id"], "detail": "auto"}
     if kind == "tool_call":
         return {"type": "function_call", "call_id": v["id"], "name": v["name"], "arguments": v["arguments_json"]}
     if kind == "tool_result":

@@ -22,6 +22,7 @@ from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal, rfc3339
 from cloudburst._sim.provider import Answer, MiB, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.store import Store, file_ids
 from cloudburst._sim.validation import check
 from cloudburst.generated.anthropic.models import MessageCreateParams
 
@@ -46,6 +47,14 @@ def validate_messages(body: Any) -> None:
         raise invalid("`max_tokens` must be greater than `thinking.budget_tokens`")
     if not body["messages"]:
         raise invalid("messages: at least one message is required")
+
+
+def admit_files(body: dict[str, Any], store: Store, key: str, now: float) -> None:
+    """A `file` source must name an uploaded file. The Files API left beta: anthropic 2.15's
+    `client.files` and its non-beta FileDocumentSourceParam send no `anthropic-beta`."""
+    for file_id in file_ids(body.get("messages")):
+        if file_id not in store.files:
+            raise Refused(Problem(404, "not_found_error", f"File not found: {file_id}"))
 
 
 def block_texts(content: Any) -> Iterator[str]:
@@ -175,12 +184,15 @@ class Anthropic(SimProvider):
     name = "anthropic"
     request_id_header = "request-id"
 
-    model_routes = MappingProxyType({"/v1/messages": ModelEndpoint(validate_messages, messages_cost, messages_answer)})
+    model_routes = MappingProxyType(
+        {"/v1/messages": ModelEndpoint(validate_messages, messages_cost, messages_answer, admit=admit_files)}
+    )
     routes = MappingProxyType(anthropic_batches.ROUTES)
     max_body = 32 * MiB
     """Anthropic's API overview, request size limits: 32 MB for the Messages API, 256 MB for
     the Batch API, 500 MB for the Files API; over them Cloudflare answers 413."""
     route_max_body = MappingProxyType({"/v1/messages/batches": 256 * MiB, "/v1/files": 500 * MiB})
+    upload_paths = frozenset({"/v1/files"})
     limit_header_names = tuple(
         f"anthropic-ratelimit-{name}-{kind}"
         for name in ("requests", "tokens", "input-tokens", "output-tokens")

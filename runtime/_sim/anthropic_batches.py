@@ -203,7 +203,8 @@ async def upload(call: Call) -> web.StreamResponse:
     part = form.get("file")
     if not isinstance(part, web.FileField):
         raise _invalid("file: Field required")
-    content = part.file.read()
+    with part.file:  # aiohttp spools it to a temporary file, which is ours to close
+        content = part.file.read()
     stored = StoredFile(
         call.store.new_id("file_011", 22), part.filename, "upload", part.content_type, content, call.now, False
     )

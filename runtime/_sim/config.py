@@ -95,6 +95,9 @@ class SimConfig:
     """How long an uploaded Gemini file stays `PROCESSING` before it is `ACTIVE` (real video
     and PDF uploads take a while); a generateContent naming it before then is refused with
     FAILED_PRECONDITION. 0 makes uploads ACTIVE at once."""
+    upload_fault_fraction: float = 0.0
+    """Share of file uploads (each provider's Files API POST, a resumable upload's first step)
+    answered with the provider's 500, drawn with the other faults; 1 fails every upload."""
     blocked_fraction: float = 0.0
     """Share of Gemini prompts blocked for safety (`promptFeedback.blockReason: SAFETY`, no
     candidates), chosen by the request's hash; 0 blocks none."""
@@ -118,7 +121,7 @@ class SimConfig:
             raise ValueError(f"unknown fault kind(s) {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
         if any(rate < 0 for rate in self.faults.values()) or sum(self.faults.values()) > 1:
             raise ValueError(f"fault rates must be >= 0 and add up to at most 1, got {dict(self.faults)}")
-        for name in ("batch_error_fraction", "batch_expired_fraction", "blocked_fraction"):
+        for name in ("batch_error_fraction", "batch_expired_fraction", "blocked_fraction", "upload_fault_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"SimConfig.{name} must be within [0, 1]")
         if self.batch_error_fraction + self.batch_expired_fraction > 1:

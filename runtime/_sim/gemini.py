@@ -323,6 +323,9 @@ class Gemini(SimProvider):
     routes: Mapping[tuple[str, str], Handler] = MappingProxyType({**gemini_files.ROUTES, **gemini_batches.ROUTES})
     prefixes = ("/v1beta/", "/upload/", "/download/")
     base_path = "/v1beta"
+    route_max_body = MappingProxyType({f"/upload/{version}/files": 2048 * MiB for version in gemini_files.VERSIONS})
+    """The files guide: up to 2 GB a file."""
+    upload_paths = frozenset(route_max_body)
     max_body = 100 * MiB
     """Google's "Increased file size limits" post (January 2026): inline payloads up to 100 MB,
     base64 included (20 MB before; its errors wrote that as 20971520 bytes)."""

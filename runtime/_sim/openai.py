@@ -33,6 +33,7 @@ class OpenAI(SimProvider):
     max_body = 50 * MiB
     """OpenAI's images and file-inputs guides: up to 50 MB of payload per request."""
     route_max_body = MappingProxyType({"/v1/files": 512 * MiB})
+    upload_paths = frozenset({"/v1/files"})
     """The Files API reference: each file up to 512 MB."""
     limit_header_names = tuple(
         f"x-ratelimit-{kind}-{dimension}" for dimension in _LIMITED for kind in ("limit", "remaining", "reset")

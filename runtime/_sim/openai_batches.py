@@ -83,7 +83,8 @@ async def upload(call: Call) -> web.StreamResponse:
         raise _invalid("Missing required parameter: 'file'.", "file")
     if not isinstance(purpose, str) or purpose not in PURPOSES:
         raise _invalid(f"Invalid value for 'purpose': {purpose!r}; expected one of {sorted(PURPOSES)}.", "purpose")
-    content = upload_field.file.read()
+    with upload_field.file:  # aiohttp spools it to a temporary file, which is ours to close
+        content = upload_field.file.read()
     stored = StoredFile(
         call.store.new_id("file-"), upload_field.filename, purpose, upload_field.content_type, content, call.now
     )

@@ -17,6 +17,7 @@ from cloudburst._sim import answers
 from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.limits import Cost
 from cloudburst._sim.provider import Answer, ModelEndpoint, Problem, Refused
+from cloudburst._sim.store import Store, file_ids
 from cloudburst._sim.validation import check
 from cloudburst.generated.openai.models import CreateChatCompletionRequest
 
@@ -45,6 +46,14 @@ def validate_with(model: Any) -> Any:
         raise invalid(f"Invalid value for '{param}': {problem.message}.", param, "invalid_value")
 
     return validate
+
+
+def admit_files(body: dict[str, Any], store: Store, key: str, now: float) -> None:
+    """Every `file_id` a request names (chat's `file` parts, Responses' `input_file` and
+    `input_image`) must be an uploaded file."""
+    for file_id in file_ids(body.get("messages", body.get("input"))):
+        if file_id not in store.files:
+            raise invalid(f"No such File object: {file_id}", "file_id", "file_not_found")
 
 
 def content_texts(content: Any) -> Iterator[str]:
@@ -265,5 +274,5 @@ def embeddings_answer(body: dict[str, Any], draw: Draw) -> Answer:
     )
 
 
-CHAT = ModelEndpoint(validate_with(CreateChatCompletionRequest), chat_cost, chat_answer)
+CHAT = ModelEndpoint(validate_with(CreateChatCompletionRequest), chat_cost, chat_answer, admit=admit_files)
 EMBEDDINGS = ModelEndpoint(validate_embeddings, embeddings_cost, embeddings_answer)

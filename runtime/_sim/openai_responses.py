@@ -16,6 +16,7 @@ from cloudburst._sim import answers
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.limits import Cost
 from cloudburst._sim.openai_chat import (
+    admit_files,
     char_estimate,
     content_texts,
     forced_tool,
@@ -160,4 +161,4 @@ def responses_answer(body: dict[str, Any], draw: Draw) -> Answer:
     )
 
 
-RESPONSES = ModelEndpoint(validate_with(CreateResponse), responses_cost, responses_answer)
+RESPONSES = ModelEndpoint(validate_with(CreateResponse), responses_cost, responses_answer, admit=admit_files)

@@ -130,6 +130,8 @@ class SimProvider(ABC):
     max_body: int = 64 * MiB
     """The largest request body the provider takes; a bigger one gets `too_large`. The default
     is for providers that document no limit."""
+    upload_paths: frozenset[str] = frozenset()
+    """Where its Files API takes uploads (`SimConfig.upload_fault_fraction` fails some)."""
     route_max_body: Mapping[str, int] = MappingProxyType({})
     """Paths whose limit differs from `max_body` (a Files API's upload)."""
 

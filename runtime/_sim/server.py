@@ -199,6 +199,14 @@ class SimServer:
             return self._error(provider, provider.unauthorized(key))
         if isinstance(target, ModelEndpoint):
             return await self._run_model(request, provider, target, key, params)
+        if (
+            request.method == "POST"
+            and request.path in provider.upload_paths
+            and "upload_id" not in request.query  # a resumable upload fails at its start
+            and self._fault_rng.random() < self.config.upload_fault_fraction
+        ):
+            self.stats.faults["upload"] += 1
+            return self._error(provider, provider.server_error(overloaded=False))
         call = Call(request, provider, key, params, self.config, self.stores[provider.name], time.time(), self.stats)
         try:
             return await target(call)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -94,6 +95,20 @@ class StoredBatch:
         if draw < self.error_fraction:
             return "errored"
         return "expired" if draw < self.error_fraction + self.expired_fraction else "succeeded"
+
+
+def file_ids(value: Any) -> Iterator[str]:
+    """Every `file_id` a request body names, wherever it sits (OpenAI's `file.file_id` and
+    `input_file`, Anthropic's `source.file_id`)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "file_id" and isinstance(item, str):
+                yield item
+            else:
+                yield from file_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from file_ids(item)
 
 
 @dataclass(slots=True)
