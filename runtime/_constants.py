@@ -133,3 +133,6 @@ between (aiohttp warns that one write of it "might lock the event loop")."""
 INLINE_OFF_LOOP_BYTES = 256 * 1024
 """A request carrying more inline file bytes than this is encoded and serialised in a worker
 thread, so the event loop keeps serving the other requests meanwhile."""
+FROM_PATH_CACHE = 64
+"""Files `Image.from_path` / `Document.from_path` keep as one shared object each (the most
+recently used), so a file named by many prompts is read once."""

@@ -8,6 +8,7 @@ part template needs. The generated adapters hold the templates; nothing here kno
 from __future__ import annotations
 
 import base64
+import functools
 import mimetypes
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from cloudburst._constants import FROM_PATH_CACHE
 from cloudburst._tools import ToolCall
 from cloudburst._wire import json_text
 
@@ -48,7 +50,10 @@ class Image:
 
     @classmethod
     def from_path(cls, path: str | Path) -> Image:
-        return cls(data=Path(path).read_bytes(), media_type=_media_type(path, "image/png"))
+        """The image in a file; the same object for the same unchanged file (`_same_file`)."""
+        found = _same_file("image", Path(path))
+        assert isinstance(found, Image)
+        return found
 
     def wire(self) -> tuple[str, dict[str, Any]]:
         if self.file_id is not None:
@@ -82,9 +87,10 @@ class Document:
 
     @classmethod
     def from_path(cls, path: str | Path) -> Document:
-        return cls(
-            data=Path(path).read_bytes(), media_type=_media_type(path, "application/pdf"), filename=Path(path).name
-        )
+        """The file's content; the same object for the same unchanged file (`_same_file`)."""
+        found = _same_file("document", Path(path))
+        assert isinstance(found, Document)
+        return found
 
     def wire(self) -> tuple[str, dict[str, Any]]:
         common = {"media_type": self.media_type, "filename": self.filename}
@@ -160,6 +166,22 @@ Part = Text | Image | Document | ToolCall | ToolResult | Thinking
 def _format(media_type: str) -> str:
     """`png` for image/png: the name some APIs want instead of the media type (Bedrock)."""
     return media_type.rpartition("/")[2].removeprefix("x-")
+
+
+def _same_file(kind: Literal["image", "document"], path: Path) -> Image | Document:
+    """One object per file (by path, size and modification time), so prompts built with
+    `from_path` each share it, as if the caller had: the file is read, hashed and uploaded once
+    however many prompts carry it."""
+    stat = path.stat()
+    return _read(kind, str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=FROM_PATH_CACHE)
+def _read(kind: str, path: str, size: int, mtime_ns: int) -> Image | Document:
+    data = Path(path).read_bytes()
+    if kind == "image":
+        return Image(data=data, media_type=_media_type(path, "image/png"))
+    return Document(data=data, media_type=_media_type(path, "application/pdf"), filename=Path(path).name)
 
 
 def _media_type(path: str | Path, default: str) -> str:

@@ -223,3 +223,17 @@ def test_configure_sets_the_process_default_and_a_client_argument_wins(sim_env: 
 def test_a_strategy_with_a_bad_preference_is_refused() -> None:
     with pytest.raises(ValueError, match="must be 'auto', 'inline' or 'upload'"):
         FileUploadStrategy(providers={"openai": "always"})  # type: ignore[dict-item]
+
+
+def test_from_path_gives_one_object_per_unchanged_file_so_it_is_read_once(tmp_path: Path) -> None:
+    from cloudburst import Document, Image
+
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.4 first")
+    first = Document.from_path(pdf)
+    assert Document.from_path(str(pdf)) is first and first.filename == "report.pdf"
+    pdf.write_bytes(b"%PDF-1.4 second, longer")  # changed: read again
+    assert Document.from_path(pdf).data == b"%PDF-1.4 second, longer"
+    png = tmp_path / "a.png"
+    png.write_bytes(b"\x89PNG")
+    assert Image.from_path(png) is Image.from_path(png) and Image.from_path(png).media_type == "image/png"
