@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
 
 from codegen.vocabulary import ErrorKind, FinishReason, PartKind, Role, SamplingField, UsageField
 
@@ -236,6 +236,14 @@ class MessagesMap(SpecModel):
     drop: list[PartKind] = []
     """Part kinds this API has no place for and leaves out of earlier turns (thinking from
     another provider's model)."""
+
+    @model_validator(mode="after")
+    def _text_documents(self) -> MessagesMap:
+        """A text document goes where a base64 document goes, unless the API has a text form."""
+        for parts in (self.parts, *self.role_parts.values()):
+            if "document_base64" in parts and "document_text" not in parts:
+                parts["document_text"] = parts["document_base64"]
+        return self
 
 
 class BlockRule(SpecModel):

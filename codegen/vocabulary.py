@@ -56,6 +56,7 @@ PartKind = Literal[
     "image_url",
     "image_base64",
     "document_base64",
+    "document_text",
     "document_url",
     "file_id",
     "image_file_id",
@@ -71,6 +72,8 @@ PART_VARIABLES: dict[str, frozenset[str]] = {
     "image_url": frozenset({"url", "media_type"}),
     "image_base64": frozenset({"data", "media_type", "format"}),
     "document_base64": frozenset({"data", "media_type", "filename", "format", "title"}),
+    # a text/* document: its text as well, for APIs that take documents as text
+    "document_text": frozenset({"text", "data", "media_type", "filename", "format", "title"}),
     "document_url": frozenset({"url", "media_type", "filename"}),
     "file_id": frozenset({"file_id", "media_type", "filename"}),
     "image_file_id": frozenset({"file_id", "media_type"}),

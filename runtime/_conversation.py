@@ -99,7 +99,13 @@ class Document:
         if self.data is not None:
             data = self.encoded or base64.b64encode(self.data).decode()
             title = re.sub(r"[^A-Za-z0-9 ()\[\]-]+", " ", Path(self.filename).stem).strip() or "document"
-            return "document_base64", {"data": data, "format": _format(self.media_type), "title": title, **common}
+            fields = {"data": data, "format": _format(self.media_type), "title": title, **common}
+            if self.media_type.startswith("text/"):
+                try:
+                    return "document_text", {"text": self.data.decode(), **fields}
+                except UnicodeDecodeError:
+                    pass  # not UTF-8 text whatever its type says: sent as its bytes
+            return "document_base64", fields
         if self.url is None:
             raise ValueError("a Document needs data, a url or a file_id")
         return "document_url", {"url": self.url, **common}

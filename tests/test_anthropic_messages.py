@@ -34,6 +34,7 @@ PAYLOADS = {
                 Image(url="https://example.com/a.png"),
                 Image(data=b"\x89PNG", media_type="image/png"),
                 Document(data=b"%PDF-1.4 tiny"),
+                Document(data=b"Plain notes, as text.", media_type="text/plain", filename="notes.txt"),
                 Document(file_id="file_011"),
             ]
         ),

@@ -237,3 +237,15 @@ def test_from_path_gives_one_object_per_unchanged_file_so_it_is_read_once(tmp_pa
     png = tmp_path / "a.png"
     png.write_bytes(b"\x89PNG")
     assert Image.from_path(png) is Image.from_path(png) and Image.from_path(png).media_type == "image/png"
+
+
+def test_a_plain_text_document_goes_to_anthropic_as_text_and_the_simulators_take_it(sim_env: Simulator) -> None:
+    notes = Document(data="Notes: the meeting moved to Tuesday.".encode(), media_type="text/plain", filename="n.txt")
+    for provider in ("anthropic", "gemini"):
+        transport = Recording()
+        client = LLMClient(MODELS[provider], progress=None, transport=transport)
+        [result] = transport.run(client, [Conversation.user([notes, "When is the meeting?"])])
+        assert result.error is None, (provider, result.error)
+        [(_, _, _, body)] = transport.chat()
+        text = b"Notes: the meeting moved to Tuesday."
+        assert (text in body) == (provider == "anthropic")  # Gemini takes it inline as base64

@@ -37,6 +37,7 @@ PART_KINDS: frozenset[str] = frozenset(
         "image_base64",
         "image_url",
         "document_base64",
+        "document_text",
         "document_url",
         "file_id",
         "image_file_id",
@@ -176,6 +177,8 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
         return {"type": "image", "source": {"type": "url", "url": v["url"]}}
     if kind == "document_base64":
         return {"type": "document", "source": {"type": "base64", "media_type": v["media_type"], "data": v["data"]}}
+    if kind == "document_text":
+        return {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": v["text"]}}
     if kind == "document_url":
         return {"type": "document", "source": {"type": "url", "url": v["url"]}}
     if kind == "file_id":

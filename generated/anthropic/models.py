@@ -35,6 +35,15 @@ class Base64ImageSource(BaseModel):
     data: str
 
 
+class PlainTextSource(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["text"]
+    media_type: Literal["text/plain"]
+    data: str
+
+
 class Base64PDFSource(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -218,7 +227,7 @@ class DocumentBlockParam(BaseModel):
         extra="forbid",
     )
     type: Literal["document"]
-    source: Annotated[Base64PDFSource | URLSource | FileSource, Field(discriminator="type")]
+    source: Annotated[Base64PDFSource | PlainTextSource | URLSource | FileSource, Field(discriminator="type")]
     title: str | None = None
     context: str | None = None
     cache_control: CacheControlEphemeral | None = None

@@ -37,7 +37,16 @@ SAMPLING: frozenset[str] = frozenset(
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 PART_KINDS: frozenset[str] = frozenset(
-    {"text", "image_base64", "document_base64", "tool_call", "tool_result", "thinking", "redacted_thinking"}
+    {
+        "text",
+        "image_base64",
+        "document_base64",
+        "tool_call",
+        "tool_result",
+        "thinking",
+        "redacted_thinking",
+        "document_text",
+    }
 )
 """The part kinds this API has a place for (file references among them, or not)."""
 Options = BedrockOptions
@@ -177,6 +186,8 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
         }
     if kind == "redacted_thinking":
         return {"reasoningContent": {"redactedContent": v["data"]}}
+    if kind == "document_text":
+        return {"document": {"format": v["format"], "name": v["title"], "source": {"bytes": v["data"]}}}
     raise unsupported_part(kind, "Amazon Bedrock converse")
 
 

@@ -46,7 +46,17 @@ SAMPLING: frozenset[str] = frozenset(
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 PART_KINDS: frozenset[str] = frozenset(
-    {"text", "image_base64", "document_base64", "file_id", "image_file_id", "tool_call", "tool_result", "thinking"}
+    {
+        "text",
+        "image_base64",
+        "document_base64",
+        "file_id",
+        "image_file_id",
+        "tool_call",
+        "tool_result",
+        "thinking",
+        "document_text",
+    }
 )
 """The part kinds this API has a place for (file references among them, or not)."""
 Options = GeminiOptions
@@ -189,6 +199,8 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
             "thought": True,
             **({"thoughtSignature": v["signature"]} if v["signature"] is not None else {}),
         }
+    if kind == "document_text":
+        return {"inlineData": {"mimeType": v["media_type"], "data": v["data"]}}
     raise unsupported_part(kind, "Gemini generate")
 
 

@@ -35,7 +35,7 @@ SAMPLING: frozenset[str] = frozenset(
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 PART_KINDS: frozenset[str] = frozenset(
-    {"text", "image_url", "image_base64", "document_base64", "file_id", "tool_call", "tool_result"}
+    {"text", "image_url", "image_base64", "document_base64", "file_id", "tool_call", "tool_result", "document_text"}
 )
 """The part kinds this API has a place for (file references among them, or not)."""
 Options = OpenAIOptions
@@ -179,6 +179,11 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
         return {"id": v["id"], "type": "function", "function": {"name": v["name"], "arguments": v["arguments_json"]}}
     if kind == "tool_result":
         return {"type": "text", "text": v["content"]}
+    if kind == "document_text":
+        return {
+            "type": "file",
+            "file": {"filename": v["filename"], "file_data": f"data:{v['media_type']};base64,{v['data']}"},
+        }
     raise unsupported_part(kind, "Ollama chat")
 
 

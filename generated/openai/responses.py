@@ -55,6 +55,7 @@ PART_KINDS: frozenset[str] = frozenset(
         "image_file_id",
         "tool_call",
         "tool_result",
+        "document_text",
     }
 )
 """The part kinds this API has a place for (file references among them, or not)."""
@@ -207,6 +208,12 @@ def _part(kind: str, v: dict[str, Any], role: str = "") -> dict[str, Any]:
         return {"type": "function_call", "call_id": v["id"], "name": v["name"], "arguments": v["arguments_json"]}
     if kind == "tool_result":
         return {"type": "function_call_output", "call_id": v["call_id"], "output": v["content"]}
+    if kind == "document_text":
+        return {
+            "type": "input_file",
+            "filename": v["filename"],
+            "file_data": f"data:{v['media_type']};base64,{v['data']}",
+        }
     raise unsupported_part(kind, "OpenAI responses")
 
 
