@@ -240,7 +240,7 @@ def test_from_path_gives_one_object_per_unchanged_file_so_it_is_read_once(tmp_pa
 
 
 def test_a_plain_text_document_goes_to_anthropic_as_text_and_the_simulators_take_it(sim_env: Simulator) -> None:
-    notes = Document(data="Notes: the meeting moved to Tuesday.".encode(), media_type="text/plain", filename="n.txt")
+    notes = Document(data=b"Notes: the meeting moved to Tuesday.", media_type="text/plain", filename="n.txt")
     for provider in ("anthropic", "gemini"):
         transport = Recording()
         client = LLMClient(MODELS[provider], progress=None, transport=transport)
