@@ -143,8 +143,7 @@ def _result_content(content: Any) -> str | tuple[Text | Image | Document, ...]:
         and all(isinstance(p, (str, Text, Image, Document)) for p in content)
     ):
         parts = tuple(Text(p) if isinstance(p, str) else p for p in content)
-        texts = [p.text for p in parts if isinstance(p, Text)]
-        return "".join(texts) if len(texts) == len(parts) else parts
+        return parts[0].text if len(parts) == 1 and isinstance(parts[0], Text) else parts
     if isinstance(content, BaseModel):
         return content.model_dump_json()
     return json_text(content)

@@ -95,9 +95,12 @@ def unsupported_part(kind: str, where: str) -> UnsupportedContentError:
 
 
 def result_text(content: Any, where: str) -> str:
-    """A tool result for an API that takes only text back from a tool."""
+    """A tool result for an API that takes only text back from a tool: several texts are
+    joined by newlines (they are separate values, not one word)."""
     if isinstance(content, str):
         return content
+    if all(part.kind == "text" for part in content):
+        return "\n".join(part.text for part in content)
     kinds = sorted({part.wire()[0].replace("_", " ") for part in content if part.kind != "text"})
     raise UnsupportedContentError(f"{where} takes only text in a tool result, not {', '.join(kinds)}")
 

@@ -189,3 +189,20 @@ def test_an_image_data_url_is_sent_inline() -> None:
     }
     with pytest.raises(ValueError, match="base64"):
         cloudburst.Image(url="data:image/png,rawbytes").wire()
+
+
+def test_a_tool_result_of_several_texts_keeps_them_apart() -> None:
+    """["Paris", "London"] is two values: separate parts where the API takes parts, else lines."""
+    call = cloudburst.ToolCall("call_1", "get_current_weather", {"location": "Oslo"}, '{"location": "Oslo"}')
+    asked = Conversation.user("Which cities?").add_message(cloudburst.Message("assistant", (call,)))
+    answered = asked.tool([ToolResult("call_1", ["Paris", "London"])])
+    anthropic = cloudburst.render("claude-haiku-4-5", answered, options=TOOLS).body
+    assert anthropic["messages"][-1]["content"][0]["content"] == [
+        {"type": "text", "text": "Paris"},
+        {"type": "text", "text": "London"},
+    ]
+    openai = cloudburst.render("gpt-4o-mini", answered, options=TOOLS).body
+    assert openai["messages"][-1]["content"] == [{"type": "text", "text": "Paris\nLondon"}]
+    gemini = cloudburst.render("gemini-2.5-flash", answered, options=TOOLS).body
+    assert "Paris\nLondon" in str(gemini["contents"][-1])
+    assert ToolResult("call_1", ["only one"]).content == "only one"
