@@ -69,16 +69,16 @@ PartKind = Literal[
 # Variables each part template may use (`$text`, `$url`, ...).
 PART_VARIABLES: dict[str, frozenset[str]] = {
     "text": frozenset({"text"}),
-    "image_url": frozenset({"url", "media_type"}),
-    "image_base64": frozenset({"data", "media_type", "format"}),
+    "image_url": frozenset({"url", "media_type", "detail", "detail_or_auto"}),
+    "image_base64": frozenset({"data", "media_type", "format", "detail", "detail_or_auto"}),
     "document_base64": frozenset({"data", "media_type", "filename", "format", "title"}),
     # a text/* document: its text as well, for APIs that take documents as text
     "document_text": frozenset({"text", "data", "media_type", "filename", "format", "title"}),
     "document_url": frozenset({"url", "media_type", "filename"}),
     "file_id": frozenset({"file_id", "media_type", "filename"}),
-    "image_file_id": frozenset({"file_id", "media_type"}),
+    "image_file_id": frozenset({"file_id", "media_type", "detail", "detail_or_auto"}),
     "tool_call": frozenset({"id", "name", "arguments", "arguments_json", "signature"}),
-    "tool_result": frozenset({"call_id", "content", "name"}),
+    "tool_result": frozenset({"call_id", "content", "name", "is_error", "status"}),
     "thinking": frozenset({"thinking", "signature"}),
     "redacted_thinking": frozenset({"data"}),
 }

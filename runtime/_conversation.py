@@ -46,6 +46,8 @@ class Image:
     file_id: str | None = None
     encoded: str | None = field(default=None, repr=False, compare=False)
     """`data` as base64, when already computed (off the event loop, once for every prompt)."""
+    detail: Literal["low", "high", "auto"] | None = None
+    """OpenAI's resolution hint (`image_url.detail`); the other providers have no such setting."""
     kind: Literal["image"] = "image"
 
     @classmethod
@@ -57,10 +59,15 @@ class Image:
 
     def wire(self) -> tuple[str, dict[str, Any]]:
         if self.file_id is not None:
-            return "image_file_id", {"file_id": self.file_id, "media_type": self.media_type}
+            return "image_file_id", {"file_id": self.file_id, "media_type": self.media_type, **self._detail()}
         if self.data is not None:
             data = self.encoded or base64.b64encode(self.data).decode()
-            return "image_base64", {"data": data, "media_type": self.media_type, "format": _format(self.media_type)}
+            return "image_base64", {
+                "data": data,
+                "media_type": self.media_type,
+                "format": _format(self.media_type),
+                **self._detail(),
+            }
         if self.url is None:
             raise ValueError("an Image needs a url or data")
         if self.url.startswith("data:"):
@@ -68,8 +75,16 @@ class Image:
             if not header.endswith(";base64"):
                 raise ValueError(f"an image data URL must be base64-encoded: {self.url[:40]}...")
             media_type = header[5:].split(";")[0] or self.media_type
-            return "image_base64", {"data": payload, "media_type": media_type, "format": _format(media_type)}
-        return "image_url", {"url": self.url, "media_type": self.media_type}
+            return "image_base64", {
+                "data": payload,
+                "media_type": media_type,
+                "format": _format(media_type),
+                **self._detail(),
+            }
+        return "image_url", {"url": self.url, "media_type": self.media_type, **self._detail()}
+
+    def _detail(self) -> dict[str, str | None]:
+        return {"detail": self.detail, "detail_or_auto": self.detail or "auto"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,16 +135,25 @@ class ToolResult:
     call_id: str
     content: str | tuple[Text | Image | Document, ...]
     name: str | None = None
+    is_error: bool = False
+    """The tool failed and `content` says how (Anthropic's `is_error`, Converse's error status)."""
     kind: Literal["tool_result"] = "tool_result"
 
-    def __init__(self, call_id: str, content: Any, name: str | None = None) -> None:
+    def __init__(self, call_id: str, content: Any, name: str | None = None, is_error: bool = False) -> None:
         object.__setattr__(self, "call_id", call_id)
         object.__setattr__(self, "content", _result_content(content))
         object.__setattr__(self, "name", name)
+        object.__setattr__(self, "is_error", is_error)
         object.__setattr__(self, "kind", "tool_result")
 
     def wire(self) -> tuple[str, dict[str, Any]]:
-        return "tool_result", {"call_id": self.call_id, "content": self.content, "name": self.name}
+        return "tool_result", {
+            "call_id": self.call_id,
+            "content": self.content,
+            "name": self.name,
+            "is_error": True if self.is_error else None,
+            "status": "error" if self.is_error else "success",
+        }
 
 
 def _result_content(content: Any) -> str | tuple[Text | Image | Document, ...]:
@@ -267,7 +291,7 @@ class Conversation:
             message = Message(
                 message.role,
                 tuple(
-                    ToolResult(part.call_id, part.content, names.get(part.call_id))
+                    ToolResult(part.call_id, part.content, names.get(part.call_id), part.is_error)
                     if isinstance(part, ToolResult) and part.name is None
                     else part
                     for part in message.parts

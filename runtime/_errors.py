@@ -178,7 +178,7 @@ class BatchCancelledError(ProviderError):
     kind = "batch_cancelled"
 
 
-class InputError(ProviderError):
+class InputError(ProviderError, ValueError):
     """One input the job could not turn into a request: a line that is not JSON, has no prompt,
     has an unknown key or a bad setting, or a setting one of the job's models refuses. It is
     that prompt's result (nothing was sent, nothing paid) and the job goes on. `path` and `line`

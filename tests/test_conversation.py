@@ -23,7 +23,9 @@ def test_parts_from_files_carry_their_media_type(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_bytes(b"\xff\xd8\xff")
     (tmp_path / "b.pdf").write_bytes(b"%PDF-1.4 /Type /Pages /Type /Page /Type /Page")
     image, document = Image.from_path(tmp_path / "a.jpg"), Document.from_path(tmp_path / "b.pdf")
-    assert image.wire() == ("image_base64", {"data": "/9j/", "media_type": "image/jpeg", "format": "jpeg"})
+    kind, values = image.wire()
+    assert kind == "image_base64"
+    assert (values["data"], values["media_type"], values["format"]) == ("/9j/", "image/jpeg", "jpeg")
     kind, values = document.wire()
     assert kind == "document_base64" and values["filename"] == "b.pdf" and values["media_type"] == "application/pdf"
     assert Document(file_id="file-1").wire()[0] == "file_id"

@@ -119,9 +119,73 @@ def test_importers_name_what_they_cannot_read() -> None:
     with pytest.raises(ValueError, match=r"messages\[0\]\.role: unsupported role 'function'"):
         Conversation.from_openai([{"role": "function", "content": "x"}])
     with pytest.raises(
-        ValueError, match=r"messages\[0\]\.content\[0\]: unsupported Anthropic content block 'search_result'"
+        cloudburst.InputError,
+        match=r"messages\[0\]\.content\[0\]: Anthropic content block 'search_result' has no place",
     ):
         Conversation.from_anthropic([{"role": "user", "content": [{"type": "search_result"}]}])
+    malformed: list[tuple[Any, str]] = [
+        ([None], r"messages\[0\]: expected an object, got NoneType"),
+        ([{"role": "tool"}], r"messages\[0\]: missing 'tool_call_id'"),
+        ([{"role": "user", "content": ["hi"]}], r"messages\[0\]\.content\[0\]: expected an object, got str"),
+        ([{"role": "user", "content": [{"type": "text", "text": None}]}], r"content\[0\]\.text: expected str"),
+        (
+            [{"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{oops"}}]}],
+            r"messages\[0\]\.tool_calls\[0\]\.function\.arguments: the arguments are not JSON",
+        ),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,%%"}}]}],
+            r"image_url\.url: not valid base64",
+        ),
+    ]
+    for messages, message in malformed:
+        with pytest.raises(cloudburst.InputError, match=message):
+            Conversation.from_openai(messages)
+
+
+def test_importers_keep_everything_a_conversation_can_hold() -> None:
+    png = "iVBORw=="
+    anthropic_messages = [
+        {"role": "user", "content": "Radar?"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "redacted_thinking", "data": "EmwKAhgB"},
+                {"type": "tool_use", "id": "toolu_1", "name": "radar", "input": {}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "is_error": True,
+                    "content": [
+                        {"type": "text", "text": "Partial map:"},
+                        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}},
+                        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "log"}},
+                    ],
+                }
+            ],
+        },
+    ]
+    conversation = Conversation.from_anthropic(anthropic_messages)
+    result = conversation.messages[-1].parts[0]
+    assert isinstance(result, ToolResult) and result.is_error
+    assert [type(part).__name__ for part in result.content] == ["Text", "Image", "Document"]
+    thinking = conversation.messages[1].parts[0]
+    assert isinstance(thinking, Thinking) and thinking.redacted == "EmwKAhgB"
+    body = cloudburst.render("claude-haiku-4-5", conversation, options=TOOLS).body
+    assert body["messages"] == anthropic_messages
+
+    openai_messages = [
+        {
+            "role": "user",
+            "content": [{"type": "image_url", "image_url": {"url": "https://x.test/a.png", "detail": "low"}}],
+        }
+    ]
+    imported = Conversation.from_openai(openai_messages)
+    assert cloudburst.render("gpt-4o-mini", imported).body["messages"] == openai_messages
 
 
 def test_redacted_thinking_is_kept_and_sent_back_unchanged() -> None:

@@ -183,7 +183,12 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
     if kind == "tool_call":
         return {"type": "tool_use", "id": v["id"], "name": v["name"], "input": v["arguments"]}
     if kind == "tool_result":
-        return {"type": "tool_result", "tool_use_id": v["call_id"], "content": v["content"]}
+        return {
+            "type": "tool_result",
+            "tool_use_id": v["call_id"],
+            "content": v["content"],
+            **({"is_error": v["is_error"]} if v["is_error"] is not None else {}),
+        }
     if kind == "thinking":
         return {"type": "thinking", "thinking": v["thinking"], "signature": v["signature"]}
     if kind == "redacted_thinking":

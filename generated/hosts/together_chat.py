@@ -182,9 +182,18 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
     if kind == "text":
         return {"type": "text", "text": v["text"]}
     if kind == "image_url":
-        return {"type": "image_url", "image_url": {"url": v["url"]}}
+        return {
+            "type": "image_url",
+            "image_url": {"url": v["url"], **({"detail": v["detail"]} if v["detail"] is not None else {})},
+        }
     if kind == "image_base64":
-        return {"type": "image_url", "image_url": {"url": f"data:{v['media_type']};base64,{v['data']}"}}
+        return {
+            "type": "image_url",
+            "image_url": {
+                "url": f"data:{v['media_type']};base64,{v['data']}",
+                **({"detail": v["detail"]} if v["detail"] is not None else {}),
+            },
+        }
     if kind == "document_base64":
         return {
             "type": "file",

@@ -189,9 +189,13 @@ def _part(kind: str, v: dict[str, Any], role: str = "") -> dict[str, Any]:
     if kind == "text":
         return {"type": "input_text", "text": v["text"]}
     if kind == "image_url":
-        return {"type": "input_image", "image_url": v["url"], "detail": "auto"}
+        return {"type": "input_image", "image_url": v["url"], "detail": v["detail_or_auto"]}
     if kind == "image_base64":
-        return {"type": "input_image", "image_url": f"data:{v['media_type']};base64,{v['data']}", "detail": "auto"}
+        return {
+            "type": "input_image",
+            "image_url": f"data:{v['media_type']};base64,{v['data']}",
+            "detail": v["detail_or_auto"],
+        }
     if kind == "document_base64":
         return {
             "type": "input_file",
@@ -203,7 +207,7 @@ def _part(kind: str, v: dict[str, Any], role: str = "") -> dict[str, Any]:
     if kind == "file_id":
         return {"type": "input_file", "file_id": v["file_id"]}
     if kind == "image_file_id":
-        return {"type": "input_image", "file_id": v["file_id"], "detail": "auto"}
+        return {"type": "input_image", "file_id": v["file_id"], "detail": v["detail_or_auto"]}
     if kind == "tool_call":
         return {"type": "function_call", "call_id": v["id"], "name": v["name"], "arguments": v["arguments_json"]}
     if kind == "tool_result":
