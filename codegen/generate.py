@@ -123,7 +123,9 @@ def render_all(specs: Path) -> dict[str, str]:
         raise SpecError(problems)
     files: dict[str, str] = {
         "registry.py": _jinja.get_template("registry.py.jinja").render(
-            header=header(["specs/models.yaml"], "registry.py.jinja"), models=registry.models
+            header=header(["specs/models.yaml"], "registry.py.jinja"),
+            models=registry.models,
+            effort_budgets=registry.effort_budgets.model_dump(),
         )
     }
     options = _all_option_classes(bundles, hosts)

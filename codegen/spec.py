@@ -415,6 +415,8 @@ class Reasoning(SpecModel):
     can_disable: bool = False
     default_on: bool = True
     """Whether the model thinks when not asked to (Anthropic's budget models do not)."""
+    takes_budget: bool = False
+    """An effort model that also takes a thinking_budget as it is (Claude 4.6's deprecated budgets)."""
     rejects: list[SamplingField] = []
     """Sampling settings the model refuses while it thinks."""
 
@@ -445,7 +447,19 @@ class ModelSpec(SpecModel):
     """Where the model is served, for providers whose URL names a region (Bedrock)."""
 
 
+class EffortBudgets(SpecModel):
+    """The thinking_budget each reasoning_effort stands for, on a model of the other control."""
+
+    minimal: int = Field(gt=0)
+    low: int = Field(gt=0)
+    medium: int = Field(gt=0)
+    high: int = Field(gt=0)
+    xhigh: int = Field(gt=0)
+    max: int = Field(gt=0)
+
+
 class ModelsSpec(SpecModel):
+    effort_budgets: EffortBudgets
     models: dict[str, ModelSpec]
 
 

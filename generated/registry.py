@@ -6,6 +6,16 @@ from __future__ import annotations
 
 from cloudburst._models import ModelInfo, Prices, PriceTier, RateLimitTier, Reasoning
 
+EFFORT_BUDGETS: dict[str, int] = {
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 32768,
+    "max": 65536,
+}
+"""The thinking_budget each reasoning_effort stands for (models.yaml `effort_budgets`)."""
+
 MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
         id="gpt-6.2-astra",

@@ -11,6 +11,7 @@ from cloudburst._conversation import Conversation, Document, Image
 from cloudburst._errors import ConfigurationError, UnsupportedContentError, UnsupportedOptionError
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
+from cloudburst._reasoning import for_model
 from cloudburst._sampling import SamplingParams
 from cloudburst._wire import is_set
 from cloudburst.generated import APIS
@@ -67,22 +68,21 @@ def _default_max_new_tokens(model: ModelInfo) -> int | None:
 
 
 def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
+    """Checks the reasoning intent as the model gets it (see `_reasoning`)."""
+    sampling, sent = for_model(model, sampling)
     effort, budget = sampling.reasoning_effort, sampling.thinking_budget
     reasoning = model.reasoning
     if reasoning is None:
         if effort not in (None, "none") or budget not in (None, 0):
             raise UnsupportedOptionError(f"{model.id} is not a reasoning model; drop reasoning_effort/thinking_budget")
         return
-    if effort is not None and reasoning.control == "budget":
-        raise UnsupportedOptionError(f"{model.id} takes a thinking_budget (tokens), not a reasoning_effort")
-    if budget is not None and reasoning.control != "budget":
-        raise UnsupportedOptionError(f"{model.id} takes a reasoning_effort, not a thinking_budget")
+    asked = f" ({sent.mapped_from} as the registry maps it)" if sent is not None and sent.mapped_from else ""
+    if (effort == "none" or budget == 0) and not reasoning.can_disable:
+        raise UnsupportedOptionError(f"{model.id} cannot turn thinking off{asked}")
     if effort is not None and reasoning.values is not None and effort not in reasoning.values:
         raise UnsupportedOptionError(
             f"{model.id} accepts reasoning_effort in {', '.join(reasoning.values)}, not {effort!r}"
         )
-    if budget == 0 and not reasoning.can_disable:
-        raise UnsupportedOptionError(f"{model.id} cannot turn thinking off (thinking_budget=0)")
     if budget:
         if reasoning.budget_min is not None and budget < reasoning.budget_min:
             raise UnsupportedOptionError(f"{model.id} needs thinking_budget >= {reasoning.budget_min}, got {budget}")
@@ -92,7 +92,7 @@ def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
         if limit is not None and limit <= budget:
             where = "max_new_tokens" if sampling.max_new_tokens else f"the default max_new_tokens of {model.id}"
             raise UnsupportedOptionError(
-                f"{where} ({limit}) must exceed thinking_budget ({budget}): the budget is part of the output"
+                f"{where} ({limit}) must exceed thinking_budget ({budget}){asked}: the budget is part of the output"
             )
     disabled = effort == "none" or budget == 0
     thinking = not disabled and (reasoning.default_on or effort is not None or bool(budget))

@@ -40,6 +40,8 @@ class Reasoning:
     budget_max: int | None = None
     can_disable: bool = False
     default_on: bool = True
+    takes_budget: bool = False
+    """An effort model that takes a thinking_budget too."""
     rejects: tuple[str, ...] = ()
 
 

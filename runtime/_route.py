@@ -16,6 +16,7 @@ from cloudburst._limiter import Need
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._providers import ProviderInfo
+from cloudburst._reasoning import for_model
 from cloudburst._render import check_options, endpoint_path, request_headers
 from cloudburst._sampling import SamplingParams
 from cloudburst._tokens import prompt_tokens
@@ -36,6 +37,7 @@ class Route:
         "provider",
         "ratio",
         "reads_limits",
+        "reasoning",
         "sampling",
         "signs",
         "uncounted",
@@ -56,8 +58,10 @@ class Route:
         self.model = model
         self.provider: ProviderInfo = provider
         self.adapter: ModuleType = adapter
-        self.sampling = sampling
-        self.options = options
+        self.sampling, self.reasoning = for_model(model, sampling)
+        """The sampling the model gets (its reasoning in its own control), and that control."""
+        self.options = options.for_api(adapter.Options)
+        """The options the API gets: its own provider options object only."""
         self.key = key
         self.method: str = adapter.METHOD
         self.url = base_url + endpoint_path(adapter, model)
