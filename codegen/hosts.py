@@ -92,7 +92,6 @@ def extend(
     api = parse_model(ApiSpec, lines, problems)
     if api is None:
         return None
-    request_fields = extension.request_fields if isinstance(extension, ExtendsSpec) else []
     check_api(
         api_name,
         api,
@@ -100,7 +99,7 @@ def extend(
         base.schemas,
         problems,
         known_response_paths=frozenset(extension.response_fields),
-        known_request_paths=frozenset(request_fields),
+        known_request_paths=frozenset(extension.request_fields),
     )
     return base, api_name, api
 

@@ -406,6 +406,14 @@ class Prices(SpecModel):
     tiers: list[PriceTier] = []
 
 
+class SamplingBound(SpecModel):
+    """A sampling setting the model takes only within [min, max]."""
+
+    setting: SamplingField
+    min: float
+    max: float
+
+
 class Reasoning(SpecModel):
     control: Literal["effort", "budget", "level"]
     """How thinking is steered: an effort name, a token budget, or a thinking level."""
@@ -419,6 +427,8 @@ class Reasoning(SpecModel):
     """An effort model that also takes a thinking_budget as it is (Claude 4.6's deprecated budgets)."""
     rejects: list[SamplingField] = []
     """Sampling settings the model refuses while it thinks."""
+    bounds: list[SamplingBound] = []
+    """Settings it takes while it thinks only within bounds (Claude: top_p from 0.95 to 1)."""
 
 
 class RateLimitTier(SpecModel):
@@ -440,6 +450,12 @@ class ModelSpec(SpecModel):
     max_output_tokens: int | None = Field(None, gt=0)
     prices: Prices
     capabilities: list[Capability] = []
+    refuses: list[SamplingField] = []
+    """Sampling settings the model refuses on every request (Claude 4.7 on: temperature, top_p, top_k)."""
+    refuses_together: list[list[SamplingField]] = []
+    """Settings it refuses when given together (Claude 4.5 and 4.6: temperature with top_p)."""
+    bounds: list[SamplingBound] = []
+    """Settings it takes only within bounds narrower than SamplingParams' (Claude: temperature up to 1)."""
     reasoning: Reasoning | None = None
     rate_limits: RateLimitTier | None = None
     dimensions: int | None = Field(None, gt=0)
@@ -481,6 +497,9 @@ class HostSpec(ServiceSpec):
     changes: dict[str, Any] = {}
     """Merged into that API's mapping: a mapping merges key by key, anything else replaces,
     and null removes (a sampling setting removed is refused before sending)."""
+    request_fields: list[str] = []
+    """Request paths the host adds to the spoken API's body (`top_k`), accepted by the mapping
+    check though the provider's schema lacks them."""
     response_fields: list[str] = []
     """Answer paths the host adds to the spoken API's response (`choices.0.message.reasoning`),
     accepted by the mapping check though the provider's schema lacks them."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from cloudburst._conversation import Conversation, Document, Image
 from cloudburst._errors import ConfigurationError, UnsupportedContentError, UnsupportedOptionError
-from cloudburst._models import ModelInfo
+from cloudburst._models import ModelInfo, SamplingBound
 from cloudburst._options import RequestOptions
 from cloudburst._reasoning import for_model
 from cloudburst._sampling import SamplingParams
@@ -46,6 +46,7 @@ def check_request(
         raise UnsupportedOptionError(
             f"max_new_tokens={sampling.max_new_tokens} exceeds {model.id}'s limit of {model.max_output_tokens}"
         )
+    _check_sampling(model, sampling)
     _check_reasoning(model, sampling)
     if options is not None:
         _check_tools(model, options)
@@ -59,6 +60,26 @@ def _check_tools(model: ModelInfo, options: RequestOptions) -> None:
         raise ConfigurationError(
             f"tool_choice {choice!r} names no tool offered; offered: {[t.name for t in options.tools]}"
         )
+
+
+def _check_sampling(model: ModelInfo, sampling: SamplingParams) -> None:
+    """The sampling settings the model refuses always, together, or outside its bounds."""
+    for setting in model.refuses:
+        if is_set(getattr(sampling, setting)):
+            raise UnsupportedOptionError(f"{model.id} refuses {setting} on every request")
+    for group in model.refuses_together:
+        if all(is_set(getattr(sampling, setting)) for setting in group):
+            raise UnsupportedOptionError(f"{model.id} takes one of {' and '.join(group)}, not both")
+    _check_bounds(model, sampling, model.bounds, "")
+
+
+def _check_bounds(model: ModelInfo, sampling: SamplingParams, bounds: tuple[SamplingBound, ...], when: str) -> None:
+    for bound in bounds:
+        value = getattr(sampling, bound.setting)
+        if value is not None and not bound.min <= value <= bound.max:
+            raise UnsupportedOptionError(
+                f"{model.id} takes {bound.setting} from {bound.min} to {bound.max}{when}, not {value}"
+            )
 
 
 def _default_max_new_tokens(model: ModelInfo) -> int | None:
@@ -97,6 +118,14 @@ def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
     disabled = effort == "none" or budget == 0
     thinking = not disabled and (reasoning.default_on or effort is not None or bool(budget))
     if thinking:
+        cause = (
+            f"with reasoning_effort={effort!r}"
+            if effort is not None
+            else f"with thinking_budget={budget}"
+            if budget
+            else "by default"
+        )
         for setting in reasoning.rejects:
             if is_set(getattr(sampling, setting, None)):
-                raise UnsupportedOptionError(f"{model.id} rejects {setting} while it thinks")
+                raise UnsupportedOptionError(f"{model.id} rejects {setting} while it thinks, and it thinks {cause}")
+        _check_bounds(model, sampling, reasoning.bounds, f" while it thinks (it thinks {cause})")

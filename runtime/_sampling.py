@@ -21,6 +21,9 @@ class SamplingParams(BaseModel):
     """Randomness. OpenAI, Anthropic (0-1), Gemini, Mistral, Cohere, Bedrock."""
     top_p: float | None = Field(None, ge=0, le=1)
     """Nucleus sampling. OpenAI, Anthropic, Gemini, Mistral, Cohere, Bedrock."""
+    top_k: int | None = Field(None, gt=0)
+    """Sample from the k likeliest tokens only. Anthropic, Gemini, Cohere, Bedrock's Anthropic
+    body, hosts serving open models (Together, Fireworks, OpenRouter, vLLM, llama.cpp)."""
     max_new_tokens: int | None = Field(None, gt=0)
     """Most tokens to generate, thinking included where the provider counts it so."""
     stop: list[str] | None = None

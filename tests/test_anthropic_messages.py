@@ -9,6 +9,7 @@ from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
 from cloudburst import AnthropicOptions, Conversation, Document, Image, RequestOptions, SamplingParams
+from cloudburst._sim import Simulator
 from cloudburst.generated.anthropic.models import Message, MessageCreateParams
 from tests.tools_fixtures import LookupOrder, get_current_weather
 
@@ -23,6 +24,7 @@ PAYLOADS = {
         SamplingParams(max_new_tokens=200, stop=["\n\n"]),
         None,
     ),
+    "sampling": (HAIKU, "Name a colour.", SamplingParams(temperature=0.2, top_k=40), None),
     "thinking_budget": (HAIKU, "Prove it.", SamplingParams(thinking_budget=2048, max_new_tokens=8000), None),
     "thinking_off": (HAIKU, "Quick answer.", SamplingParams(thinking_budget=0), None),
     "effort": (OPUS, "Plan a trip.", SamplingParams(reasoning_effort="xhigh", max_new_tokens=32000), None),
@@ -94,12 +96,44 @@ def test_anthropic_messages_payload(feature: str, snapshot: SnapshotAssertion) -
     MessageCreateParams.model_validate(request.body)
 
 
-def test_sampling_the_api_lacks_is_refused_before_sending() -> None:
-    # The SDK's MessageCreateParams has no temperature, top_p or top_k any more.
+def test_sampling_rules_are_the_models_own() -> None:
+    """The SDK's MessageCreateParams lost temperature, top_p and top_k, but the wire takes them
+    where the model does (200 from the real API for this request on claude-haiku-4-5)."""
+    body = cloudburst.render(HAIKU, "hi", SamplingParams(temperature=0.2, top_k=40)).body
+    assert (body["temperature"], body["top_k"]) == (0.2, 40)
+    MessageCreateParams.model_validate(body)
+    with pytest.raises(cloudburst.UnsupportedOptionError, match="claude-haiku-4-5 takes one of temperature and top_p"):
+        cloudburst.render(HAIKU, "hi", SamplingParams(temperature=0.2, top_p=0.9))
+    with pytest.raises(cloudburst.UnsupportedOptionError, match=r"takes temperature from 0(\.0)? to 1(\.0)?, not 1\.5"):
+        cloudburst.render(HAIKU, "hi", SamplingParams(temperature=1.5))
+    with pytest.raises(cloudburst.UnsupportedOptionError, match="claude-opus-5-5 refuses top_k on every request"):
+        cloudburst.render(OPUS, "hi", SamplingParams(top_k=40))
+    thinking = SamplingParams(thinking_budget=2048, max_new_tokens=8000)
     with pytest.raises(
-        cloudburst.UnsupportedOptionError, match=r"Anthropic messages does not support SamplingParams\.temperature"
+        cloudburst.UnsupportedOptionError,
+        match="rejects top_k while it thinks, and it thinks with thinking_budget=2048",
     ):
-        cloudburst.render(HAIKU, "hi", SamplingParams(temperature=0.2))
+        cloudburst.render(HAIKU, "hi", thinking.model_copy(update={"top_k": 40}))
+    with pytest.raises(cloudburst.UnsupportedOptionError, match=r"takes top_p from 0\.95 to 1(\.0)? while it thinks"):
+        cloudburst.render(HAIKU, "hi", thinking.model_copy(update={"top_p": 0.5}))
+    assert cloudburst.render(HAIKU, "hi", thinking.model_copy(update={"top_p": 0.97})).body["top_p"] == 0.97
+
+
+def test_top_k_reaches_claude_on_bedrock_both_ways() -> None:
+    sampling = SamplingParams(temperature=0.2, top_k=40)
+    assert cloudburst.render("bedrock-claude-haiku-4-5", "hi", sampling).body["top_k"] == 40
+    converse = cloudburst.render("bedrock-claude-haiku-4-5@converse", "hi", sampling).body
+    assert converse["additionalModelRequestFields"] == {"top_k": 40}
+    assert converse["inferenceConfig"]["temperature"] == 0.2
+
+
+def test_sampling_settings_are_answered_by_the_simulator(sim_env: Simulator) -> None:
+    client = cloudburst.LLMClient(HAIKU, sampling=SamplingParams(temperature=0.2, top_k=40), progress=None)
+    (response,) = client.run(["Name a colour."])
+    assert response.ok and response.completion
+
+
+def test_sampling_the_api_lacks_is_refused_before_sending() -> None:
     with pytest.raises(cloudburst.UnsupportedOptionError, match="does not support logprobs"):
         cloudburst.render(HAIKU, "hi", SamplingParams(logprobs=True))
     with pytest.raises(cloudburst.UnsupportedOptionError, match="claude-opus-5-5 cannot turn thinking off"):
@@ -233,7 +267,10 @@ def test_payload_conforms_to_the_official_anthropic_types(feature: str) -> None:
 
     model, prompt, sampling, options = PAYLOADS[feature]
     body = cloudburst.render(model, prompt, sampling, options).body
+    # the SDK's types lag the wire here: the API takes these on the version cloudburst sends
+    wire_only = {key: body.pop(key) for key in ("temperature", "top_p", "top_k") if key in body}
     assert problems(body, MessageCreateParamsNonStreaming) == []
+    assert all(isinstance(value, (int, float)) for value in wire_only.values())
 
 
 def test_thinking_answer_parses_as_the_official_anthropic_message() -> None:

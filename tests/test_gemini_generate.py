@@ -64,11 +64,10 @@ PAYLOADS: dict[str, tuple[str, str | Conversation, SamplingParams, RequestOption
     "safety_and_options": (
         MODEL,
         "Hi",
-        SamplingParams(),
+        SamplingParams(top_k=40),
         RequestOptions(
             provider=GeminiOptions(
                 safety_settings=[{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}],
-                top_k=40,
                 media_resolution="MEDIA_RESOLUTION_LOW",
             )
         ),

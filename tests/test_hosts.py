@@ -86,6 +86,21 @@ def test_a_host_refuses_what_it_lacks() -> None:
     assert groq.body["parallel_tool_calls"] is False
 
 
+def test_hosts_serving_open_models_take_top_k() -> None:
+    model = cloudburst.ModelInfo(
+        id="qwen",
+        provider="together",
+        api="chat",
+        name="Qwen/Qwen3-235B",
+        context_window=8192,
+        prices=cloudburst.Prices(),
+    )
+    body = build_request(model, "Hi", SamplingParams(top_k=20), RequestOptions(), url="", api_key=None).body
+    assert body["top_k"] == 20
+    with pytest.raises(cloudburst.UnsupportedOptionError, match=r"Groq chat does not support SamplingParams\.top_k"):
+        cloudburst.render("llama-3.3-70b-versatile", "Hi", SamplingParams(top_k=20))
+
+
 def test_errors_are_classified_by_the_spoken_providers_table() -> None:
     body = {"error": {"message": "Rate limit reached", "type": "rate_limit_error", "code": None}}
     assert isinstance(cloudburst.parse("deepseek-chat", 429, {}, body).error, cloudburst.RateLimitedError)

@@ -33,7 +33,7 @@ API = "converse"
 METHOD = "POST"
 PATH = "/model/{model}/converse"
 SAMPLING: frozenset[str] = frozenset(
-    {"temperature", "top_p", "max_new_tokens", "stop", "reasoning_effort", "thinking_budget", "output_schema"}
+    {"temperature", "top_p", "top_k", "max_new_tokens", "stop", "reasoning_effort", "thinking_budget", "output_schema"}
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 Options = BedrockOptions
@@ -65,6 +65,8 @@ def build_body(
         body.setdefault("inferenceConfig", {})["temperature"] = sampling.temperature
     if sampling.top_p is not None:
         body.setdefault("inferenceConfig", {})["topP"] = sampling.top_p
+    if sampling.top_k is not None:
+        body.setdefault("additionalModelRequestFields", {})["top_k"] = sampling.top_k
     if sampling.max_new_tokens is not None:
         body.setdefault("inferenceConfig", {})["maxTokens"] = sampling.max_new_tokens
     if sampling.stop is not None:

@@ -35,6 +35,7 @@ SAMPLING: frozenset[str] = frozenset(
     {
         "temperature",
         "top_p",
+        "top_k",
         "max_new_tokens",
         "stop",
         "seed",
@@ -74,6 +75,8 @@ def build_body(
         body.setdefault("generationConfig", {})["temperature"] = sampling.temperature
     if sampling.top_p is not None:
         body.setdefault("generationConfig", {})["topP"] = sampling.top_p
+    if sampling.top_k is not None:
+        body.setdefault("generationConfig", {})["topK"] = sampling.top_k
     if sampling.max_new_tokens is not None:
         body.setdefault("generationConfig", {})["maxOutputTokens"] = sampling.max_new_tokens
     if sampling.stop is not None:
@@ -112,8 +115,6 @@ def build_body(
             )
         if provider.safety_settings is not None:
             body["safetySettings"] = json_value(provider.safety_settings)
-        if provider.top_k is not None:
-            body.setdefault("generationConfig", {})["topK"] = json_value(provider.top_k)
         if provider.presence_penalty is not None:
             body.setdefault("generationConfig", {})["presencePenalty"] = json_value(provider.presence_penalty)
         if provider.frequency_penalty is not None:
