@@ -133,6 +133,34 @@ def test_sampling_settings_are_answered_by_the_simulator(sim_env: Simulator) -> 
     assert response.ok and response.completion
 
 
+SONNET_46 = "claude-sonnet-4-6"  # adaptive thinking steered by effort, off unless asked; budgets still taken
+
+
+def test_claude_4_6_takes_a_budget_and_thinks_adaptively_for_an_effort() -> None:
+    budget = cloudburst.render(SONNET_46, "Prove it.", SamplingParams(thinking_budget=2048, max_new_tokens=8000)).body
+    assert budget["thinking"] == {"type": "enabled", "budget_tokens": 2048} and "output_config" not in budget
+    effort = cloudburst.render(SONNET_46, "Plan a trip.", SamplingParams(reasoning_effort="low")).body
+    assert (effort["thinking"], effort["output_config"]) == ({"type": "adaptive"}, {"effort": "low"})
+    off = cloudburst.render(SONNET_46, "Quick.", SamplingParams(reasoning_effort="low", thinking_budget=0)).body
+    assert (off["thinking"], off["output_config"]) == ({"type": "disabled"}, {"effort": "low"})
+    for body in (budget, effort, off):
+        MessageCreateParams.model_validate(body)
+    # thinking is off until asked for, so a temperature is taken; with an effort it thinks, and refuses it
+    assert cloudburst.render(SONNET_46, "hi", SamplingParams(temperature=0.2)).body["temperature"] == 0.2
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError,
+        match="claude-sonnet-4-6 rejects temperature while it thinks, and it thinks with reasoning_effort='low'",
+    ):
+        cloudburst.render(SONNET_46, "hi", SamplingParams(reasoning_effort="low", temperature=0.2))
+
+
+def test_an_effort_on_claude_4_6_brings_thinking_back(sim_env: Simulator) -> None:
+    client = cloudburst.LLMClient(SONNET_46, sampling=SamplingParams(reasoning_effort="medium"), progress=None)
+    (response,) = client.run(["Why do tides happen twice a day?"])
+    assert response.ok and response.thinking and response.thoughts[0].signature
+    assert response.reasoning == cloudburst.ReasoningSetting(reasoning_effort="medium")
+
+
 def test_sampling_the_api_lacks_is_refused_before_sending() -> None:
     with pytest.raises(cloudburst.UnsupportedOptionError, match="does not support logprobs"):
         cloudburst.render(HAIKU, "hi", SamplingParams(logprobs=True))

@@ -236,3 +236,9 @@ def test_sigv4_signs_each_request_with_the_credential_chain(monkeypatch: pytest.
     assert "/us-east-1/bedrock/aws4_request, SignedHeaders=" in signed["Authorization"]
     assert "X-Amz-Date" in signed and signed["content-type"] == "application/json"
     _aws._credentials.cache_clear()
+
+
+def test_an_effort_turns_adaptive_thinking_on_through_converse() -> None:
+    body = cloudburst.render("bedrock-claude-sonnet-5-5@converse", "Plan.", SamplingParams(reasoning_effort="low")).body
+    assert body["outputConfig"] == {"effort": "low"}
+    assert body["additionalModelRequestFields"] == {"thinking": {"type": "adaptive"}}

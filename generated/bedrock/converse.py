@@ -73,6 +73,7 @@ def build_body(
         body.setdefault("inferenceConfig", {})["stopSequences"] = sampling.stop
     if sampling.reasoning_effort is not None:
         body.setdefault("outputConfig", {})["effort"] = sampling.reasoning_effort
+        body.setdefault("additionalModelRequestFields", {})["thinking"] = {"type": "adaptive"}
     if sampling.thinking_budget in (0, "none"):
         body.setdefault("additionalModelRequestFields", {})["thinking"] = {"type": "disabled"}
     elif sampling.thinking_budget is not None:

@@ -74,6 +74,7 @@ def build_body(
         body["stop_sequences"] = sampling.stop
     if sampling.reasoning_effort is not None:
         body.setdefault("output_config", {})["effort"] = sampling.reasoning_effort
+        body["thinking"] = {"type": "adaptive"}
     if sampling.output_schema is not None:
         body.setdefault("output_config", {})["format"] = {
             "type": "json_schema",
