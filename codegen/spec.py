@@ -263,6 +263,8 @@ class OptionField(SpecModel):
     doc: str
     supported_by: list[str] | None = None
     """Providers that accept it, when not every provider of this API does (compatible hosts)."""
+    values: list[str] | None = None
+    """The values this API takes, where they are not the schema's (a host's own service tiers)."""
 
 
 class ToolsMap(SpecModel):
@@ -505,3 +507,5 @@ class HostSpec(ServiceSpec):
     accepted by the mapping check though the provider's schema lacks them."""
     options: list[Identifier] = []
     """Which of the spoken API's provider options the host takes; the others are refused."""
+    option_values: dict[Identifier, list[str]] = {}
+    """Options (of `options`) whose values the host narrows or replaces: the values it takes."""

@@ -953,6 +953,7 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=262144,
         prices=Prices(input=0.15, output=0.6, batch_discount=0.5),
         capabilities=("images", "tools", "json_mode", "structured_output", "batch", "files"),
+        reasoning=Reasoning(control="effort", values=("none", "high"), can_disable=True, default_on=False),
     ),
     ModelInfo(
         id="codestral-latest",
