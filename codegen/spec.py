@@ -214,6 +214,9 @@ class LogprobsMap(SpecModel):
     token: str = "token"
     logprob: str = "logprob"
     top: str = "top_logprobs"
+    top_path: str | None = None
+    """Where the alternatives are a list beside the tokens' own, one entry per token holding
+    them in `top` (Gemini's topCandidates); unset, `top` is a field of each token."""
 
 
 class OutputMap(SpecModel):
