@@ -164,9 +164,13 @@ class MessagesMap(SpecModel):
     role_parts: dict[Role, dict[PartKind, Any]] = {}
     """Templates that replace `parts` in one role's messages (OpenAI Responses: an assistant's
     text is `output_text`, a user's `input_text`)."""
-    tool_result_content: Literal["text", "parts"] = "text"
+    tool_result_content: Literal["text", "parts", "blocks"] = "text"
     """What a tool result's `$content` may be: `text` only (a result with images is refused),
-    or `parts`: the text, or a list of this API's own parts when the result has images."""
+    `parts`: the text, or a list of this API's own parts when the result has images, or
+    `blocks`: always a list of this API's own parts, its text one of them (Converse)."""
+    formats: dict[str, str] = {}
+    """Media type -> the name this API gives `$format` (Converse: text/plain is `txt`);
+    unlisted: the media type's subtype (`png`)."""
     items: list[PartKind] = []
     """Part kinds that are entries of the message list themselves, not parts of a message
     (OpenAI Responses: function calls and their outputs)."""
@@ -305,8 +309,9 @@ class CacheMap(SpecModel):
     """Prompt-cache breakpoints set by the caller's pattern: the marker goes on the last block
     of each region the pattern names (system, tools, recent user messages)."""
 
-    field: str
-    """Block field that carries the marker (`cache_control`)."""
+    field: str | None = None
+    """Block field that carries the marker (`cache_control`); null: the marker is a block of
+    its own, after the region's last (Converse's `cachePoint`)."""
     marker: Any
     """JSON template of the marker; `$ttl` is the requested lifetime."""
 
