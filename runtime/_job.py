@@ -96,7 +96,7 @@ def prepare(client: LLMClient, index: int, item: PromptLike, models: Iterable[Mo
                 if not estimate.plain:
                     check_request(model, conversation, sampling, options)
             if options is not client.options:
-                check_provider_options(list(models), options)
+                check_provider_options(client.models, options)
         except ConfigurationError as exc:
             where = f"prompt {index}" + (f" (id {prompt_id})" if prompt_id is not None else "")
             return refused(index, prompt_id, InputError(f"{where}: {exc}"))

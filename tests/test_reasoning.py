@@ -114,6 +114,9 @@ def test_provider_options_for_several_providers_each_go_to_their_own(sim_env: Si
     # a Prompt may carry its own, for several providers too
     own = Prompt("Hi", options=RequestOptions(provider=[OpenAIOptions(), AnthropicOptions()]))
     assert client.run([own])[0].ok
+    # and one for none of the job's models is that prompt's InputError, nothing sent
+    stray = client.run([Prompt("Hi", options=RequestOptions(provider=GeminiOptions()))])[0]
+    assert isinstance(stray.error, cloudburst.InputError) and "GeminiOptions applies to none" in str(stray.error)
 
 
 def test_provider_options_that_apply_to_no_model_are_refused() -> None:
