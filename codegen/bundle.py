@@ -389,11 +389,12 @@ def check_api(
         )
     if output.logprobs is not None:
         lp = output.logprobs
+        top_from = lp.top_path or lp.path
         for key, path in (
             ("path", lp.path),
             ("token", f"{lp.path}.0.{lp.token}"),
             ("logprob", f"{lp.path}.0.{lp.logprob}"),
-            ("top", f"{lp.path}.0.{lp.top}.0.{lp.token}"),
+            ("top_path" if lp.top_path else "top", f"{top_from}.0.{lp.top}.0.{lp.token}"),
         ):
             response_path(path, (*base, "output", "logprobs", key))
     if output.blocks is not None:

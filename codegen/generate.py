@@ -14,7 +14,8 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from codegen import pyexpr
 from codegen.bundle import ProviderBundle, load_provider, load_registry
 from codegen.errors import Problem, SpecError
 from codegen.hosts import HOSTS_FOLDER, Host, load_hosts, resolve_extends
-from codegen.schema_paths import REF_PREFIX, schema_at, split_path
+from codegen.schema_paths import REF_PREFIX, Schemas, deref, schema_at, split_path
 from codegen.spec import ApiSpec, FirstOf, ModelsSpec, ProviderSpec
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
@@ -129,7 +130,9 @@ def render_all(specs: Path) -> dict[str, str]:
         raise SpecError(problems)
     files: dict[str, str] = {
         "registry.py": _jinja.get_template("registry.py.jinja").render(
-            header=header(["specs/models.yaml"], "registry.py.jinja"), models=registry.models
+            header=header(["specs/models.yaml"], "registry.py.jinja"),
+            models=registry.models,
+            effort_budgets=registry.effort_budgets.model_dump(),
         )
     }
     options = _all_option_classes(bundles, hosts)
@@ -175,6 +178,11 @@ def render_adapter(
         api=api,
         options_package=package,
         unsupported_options=[option for option in shared if option not in api.options],
+        option_values={
+            option: info.allowed[(provider.name, api_name)]
+            for option, info in shared.items()
+            if (provider.name, api_name) in info.allowed
+        },
     )
 
 
@@ -213,6 +221,10 @@ class OptionInfo:
     doc: str
     supported_by: list[str]
     apis: list[str]
+    widened: bool = False
+    """A host replaced the field's values, so the field takes theirs too."""
+    allowed: dict[tuple[str, str], tuple[Any, ...]] = field(default_factory=dict)
+    """For a widened field: (provider, API) -> the values that API takes, checked by it."""
 
 
 OptionClasses = dict[str, dict[str, dict[str, OptionInfo]]]
@@ -221,20 +233,32 @@ OptionClasses = dict[str, dict[str, dict[str, OptionInfo]]]
 
 def _all_option_classes(bundles: list[ProviderBundle], hosts: list[Host]) -> OptionClasses:
     """Every provider's options models; a field's `supported_by` also names the hosts and the
-    providers whose APIs extend it and take it."""
+    providers whose APIs extend it and take it. A field whose values a host replaces takes
+    those values too, and each API using it then checks the values it takes itself."""
     classes = {bundle.provider.name: _option_classes(bundle) for bundle in bundles}
-    users = [(host.provider.name, host.base.provider.name, host.api) for host in hosts]
-    users += [
-        (bundle.provider.name, bundle.options_packages[name], api)
+    every = [(host.provider.name, host.api_name, host.base.provider.name, host.api) for host in hosts]
+    every += [
+        (bundle.provider.name, name, bundle.options_packages[name], api)
         for bundle in bundles
         for name, api in bundle.apis.items()
-        if bundle.options_packages[name] != bundle.provider.name
     ]
-    for user, owner, api in users:
-        for option in api.options:
-            supported_by = classes[owner][api.options_class or ""][option].supported_by
-            if user not in supported_by:
-                supported_by.append(user)
+    for user, _, owner, api in every:
+        for option, spec_field in api.options.items():
+            info = classes[owner][api.options_class or ""][option]
+            if user != owner and user not in info.supported_by:
+                info.supported_by.append(user)
+            if spec_field.values is not None:
+                values = "Literal[" + ", ".join(pyexpr.literal(v) for v in spec_field.values) + "]"
+                kinds = [kind for kind in info.annotation.split(" | ") if kind != "None"]
+                info.annotation = _optional(" | ".join([*kinds, values]))
+                info.widened = True
+    schemas = {bundle.provider.name: bundle.schemas for bundle in bundles}
+    for user, api_name, owner, api in every:
+        for option, spec_field in api.options.items():
+            info = classes[owner][api.options_class or ""][option]
+            if info.widened:
+                node = schema_at(schemas[owner], api.request, split_path(spec_field.path)) or {}
+                info.allowed[(user, api_name)] = tuple(spec_field.values or _enum(schemas[owner], node))
     return classes
 
 
@@ -262,6 +286,15 @@ def _option_classes(bundle: ProviderBundle) -> dict[str, dict[str, OptionInfo]]:
         for info in fields.values():
             info.annotation = _optional(info.annotation)
     return classes
+
+
+def _enum(schemas: Schemas, node: Mapping[str, Any]) -> list[Any]:
+    """The values a schema allows, through references and alternatives (null left out)."""
+    node = deref(schemas, node)
+    values = [v for v in node.get("enum", ()) if v is not None]
+    for branch in node.get("anyOf", node.get("oneOf", ())):
+        values += [v for v in _enum(schemas, branch) if v not in values]
+    return values
 
 
 def _optional(annotation: str) -> str:

@@ -88,11 +88,17 @@ def extend(
     for option in extension.options:
         if option not in base_api.options:
             problems.append(spec.problem((*loc, "options"), f"{target} has no option {option!r}"))
+    for option, values in getattr(extension, "option_values", {}).items():
+        if option not in merged["options"]:
+            problems.append(
+                spec.problem((*loc, "option_values", option), f"{option!r} is not among the host's options")
+            )
+        else:
+            merged["options"][option] = {**merged["options"][option], "values": values}
     lines = _ChangeLines(spec, merged, (*loc, "changes"), (*loc, target_key))
     api = parse_model(ApiSpec, lines, problems)
     if api is None:
         return None
-    request_fields = extension.request_fields if isinstance(extension, ExtendsSpec) else []
     check_api(
         api_name,
         api,
@@ -100,7 +106,7 @@ def extend(
         base.schemas,
         problems,
         known_response_paths=frozenset(extension.response_fields),
-        known_request_paths=frozenset(request_fields),
+        known_request_paths=frozenset(extension.request_fields),
     )
     return base, api_name, api
 

@@ -220,9 +220,13 @@ class MessagesMap(SpecModel):
     role_parts: dict[Role, dict[PartKind, Any]] = {}
     """Templates that replace `parts` in one role's messages (OpenAI Responses: an assistant's
     text is `output_text`, a user's `input_text`)."""
-    tool_result_content: Literal["text", "parts"] = "text"
+    tool_result_content: Literal["text", "parts", "blocks"] = "text"
     """What a tool result's `$content` may be: `text` only (a result with images is refused),
-    or `parts`: the text, or a list of this API's own parts when the result has images."""
+    `parts`: the text, or a list of this API's own parts when the result has images, or
+    `blocks`: always a list of this API's own parts, its text one of them (Converse)."""
+    formats: dict[str, str] = {}
+    """Media type -> the name this API gives `$format` (Converse: text/plain is `txt`);
+    unlisted: the media type's subtype (`png`)."""
     items: list[PartKind] = []
     """Part kinds that are entries of the message list themselves, not parts of a message
     (OpenAI Responses: function calls and their outputs)."""
@@ -278,6 +282,9 @@ class LogprobsMap(SpecModel):
     token: str = "token"
     logprob: str = "logprob"
     top: str = "top_logprobs"
+    top_path: str | None = None
+    """Where the alternatives are a list beside the tokens' own, one entry per token holding
+    them in `top` (Gemini's topCandidates); unset, `top` is a field of each token."""
 
 
 class OutputMap(SpecModel):
@@ -332,6 +339,8 @@ class OptionField(SpecModel):
     doc: str
     supported_by: list[str] | None = None
     """Providers that accept it, when not every provider of this API does (compatible hosts)."""
+    values: list[str] | None = None
+    """The values this API takes, where they are not the schema's (a host's own service tiers)."""
 
 
 class ToolsMap(SpecModel):
@@ -369,8 +378,9 @@ class CacheMap(SpecModel):
     """Prompt-cache breakpoints set by the caller's pattern: the marker goes on the last block
     of each region the pattern names (system, tools, recent user messages)."""
 
-    field: str
-    """Block field that carries the marker (`cache_control`)."""
+    field: str | None = None
+    """Block field that carries the marker (`cache_control`); null: the marker is a block of
+    its own, after the region's last (Converse's `cachePoint`)."""
     marker: Any
     """JSON template of the marker; `$ttl` is the requested lifetime."""
 
@@ -478,6 +488,14 @@ class Prices(SpecModel):
     tiers: list[PriceTier] = []
 
 
+class SamplingBound(SpecModel):
+    """A sampling setting the model takes only within [min, max]."""
+
+    setting: SamplingField
+    min: float
+    max: float
+
+
 class Reasoning(SpecModel):
     control: Literal["effort", "budget", "level"]
     """How thinking is steered: an effort name, a token budget, or a thinking level."""
@@ -487,8 +505,12 @@ class Reasoning(SpecModel):
     can_disable: bool = False
     default_on: bool = True
     """Whether the model thinks when not asked to (Anthropic's budget models do not)."""
+    takes_budget: bool = False
+    """An effort model that also takes a thinking_budget as it is (Claude 4.6's deprecated budgets)."""
     rejects: list[SamplingField] = []
     """Sampling settings the model refuses while it thinks."""
+    bounds: list[SamplingBound] = []
+    """Settings it takes while it thinks only within bounds (Claude: top_p from 0.95 to 1)."""
 
 
 class RateLimitTier(SpecModel):
@@ -510,6 +532,12 @@ class ModelSpec(SpecModel):
     max_output_tokens: int | None = Field(None, gt=0)
     prices: Prices
     capabilities: list[Capability] = []
+    refuses: list[SamplingField] = []
+    """Sampling settings the model refuses on every request (Claude 4.7 on: temperature, top_p, top_k)."""
+    refuses_together: list[list[SamplingField]] = []
+    """Settings it refuses when given together (Claude 4.5 and 4.6: temperature with top_p)."""
+    bounds: list[SamplingBound] = []
+    """Settings it takes only within bounds narrower than SamplingParams' (Claude: temperature up to 1)."""
     reasoning: Reasoning | None = None
     rate_limits: RateLimitTier | None = None
     dimensions: int | None = Field(None, gt=0)
@@ -517,7 +545,19 @@ class ModelSpec(SpecModel):
     """Where the model is served, for providers whose URL names a region (Bedrock)."""
 
 
+class EffortBudgets(SpecModel):
+    """The thinking_budget each reasoning_effort stands for, on a model of the other control."""
+
+    minimal: int = Field(gt=0)
+    low: int = Field(gt=0)
+    medium: int = Field(gt=0)
+    high: int = Field(gt=0)
+    xhigh: int = Field(gt=0)
+    max: int = Field(gt=0)
+
+
 class ModelsSpec(SpecModel):
+    effort_budgets: EffortBudgets
     models: dict[str, ModelSpec]
 
 
@@ -539,8 +579,13 @@ class HostSpec(ServiceSpec):
     changes: dict[str, Any] = {}
     """Merged into that API's mapping: a mapping merges key by key, anything else replaces,
     and null removes (a sampling setting removed is refused before sending)."""
+    request_fields: list[str] = []
+    """Request paths the host adds to the spoken API's body (`top_k`), accepted by the mapping
+    check though the provider's schema lacks them."""
     response_fields: list[str] = []
     """Answer paths the host adds to the spoken API's response (`choices.0.message.reasoning`),
     accepted by the mapping check though the provider's schema lacks them."""
     options: list[Identifier] = []
     """Which of the spoken API's provider options the host takes; the others are refused."""
+    option_values: dict[Identifier, list[str]] = {}
+    """Options (of `options`) whose values the host narrows or replaces: the values it takes."""

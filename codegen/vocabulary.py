@@ -12,6 +12,7 @@ from typing import Literal
 SamplingField = Literal[
     "temperature",
     "top_p",
+    "top_k",
     "max_new_tokens",
     "stop",
     "seed",

@@ -4,7 +4,17 @@
 
 from __future__ import annotations
 
-from cloudburst._models import ModelInfo, Prices, PriceTier, RateLimitTier, Reasoning
+from cloudburst._models import ModelInfo, Prices, PriceTier, RateLimitTier, Reasoning, SamplingBound
+
+EFFORT_BUDGETS: dict[str, int] = {
+    "minimal": 1024,
+    "low": 2048,
+    "medium": 8192,
+    "high": 16384,
+    "xhigh": 32768,
+    "max": 65536,
+}
+"""The thinking_budget each reasoning_effort stands for (models.yaml `effort_budgets`)."""
 
 MODELS: tuple[ModelInfo, ...] = (
     ModelInfo(
@@ -459,9 +469,8 @@ MODELS: tuple[ModelInfo, ...] = (
             input=8.0, cached_input=0.8, cache_write=10.0, cache_write_1h=16.0, output=40.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
-        reasoning=Reasoning(
-            control="effort", values=("low", "medium", "high", "xhigh", "max"), rejects=("temperature", "top_p")
-        ),
+        refuses=("temperature", "top_p", "top_k"),
+        reasoning=Reasoning(control="effort", values=("low", "medium", "high", "xhigh", "max")),
     ),
     ModelInfo(
         id="claude-opus-5-5",
@@ -474,9 +483,8 @@ MODELS: tuple[ModelInfo, ...] = (
             input=4.0, cached_input=0.2, cache_write=5.0, cache_write_1h=8.0, output=20.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
-        reasoning=Reasoning(
-            control="effort", values=("low", "medium", "high", "xhigh", "max"), rejects=("temperature", "top_p")
-        ),
+        refuses=("temperature", "top_p", "top_k"),
+        reasoning=Reasoning(control="effort", values=("low", "medium", "high", "xhigh", "max")),
     ),
     ModelInfo(
         id="claude-opus-5",
@@ -489,12 +497,9 @@ MODELS: tuple[ModelInfo, ...] = (
             input=5.0, cached_input=0.5, cache_write=6.25, cache_write_1h=10.0, output=25.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses=("temperature", "top_p", "top_k"),
         reasoning=Reasoning(
-            control="effort",
-            values=("low", "medium", "high", "xhigh", "max"),
-            can_disable=True,
-            default_on=False,
-            rejects=("temperature", "top_p"),
+            control="effort", values=("low", "medium", "high", "xhigh", "max"), can_disable=True, default_on=False
         ),
     ),
     ModelInfo(
@@ -508,12 +513,9 @@ MODELS: tuple[ModelInfo, ...] = (
             input=2.0, cached_input=0.2, cache_write=2.5, cache_write_1h=4.0, output=10.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses=("temperature", "top_p", "top_k"),
         reasoning=Reasoning(
-            control="effort",
-            values=("low", "medium", "high", "xhigh", "max"),
-            can_disable=True,
-            default_on=False,
-            rejects=("temperature", "top_p"),
+            control="effort", values=("low", "medium", "high", "xhigh", "max"), can_disable=True, default_on=False
         ),
     ),
     ModelInfo(
@@ -527,12 +529,9 @@ MODELS: tuple[ModelInfo, ...] = (
             input=2.0, cached_input=0.2, cache_write=2.5, cache_write_1h=4.0, output=10.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses=("temperature", "top_p", "top_k"),
         reasoning=Reasoning(
-            control="effort",
-            values=("low", "medium", "high", "xhigh", "max"),
-            can_disable=True,
-            default_on=False,
-            rejects=("temperature", "top_p"),
+            control="effort", values=("low", "medium", "high", "xhigh", "max"), can_disable=True, default_on=False
         ),
     ),
     ModelInfo(
@@ -552,12 +551,9 @@ MODELS: tuple[ModelInfo, ...] = (
             tiers=(PriceTier(above=100000, input=0.5, output=2.5, cached_input=0.05),),
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses=("temperature", "top_p", "top_k"),
         reasoning=Reasoning(
-            control="effort",
-            values=("low", "medium", "high", "xhigh", "max"),
-            can_disable=True,
-            default_on=False,
-            rejects=("temperature", "top_p"),
+            control="effort", values=("low", "medium", "high", "xhigh", "max"), can_disable=True, default_on=False
         ),
     ),
     ModelInfo(
@@ -571,12 +567,9 @@ MODELS: tuple[ModelInfo, ...] = (
             input=5.0, cached_input=0.5, cache_write=6.25, cache_write_1h=10.0, output=25.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses=("temperature", "top_p", "top_k"),
         reasoning=Reasoning(
-            control="effort",
-            values=("low", "medium", "high", "xhigh", "max"),
-            can_disable=True,
-            default_on=False,
-            rejects=("temperature",),
+            control="effort", values=("low", "medium", "high", "xhigh", "max"), can_disable=True, default_on=False
         ),
     ),
     ModelInfo(
@@ -590,12 +583,17 @@ MODELS: tuple[ModelInfo, ...] = (
             input=5.0, cached_input=0.5, cache_write=6.25, cache_write_1h=10.0, output=25.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses_together=(("temperature", "top_p"),),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
         reasoning=Reasoning(
             control="effort",
             values=("low", "medium", "high", "max"),
+            budget_min=1024,
             can_disable=True,
             default_on=False,
-            rejects=("temperature",),
+            takes_budget=True,
+            rejects=("temperature", "top_k"),
+            bounds=(SamplingBound(setting="top_p", min=0.95, max=1.0),),
         ),
     ),
     ModelInfo(
@@ -615,12 +613,17 @@ MODELS: tuple[ModelInfo, ...] = (
             tiers=(PriceTier(above=200000, input=6.0, output=22.5, cached_input=0.6),),
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses_together=(("temperature", "top_p"),),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
         reasoning=Reasoning(
             control="effort",
             values=("low", "medium", "high", "max"),
+            budget_min=1024,
             can_disable=True,
             default_on=False,
-            rejects=("temperature",),
+            takes_budget=True,
+            rejects=("temperature", "top_k"),
+            bounds=(SamplingBound(setting="top_p", min=0.95, max=1.0),),
         ),
     ),
     ModelInfo(
@@ -635,8 +638,15 @@ MODELS: tuple[ModelInfo, ...] = (
             input=1.0, cached_input=0.1, cache_write=1.25, cache_write_1h=2.0, output=5.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses_together=(("temperature", "top_p"),),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
         reasoning=Reasoning(
-            control="budget", budget_min=1024, can_disable=True, default_on=False, rejects=("temperature",)
+            control="budget",
+            budget_min=1024,
+            can_disable=True,
+            default_on=False,
+            rejects=("temperature", "top_k"),
+            bounds=(SamplingBound(setting="top_p", min=0.95, max=1.0),),
         ),
     ),
     ModelInfo(
@@ -651,8 +661,15 @@ MODELS: tuple[ModelInfo, ...] = (
             input=5.0, cached_input=0.5, cache_write=6.25, cache_write_1h=10.0, output=25.0, batch_discount=0.5
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses_together=(("temperature", "top_p"),),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
         reasoning=Reasoning(
-            control="budget", budget_min=1024, can_disable=True, default_on=False, rejects=("temperature",)
+            control="budget",
+            budget_min=1024,
+            can_disable=True,
+            default_on=False,
+            rejects=("temperature", "top_k"),
+            bounds=(SamplingBound(setting="top_p", min=0.95, max=1.0),),
         ),
     ),
     ModelInfo(
@@ -673,8 +690,15 @@ MODELS: tuple[ModelInfo, ...] = (
             tiers=(PriceTier(above=200000, input=6.0, output=22.5, cached_input=0.6),),
         ),
         capabilities=("images", "pdfs", "tools", "structured_output", "batch", "files"),
+        refuses_together=(("temperature", "top_p"),),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
         reasoning=Reasoning(
-            control="budget", budget_min=1024, can_disable=True, default_on=False, rejects=("temperature",)
+            control="budget",
+            budget_min=1024,
+            can_disable=True,
+            default_on=False,
+            rejects=("temperature", "top_k"),
+            bounds=(SamplingBound(setting="top_p", min=0.95, max=1.0),),
         ),
     ),
     ModelInfo(
@@ -686,9 +710,8 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=128000,
         prices=Prices(input=4.0, cached_input=0.2, cache_write=5.0, output=20.0, batch_discount=0.5),
         capabilities=("images", "pdfs", "tools", "batch"),
-        reasoning=Reasoning(
-            control="effort", values=("low", "medium", "high", "xhigh", "max"), rejects=("temperature", "top_p")
-        ),
+        refuses=("temperature", "top_p", "top_k"),
+        reasoning=Reasoning(control="effort", values=("low", "medium", "high", "xhigh", "max")),
     ),
     ModelInfo(
         id="bedrock-claude-sonnet-5-5",
@@ -699,12 +722,9 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=128000,
         prices=Prices(input=2.0, cached_input=0.2, cache_write=2.5, output=10.0, batch_discount=0.5),
         capabilities=("images", "pdfs", "tools", "batch"),
+        refuses=("temperature", "top_p", "top_k"),
         reasoning=Reasoning(
-            control="effort",
-            values=("low", "medium", "high", "xhigh", "max"),
-            can_disable=True,
-            default_on=False,
-            rejects=("temperature", "top_p"),
+            control="effort", values=("low", "medium", "high", "xhigh", "max"), can_disable=True, default_on=False
         ),
     ),
     ModelInfo(
@@ -723,12 +743,9 @@ MODELS: tuple[ModelInfo, ...] = (
             tiers=(PriceTier(above=100000, input=0.5, output=2.5),),
         ),
         capabilities=("images", "pdfs", "tools", "batch"),
+        refuses=("temperature", "top_p", "top_k"),
         reasoning=Reasoning(
-            control="effort",
-            values=("low", "medium", "high", "xhigh", "max"),
-            can_disable=True,
-            default_on=False,
-            rejects=("temperature", "top_p"),
+            control="effort", values=("low", "medium", "high", "xhigh", "max"), can_disable=True, default_on=False
         ),
     ),
     ModelInfo(
@@ -741,8 +758,15 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=64000,
         prices=Prices(input=5.0, cached_input=0.5, cache_write=6.25, output=25.0, batch_discount=0.5),
         capabilities=("images", "pdfs", "tools", "batch"),
+        refuses_together=(("temperature", "top_p"),),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
         reasoning=Reasoning(
-            control="budget", budget_min=1024, can_disable=True, default_on=False, rejects=("temperature",)
+            control="budget",
+            budget_min=1024,
+            can_disable=True,
+            default_on=False,
+            rejects=("temperature", "top_k"),
+            bounds=(SamplingBound(setting="top_p", min=0.95, max=1.0),),
         ),
     ),
     ModelInfo(
@@ -755,8 +779,15 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=64000,
         prices=Prices(input=3.0, cached_input=0.3, cache_write=3.75, output=15.0, batch_discount=0.5),
         capabilities=("images", "pdfs", "tools", "batch"),
+        refuses_together=(("temperature", "top_p"),),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
         reasoning=Reasoning(
-            control="budget", budget_min=1024, can_disable=True, default_on=False, rejects=("temperature",)
+            control="budget",
+            budget_min=1024,
+            can_disable=True,
+            default_on=False,
+            rejects=("temperature", "top_k"),
+            bounds=(SamplingBound(setting="top_p", min=0.95, max=1.0),),
         ),
     ),
     ModelInfo(
@@ -769,8 +800,15 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=64000,
         prices=Prices(input=1.0, cached_input=0.1, cache_write=1.25, output=5.0, batch_discount=0.5),
         capabilities=("images", "pdfs", "tools", "batch"),
+        refuses_together=(("temperature", "top_p"),),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
         reasoning=Reasoning(
-            control="budget", budget_min=1024, can_disable=True, default_on=False, rejects=("temperature",)
+            control="budget",
+            budget_min=1024,
+            can_disable=True,
+            default_on=False,
+            rejects=("temperature", "top_k"),
+            bounds=(SamplingBound(setting="top_p", min=0.95, max=1.0),),
         ),
     ),
     ModelInfo(
@@ -848,7 +886,17 @@ MODELS: tuple[ModelInfo, ...] = (
         context_window=1048576,
         max_output_tokens=65536,
         prices=Prices(input=0.3, cached_input=0.03, output=2.5, batch_discount=0.5),
-        capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files", "audio"),
+        capabilities=(
+            "images",
+            "pdfs",
+            "tools",
+            "json_mode",
+            "structured_output",
+            "logprobs",
+            "batch",
+            "files",
+            "audio",
+        ),
         reasoning=Reasoning(control="budget", budget_min=0, budget_max=24576, can_disable=True),
     ),
     ModelInfo(
@@ -859,7 +907,17 @@ MODELS: tuple[ModelInfo, ...] = (
         context_window=1048576,
         max_output_tokens=65536,
         prices=Prices(input=0.1, cached_input=0.01, output=0.4, batch_discount=0.5),
-        capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files", "audio"),
+        capabilities=(
+            "images",
+            "pdfs",
+            "tools",
+            "json_mode",
+            "structured_output",
+            "logprobs",
+            "batch",
+            "files",
+            "audio",
+        ),
         reasoning=Reasoning(control="budget", budget_min=512, budget_max=24576, can_disable=True),
     ),
     ModelInfo(
@@ -915,6 +973,7 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=262144,
         prices=Prices(input=0.15, cached_input=0.015, output=0.6, batch_discount=0.5),
         capabilities=("images", "tools", "json_mode", "structured_output", "batch", "files"),
+        reasoning=Reasoning(control="effort", values=("none", "high"), can_disable=True, default_on=False),
     ),
     ModelInfo(
         id="codestral-latest",

@@ -43,7 +43,7 @@ from cloudburst._prompt import Completed, InvalidPrompt, Prompt
 from cloudburst._registry import get_model, register_model
 from cloudburst._render import RenderedRequest, parse, render
 from cloudburst._response import APIResponse, TokenLogprob, Usage
-from cloudburst._sampling import SamplingParams
+from cloudburst._sampling import ReasoningSetting, SamplingParams
 from cloudburst._sim import SimConfig, Simulator
 from cloudburst._status import StatusTracker
 from cloudburst._tools import Tool, ToolCall
@@ -111,6 +111,7 @@ __all__ = [
     "RateLimitedError",
     "RateLimits",
     "Reasoning",
+    "ReasoningSetting",
     "RedisLimiter",
     "RenderedRequest",
     "RequestOptions",

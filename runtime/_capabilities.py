@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from cloudburst._conversation import Conversation, Document, Image
 from cloudburst._errors import ConfigurationError, UnsupportedContentError, UnsupportedOptionError
-from cloudburst._models import ModelInfo
+from cloudburst._models import ModelInfo, SamplingBound
 from cloudburst._options import RequestOptions
+from cloudburst._reasoning import for_model
 from cloudburst._sampling import SamplingParams
 from cloudburst._wire import is_set
 from cloudburst.generated import APIS
@@ -45,6 +46,7 @@ def check_request(
         raise UnsupportedOptionError(
             f"max_new_tokens={sampling.max_new_tokens} exceeds {model.id}'s limit of {model.max_output_tokens}"
         )
+    _check_sampling(model, sampling)
     _check_reasoning(model, sampling)
     if options is not None:
         _check_tools(model, options)
@@ -60,6 +62,26 @@ def _check_tools(model: ModelInfo, options: RequestOptions) -> None:
         )
 
 
+def _check_sampling(model: ModelInfo, sampling: SamplingParams) -> None:
+    """The sampling settings the model refuses always, together, or outside its bounds."""
+    for setting in model.refuses:
+        if is_set(getattr(sampling, setting)):
+            raise UnsupportedOptionError(f"{model.id} refuses {setting} on every request")
+    for group in model.refuses_together:
+        if all(is_set(getattr(sampling, setting)) for setting in group):
+            raise UnsupportedOptionError(f"{model.id} takes one of {' and '.join(group)}, not both")
+    _check_bounds(model, sampling, model.bounds, "")
+
+
+def _check_bounds(model: ModelInfo, sampling: SamplingParams, bounds: tuple[SamplingBound, ...], when: str) -> None:
+    for bound in bounds:
+        value = getattr(sampling, bound.setting)
+        if value is not None and not bound.min <= value <= bound.max:
+            raise UnsupportedOptionError(
+                f"{model.id} takes {bound.setting} from {bound.min} to {bound.max}{when}, not {value}"
+            )
+
+
 def _default_max_new_tokens(model: ModelInfo) -> int | None:
     """What the model's API sends when max_new_tokens is unset (Anthropic: a fixed default)."""
     adapter = APIS.get((model.provider, model.api))
@@ -67,22 +89,21 @@ def _default_max_new_tokens(model: ModelInfo) -> int | None:
 
 
 def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
+    """Checks the reasoning intent as the model gets it (see `_reasoning`)."""
+    sampling, sent = for_model(model, sampling)
     effort, budget = sampling.reasoning_effort, sampling.thinking_budget
     reasoning = model.reasoning
     if reasoning is None:
         if effort not in (None, "none") or budget not in (None, 0):
             raise UnsupportedOptionError(f"{model.id} is not a reasoning model; drop reasoning_effort/thinking_budget")
         return
-    if effort is not None and reasoning.control == "budget":
-        raise UnsupportedOptionError(f"{model.id} takes a thinking_budget (tokens), not a reasoning_effort")
-    if budget is not None and reasoning.control != "budget":
-        raise UnsupportedOptionError(f"{model.id} takes a reasoning_effort, not a thinking_budget")
+    asked = f" ({sent.mapped_from} as the registry maps it)" if sent is not None and sent.mapped_from else ""
+    if (effort == "none" or budget == 0) and not reasoning.can_disable:
+        raise UnsupportedOptionError(f"{model.id} cannot turn thinking off{asked}")
     if effort is not None and reasoning.values is not None and effort not in reasoning.values:
         raise UnsupportedOptionError(
             f"{model.id} accepts reasoning_effort in {', '.join(reasoning.values)}, not {effort!r}"
         )
-    if budget == 0 and not reasoning.can_disable:
-        raise UnsupportedOptionError(f"{model.id} cannot turn thinking off (thinking_budget=0)")
     if budget:
         if reasoning.budget_min is not None and budget < reasoning.budget_min:
             raise UnsupportedOptionError(f"{model.id} needs thinking_budget >= {reasoning.budget_min}, got {budget}")
@@ -92,11 +113,19 @@ def _check_reasoning(model: ModelInfo, sampling: SamplingParams) -> None:
         if limit is not None and limit <= budget:
             where = "max_new_tokens" if sampling.max_new_tokens else f"the default max_new_tokens of {model.id}"
             raise UnsupportedOptionError(
-                f"{where} ({limit}) must exceed thinking_budget ({budget}): the budget is part of the output"
+                f"{where} ({limit}) must exceed thinking_budget ({budget}){asked}: the budget is part of the output"
             )
     disabled = effort == "none" or budget == 0
     thinking = not disabled and (reasoning.default_on or effort is not None or bool(budget))
     if thinking:
+        cause = (
+            f"with reasoning_effort={effort!r}"
+            if effort is not None
+            else f"with thinking_budget={budget}"
+            if budget
+            else "by default"
+        )
         for setting in reasoning.rejects:
             if is_set(getattr(sampling, setting, None)):
-                raise UnsupportedOptionError(f"{model.id} rejects {setting} while it thinks")
+                raise UnsupportedOptionError(f"{model.id} rejects {setting} while it thinks, and it thinks {cause}")
+        _check_bounds(model, sampling, reasoning.bounds, f" while it thinks (it thinks {cause})")

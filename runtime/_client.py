@@ -37,7 +37,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._progress import Display, ProgressKind, open_display
 from cloudburst._prompt import Completed, PromptLike
 from cloudburst._registry import get_model
-from cloudburst._render import adapter_for
+from cloudburst._render import adapter_for, check_provider_options
 from cloudburst._render import base_url as default_base_url
 from cloudburst._response import APIResponse
 from cloudburst._route import Route
@@ -148,6 +148,7 @@ class LLMClient:
         self._routes: dict[tuple[str, int, int], tuple[Route, SamplingParams, RequestOptions]] = {}
         for model in self.models:
             self.route(model, self.sampling, self.options)
+        check_provider_options(self.models, self.options)
         self.cache = open_cache(cache)
         self.files = FileUploads(
             file_uploads or default_file_uploads(), self.limiter, self.retry, self.timeouts, self.rng

@@ -152,7 +152,7 @@ class ToolResult:
             "content": self.content,
             "name": self.name,
             "is_error": True if self.is_error else None,
-            "status": "error" if self.is_error else "success",
+            "status": "error" if self.is_error else None,
         }
 
 

@@ -31,7 +31,7 @@ from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
 from cloudburst._prompt import Completed, InvalidPrompt, Prompt, PromptLike
-from cloudburst._render import parse
+from cloudburst._render import check_provider_options, parse
 from cloudburst._response import APIResponse, Usage
 from cloudburst._retry import FINAL, decide, invalid_json
 from cloudburst._route import Estimate, Route
@@ -103,6 +103,8 @@ def prepare(client: LLMClient, index: int, item: PromptLike, models: Iterable[Mo
                     check_request(model, conversation, sampling, options)
                 if files:
                     check_files(route, conversation, client.files.strategy)
+            if options is not client.options:
+                check_provider_options(client.models, options)
         except ConfigurationError as exc:
             where = f"prompt {index}" + (f" (id {prompt_id})" if prompt_id is not None else "")
             return refused(index, prompt_id, InputError(f"{where}: {exc}"))
@@ -266,6 +268,7 @@ class Job:
             attempt += 1
             route = client.route(model, pending.sampling, pending.options)
             response = await self._attempt(route, pending)
+            response.reasoning = route.reasoning
             error = response.error
             decision = decide(error, attempt, policy, error.retry_after, client.rng) if error is not None else FINAL
             next_model = model

@@ -32,6 +32,15 @@ class Prices:
 
 
 @dataclass(frozen=True, slots=True)
+class SamplingBound:
+    """A sampling setting the model takes only within [min, max]."""
+
+    setting: str
+    min: float
+    max: float
+
+
+@dataclass(frozen=True, slots=True)
 class Reasoning:
     control: str
     """`effort` (a named effort), `budget` (thinking tokens) or `level` (a thinking level)."""
@@ -40,7 +49,12 @@ class Reasoning:
     budget_max: int | None = None
     can_disable: bool = False
     default_on: bool = True
+    takes_budget: bool = False
+    """An effort model that takes a thinking_budget too."""
     rejects: tuple[str, ...] = ()
+    """Sampling settings refused while it thinks."""
+    bounds: tuple[SamplingBound, ...] = ()
+    """Sampling settings taken while it thinks only within bounds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +79,12 @@ class ModelInfo:
     kind: str = "chat"
     max_output_tokens: int | None = None
     capabilities: tuple[str, ...] = ()
+    refuses: tuple[str, ...] = ()
+    """Sampling settings refused on every request."""
+    refuses_together: tuple[tuple[str, ...], ...] = ()
+    """Sampling settings refused when given together."""
+    bounds: tuple[SamplingBound, ...] = ()
+    """Sampling settings taken only within bounds."""
     reasoning: Reasoning | None = None
     rate_limits: RateLimitTier | None = None
     dimensions: int | None = None

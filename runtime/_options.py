@@ -17,10 +17,11 @@ CachePattern = Literal[
 class RequestOptions(BaseModel):
     """Options passed whole to every request of a job.
 
-    `provider` holds one generated provider options object (`OpenAIOptions`, ...); it applies
-    to requests sent to that provider, and choosing a model of another provider with it is an
-    error. `extra_body` and `extra_headers` are the escape hatch for fields no spec has yet:
-    they are sent as given.
+    `provider` holds generated provider options objects (`OpenAIOptions`, ...), one or a list
+    with one of each class: each applies to the requests of the APIs that take its class, so one
+    RequestOptions serves a spray over several providers. An object that applies to none of a
+    job's models is an error. `extra_body` and `extra_headers` are the escape hatch for fields
+    no spec has yet: they are sent as given.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
@@ -34,7 +35,7 @@ class RequestOptions(BaseModel):
     `system`, `tools`, `system_and_tools`, or the last 1-3 user messages. Providers that cache
     by themselves (OpenAI) need none."""
     cache_ttl: Literal["5m", "1h"] = "5m"
-    provider: BaseModel | None = None
+    provider: BaseModel | tuple[BaseModel, ...] | None = None
     extra_body: Mapping[str, Any] = Field(default_factory=dict)
     extra_headers: Mapping[str, str] = Field(default_factory=dict)
 
@@ -49,3 +50,28 @@ class RequestOptions(BaseModel):
                 tool = Tool.from_function(tool)
             out.append(tool)
         return tuple(out)
+
+    @field_validator("provider", mode="before")
+    @classmethod
+    def _as_providers(cls, provider: Any) -> Any:
+        if not isinstance(provider, (list, tuple)):
+            return provider
+        kinds = [type(given).__name__ for given in provider]
+        twice = sorted({kind for kind in kinds if kinds.count(kind) > 1})
+        if twice:
+            raise ValueError(f"provider options name {', '.join(twice)} more than once; give one of each class")
+        return tuple(provider)
+
+    def providers(self) -> tuple[BaseModel, ...]:
+        """The provider options objects given, as a tuple."""
+        given = self.provider
+        return given if isinstance(given, tuple) else () if given is None else (given,)
+
+    def for_api(self, options_class: type[BaseModel] | None) -> RequestOptions:
+        """These options as an API taking `options_class` gets them: `provider` is the one
+        object of that class, or None."""
+        given = self.provider
+        if not isinstance(given, tuple) and (given is None or (options_class and isinstance(given, options_class))):
+            return self
+        mine = next((p for p in self.providers() if options_class and isinstance(p, options_class)), None)
+        return self.model_copy(update={"provider": mine})

@@ -7,7 +7,7 @@ the same two steps on every attempt.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -28,6 +28,7 @@ from cloudburst._errors import (
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._providers import ProviderInfo
+from cloudburst._reasoning import for_model
 from cloudburst._registry import get_model
 from cloudburst._response import APIResponse
 from cloudburst._sampling import SamplingParams
@@ -91,7 +92,10 @@ def build_request(
     provider, adapter = adapter_for(model)
     conversation = Conversation.of(prompt)
     check_request(model, conversation, sampling, options)
-    _check_provider_options(model, provider, adapter, options)
+    if not isinstance(options.provider, tuple):  # several: a spray's, the others for other models
+        check_provider_options([model], options)
+    sampling = for_model(model, sampling)[0]
+    options = options.for_api(adapter.Options)
     body = adapter.build_body(model.name, conversation, sampling, options)
     body.update(options.extra_body)
     return RenderedRequest(
@@ -105,27 +109,33 @@ def check_options(
     """The checks of `build_request` that depend only on (model, sampling, options), so a
     client runs them once per combination (when it is built, for its own settings); content
     checks stay per prompt. The adapter's own refusals (a setting its API has no place for)
-    are among them, so none first shows when a body is built, after other requests went out."""
+    are among them, so none first shows when a body is built, after other requests went out.
+    `sampling` is checked as the model gets it (its reasoning intent mapped by `_reasoning`)."""
     provider, adapter = adapter_for(model)
     check_request(model, Conversation(), sampling, options)
     try:
-        check_sampling(sampling, adapter.SAMPLING, f"{provider.title} {adapter.API}")
+        check_sampling(for_model(model, sampling)[0], adapter.SAMPLING, f"{provider.title} {adapter.API}")
     except UnsupportedOptionError as exc:
         raise UnsupportedOptionError(f"{model.id}: {exc}") from None
-    _check_provider_options(model, provider, adapter, options)
     return provider, adapter
 
 
-def _check_provider_options(
-    model: ModelInfo, provider: ProviderInfo, adapter: ModuleType, options: RequestOptions
-) -> None:
-    provider_options = options.provider
-    if provider_options is not None and not isinstance(provider_options, adapter.Options or ()):
-        wanted = adapter.Options.__name__ if adapter.Options else "no provider options"
-        raise UnsupportedOptionError(
-            f"{type(provider_options).__name__} does not apply to {model.id} ({provider.title} {adapter.API}); "
-            f"it takes {wanted}"
-        )
+def check_provider_options(models: Sequence[ModelInfo], options: RequestOptions) -> None:
+    """Refuse provider options that apply to none of `models` (AnthropicOptions on a job of
+    GPT models only): they would change nothing."""
+    for given in options.providers():
+        takers = [m for m in models if isinstance(given, adapter_for(m)[1].Options or ())]
+        if not takers:
+            wanted = sorted({_takes(m) for m in models})
+            raise UnsupportedOptionError(
+                f"{type(given).__name__} applies to none of {', '.join(m.id for m in models)}; "
+                f"{'it takes' if len(models) == 1 else 'they take'} {', '.join(wanted)}"
+            )
+
+
+def _takes(model: ModelInfo) -> str:
+    options = adapter_for(model)[1].Options
+    return options.__name__ if options else f"no provider options ({model.id})"
 
 
 def request_headers(provider: ProviderInfo, options: RequestOptions, api_key: str | None) -> dict[str, str]:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from cloudburst._conversation import Message, Text, Thinking
 from cloudburst._errors import ProviderError
+from cloudburst._sampling import ReasoningSetting
 from cloudburst._tools import ToolCall
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal"]
@@ -58,6 +59,9 @@ class APIResponse:
     """With an output_schema: the answer as a model instance (or JSON data for a dict schema)."""
     logprobs: list[TokenLogprob] | None = None
     """Per output token, when logprobs were asked for."""
+    reasoning: ReasoningSetting | None = None
+    """The reasoning control the request carried, mapped from what was asked where the model
+    takes another (set by the client; None when no reasoning was asked for)."""
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
     usage: Usage = field(default_factory=Usage)

@@ -16,6 +16,7 @@ from cloudburst._limiter import Need
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._providers import ProviderInfo
+from cloudburst._reasoning import for_model
 from cloudburst._render import check_options, endpoint_path, request_headers
 from cloudburst._sampling import SamplingParams
 from cloudburst._tokens import prompt_tokens
@@ -37,6 +38,7 @@ class Route:
         "provider",
         "ratio",
         "reads_limits",
+        "reasoning",
         "sampling",
         "signs",
         "uncounted",
@@ -57,8 +59,10 @@ class Route:
         self.model = model
         self.provider: ProviderInfo = provider
         self.adapter: ModuleType = adapter
-        self.sampling = sampling
-        self.options = options
+        self.sampling, self.reasoning = for_model(model, sampling)
+        """The sampling the model gets (its reasoning in its own control), and that control."""
+        self.options = options.for_api(adapter.Options)
+        """The options the API gets: its own provider options object only."""
         self.key = key
         self.base_url = base_url
         self.method: str = adapter.METHOD

@@ -12,6 +12,7 @@ from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
 from cloudburst import BedrockOptions, Conversation, Document, Image, RequestOptions, SamplingParams, ToolResult
+from cloudburst._sim import Simulator
 from cloudburst.generated.bedrock.models import ConverseRequest, ConverseResponse
 from tests.official_types import problems
 from tests.tools_fixtures import LookupOrder, get_current_weather
@@ -53,6 +54,11 @@ FEATURES: dict[str, tuple[str | Conversation, SamplingParams, RequestOptions | N
         "Weather?",
         SamplingParams(),
         RequestOptions(tools=[get_current_weather], tool_choice="required"),
+    ),
+    "prompt_caching": (
+        Conversation.system("You answer questions about the 2026 tax code.").user("What is the VAT rate?"),
+        SamplingParams(),
+        RequestOptions(tools=[get_current_weather], cache="system_and_tools"),
     ),
 }
 
@@ -236,3 +242,66 @@ def test_sigv4_signs_each_request_with_the_credential_chain(monkeypatch: pytest.
     assert "/us-east-1/bedrock/aws4_request, SignedHeaders=" in signed["Authorization"]
     assert "X-Amz-Date" in signed and signed["content-type"] == "application/json"
     _aws._credentials.cache_clear()
+
+
+def test_an_effort_turns_adaptive_thinking_on_through_converse() -> None:
+    body = cloudburst.render("bedrock-claude-sonnet-5-5@converse", "Plan.", SamplingParams(reasoning_effort="low")).body
+    assert body["outputConfig"] == {"effort": "low"}
+    assert body["additionalModelRequestFields"] == {"thinking": {"type": "adaptive"}}
+
+
+def test_converse_cache_points_are_blocks_of_their_own() -> None:
+    """Converse caches up to a `cachePoint` block placed after a region's last block; a 1-hour
+    lifetime goes as its ttl."""
+    conversation = Conversation.user("Here is the contract: " + "clause. " * 400).assistant("Read.").user("Summarise.")
+    options = RequestOptions(cache="last_2_user_messages", cache_ttl="1h")
+    body = cloudburst.render(CONVERSE, conversation, options=options).body
+    point = {"cachePoint": {"type": "default", "ttl": "1h"}}
+    assert [message["content"][-1] for message in body["messages"]] == [point, {"text": "Read."}, point]
+    check_converse(body)
+
+
+def test_converse_cache_reads_and_writes_are_priced_as_such() -> None:
+    body = converse_answer([{"text": "20%."}], cacheReadInputTokens=1800, cacheWriteInputTokens=0)
+    response = cloudburst.parse(CONVERSE, 200, {}, body)
+    assert (response.usage.input_tokens, response.usage.cache_read_tokens) == (1830, 1800)
+    uncached = cloudburst.parse(CONVERSE, 200, {}, converse_answer([{"text": "20%."}], inputTokens=1830))
+    assert 0 < response.cost < uncached.cost
+
+
+def test_converse_tool_results_carry_images_and_documents(snapshot: SnapshotAssertion) -> None:
+    chart = Image(data=b"\x89PNG\r\n", media_type="image/png")
+    report = Document(data=b"%PDF-1.4 q3", filename="Q3 report.pdf")
+    turn = (
+        Conversation.user("Plot the sales, then summarise the report.")
+        .assistant([cloudburst.ToolCall("tooluse_01", "plot_sales", {"quarter": "Q3"}, '{"quarter": "Q3"}')])
+        .tool([ToolResult("tooluse_01", ["Here is the chart and the report.", chart, report])])
+    )
+    body = cloudburst.render(CONVERSE, turn, options=RequestOptions(tools=[get_current_weather])).body
+    assert body["messages"][2] == snapshot
+    check_converse(body)
+
+
+def test_converse_text_documents_use_converses_format_names() -> None:
+    documents = [
+        Document(data=b"Line one.", media_type="text/plain", filename="notes.txt"),
+        Document(data=b"# Title", media_type="text/markdown", filename="README.md"),
+        Document(data=b"a,b\n1,2", media_type="text/csv", filename="table.csv"),
+        Document(data=b"<p>Hi</p>", media_type="text/html", filename="page.html"),
+    ]
+    body = cloudburst.render(CONVERSE, Conversation.user(["Summarise these.", *documents])).body
+    assert [block["document"]["format"] for block in body["messages"][0]["content"][1:]] == ["txt", "md", "csv", "html"]
+    check_converse(body)
+
+
+def test_converse_caching_and_media_tool_results_reach_the_simulator(sim_env: Simulator) -> None:
+    turn = (
+        Conversation.system("You are terse. " * 50)
+        .user("Plot it.")
+        .assistant([cloudburst.ToolCall("tooluse_01", "get_current_weather", {"location": "Oslo"}, "{}")])
+        .tool([ToolResult("tooluse_01", ["Chart:", Image(data=b"\x89PNG", media_type="image/png")])])
+    )
+    options = RequestOptions(tools=[get_current_weather], cache="system_and_tools")
+    client = cloudburst.LLMClient(CONVERSE, options=options, progress=None)
+    (response,) = client.run([turn])
+    assert response.ok and response.completion

@@ -38,8 +38,8 @@ PAYLOADS: dict[str, tuple[str | Conversation, SamplingParams, RequestOptions | N
     "output_schema": ("Weather in Oslo?", SamplingParams(output_schema=Weather), None),
     "documents_and_options": (
         "What is our refund window?",
-        SamplingParams(),
-        RequestOptions(provider=CohereOptions(documents=["Refunds within 30 days."], top_k=40, strict_tools=True)),
+        SamplingParams(top_k=40),
+        RequestOptions(provider=CohereOptions(documents=["Refunds within 30 days."], strict_tools=True)),
     ),
     "tools_auto": ("Weather in Boston?", SamplingParams(), RequestOptions(tools=[get_current_weather, LookupOrder])),
     "tools_required": (

@@ -12,6 +12,7 @@ from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
 from cloudburst import Conversation, Document, GeminiOptions, Image, RequestOptions, SamplingParams, ToolResult
+from cloudburst._sim import Simulator
 from cloudburst.generated.gemini.models import GenerateContentRequest, GenerateContentResponse
 from tests.tools_fixtures import LookupOrder, get_current_weather
 
@@ -64,11 +65,10 @@ PAYLOADS: dict[str, tuple[str, str | Conversation, SamplingParams, RequestOption
     "safety_and_options": (
         MODEL,
         "Hi",
-        SamplingParams(),
+        SamplingParams(top_k=40),
         RequestOptions(
             provider=GeminiOptions(
                 safety_settings=[{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}],
-                top_k=40,
                 media_resolution="MEDIA_RESOLUTION_LOW",
             )
         ),
@@ -299,3 +299,67 @@ def test_a_rate_limit_says_how_long_to_wait_in_the_body() -> None:
     error = cloudburst.parse(MODEL, 429, {}, body).error
     assert isinstance(error, cloudburst.RateLimitedError) and error.retry_after == 37.0
     assert cloudburst.parse("gpt-4.1-mini", 429, {}, {"error": {"message": "slow down"}}).error.retry_after is None
+
+
+LOGPROBS_ANSWER = {
+    "candidates": [
+        {
+            "content": {"parts": [{"text": "Blue."}], "role": "model"},
+            "finishReason": "STOP",
+            "index": 0,
+            "avgLogprobs": -0.0866,
+            "logprobsResult": {
+                "topCandidates": [
+                    {
+                        "candidates": [
+                            {"token": "Blue", "tokenId": 18478, "logProbability": -0.1732},
+                            {"token": "Red", "tokenId": 8320, "logProbability": -2.0518},
+                        ]
+                    },
+                    {"candidates": [{"token": ".", "tokenId": 235265, "logProbability": 0.0}]},
+                ],
+                "chosenCandidates": [
+                    {"token": "Blue", "tokenId": 18478, "logProbability": -0.1732},
+                    {"token": ".", "tokenId": 235265, "logProbability": 0.0},
+                ],
+                "logProbabilitySum": -0.1732,
+            },
+        }
+    ],
+    "usageMetadata": {"promptTokenCount": 6, "candidatesTokenCount": 2, "totalTokenCount": 8},
+    "modelVersion": "gemini-2.5-flash",
+    "responseId": "Z2F0ZXMx",
+}
+
+
+def test_logprobs_are_asked_for_and_read_where_the_model_has_them() -> None:
+    sampling = SamplingParams(logprobs=True, top_logprobs=2, thinking_budget=0)
+    body = cloudburst.render("gemini-2.5-flash", "Sky colour?", sampling).body
+    assert body["generationConfig"]["responseLogprobs"] is True and body["generationConfig"]["logprobs"] == 2
+    GenerateContentRequest.model_validate({k: v for k, v in body.items() if k != "model"})
+    response = cloudburst.parse("gemini-2.5-flash", 200, {}, LOGPROBS_ANSWER)
+    assert response.logprobs is not None
+    blue, stop = response.logprobs
+    assert (blue.token, blue.logprob, [(t.token, t.logprob) for t in blue.top]) == (
+        "Blue",
+        -0.1732,
+        [("Blue", -0.1732), ("Red", -2.0518)],
+    )
+    assert (stop.token, stop.logprob, len(stop.top)) == (".", 0.0, 1)
+    GenerateContentResponse.model_validate(LOGPROBS_ANSWER)
+    with pytest.raises(cloudburst.UnsupportedOptionError, match=r"gemini-3\.8-flash does not support logprobs"):
+        cloudburst.render(MODEL, "Sky colour?", SamplingParams(logprobs=True))
+
+
+def test_the_simulator_answers_logprobs_as_gemini_does(sim_env: Simulator) -> None:
+    from google.genai import types
+
+    client = cloudburst.LLMClient(
+        "gemini-2.5-flash-lite", sampling=SamplingParams(logprobs=True, top_logprobs=3), progress=None
+    )
+    (response,) = client.run(["Name a colour."])
+    assert response.ok and response.logprobs and response.completion
+    assert "".join(t.token for t in response.logprobs) == response.completion
+    assert all(len(t.top) == 3 and t.top[0].token == t.token for t in response.logprobs)
+    official = types.GenerateContentResponse.model_validate(response.raw)
+    assert official.candidates and official.candidates[0].logprobs_result is not None

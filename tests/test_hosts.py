@@ -86,6 +86,21 @@ def test_a_host_refuses_what_it_lacks() -> None:
     assert groq.body["parallel_tool_calls"] is False
 
 
+def test_hosts_serving_open_models_take_top_k() -> None:
+    model = cloudburst.ModelInfo(
+        id="qwen",
+        provider="together",
+        api="chat",
+        name="Qwen/Qwen3-235B",
+        context_window=8192,
+        prices=cloudburst.Prices(),
+    )
+    body = build_request(model, "Hi", SamplingParams(top_k=20), RequestOptions(), url="", api_key=None).body
+    assert body["top_k"] == 20
+    with pytest.raises(cloudburst.UnsupportedOptionError, match=r"Groq chat does not support SamplingParams\.top_k"):
+        cloudburst.render("llama-3.3-70b-versatile", "Hi", SamplingParams(top_k=20))
+
+
 def test_errors_are_classified_by_the_spoken_providers_table() -> None:
     body = {"error": {"message": "Rate limit reached", "type": "rate_limit_error", "code": None}}
     assert isinstance(cloudburst.parse("deepseek-chat", 429, {}, body).error, cloudburst.RateLimitedError)
@@ -141,3 +156,32 @@ def test_a_host_mistake_is_reported_at_its_line(specs_copy: Path) -> None:
         render_all(specs_copy)
     (problem,) = caught.value.problems
     assert problem.line == 7 and "no API 'openai/chatt' to speak (known: " in problem.message
+
+
+def test_a_host_file_replaces_an_options_values() -> None:
+    """Groq's service tiers are its own (on_demand, flex, auto), not OpenAI's."""
+    groq = "llama-3.3-70b-versatile"
+    for tier in ("on_demand", "flex", "auto"):
+        options = RequestOptions(provider=OpenAIOptions(service_tier=tier))
+        assert cloudburst.render(groq, "Hi", options=options).body["service_tier"] == tier
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError,
+        match=r"Groq chat takes OpenAIOptions\.service_tier in on_demand, flex, auto, not 'priority'",
+    ):
+        cloudburst.render(groq, "Hi", options=RequestOptions(provider=OpenAIOptions(service_tier="priority")))
+    # OpenAI itself keeps its own values
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError, match=r"OpenAI chat takes OpenAIOptions\.service_tier in auto"
+    ):
+        cloudburst.render(
+            "gpt-4.1-mini", "Hi", options=RequestOptions(provider=OpenAIOptions(service_tier="on_demand"))
+        )
+
+
+def test_option_values_must_name_an_option_the_host_takes(specs_copy: Path) -> None:
+    groq = specs_copy / "hosts" / "groq.yaml"
+    groq.write_text(
+        groq.read_text().replace("options: [parallel_tool_calls, service_tier]", "options: [parallel_tool_calls]")
+    )
+    with pytest.raises(SpecError, match="'service_tier' is not among the host's options"):
+        render_all(specs_copy)

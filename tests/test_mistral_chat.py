@@ -11,6 +11,7 @@ from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
 from cloudburst import Conversation, Document, Image, MistralOptions, RequestOptions, SamplingParams, ToolResult
+from cloudburst._sim import Simulator
 from cloudburst.generated.mistral.models import ChatCompletionRequest
 from tests.official_types import problems
 from tests.tools_fixtures import LookupOrder, get_current_weather
@@ -200,3 +201,17 @@ def test_errors_are_typed_and_classified(
 ) -> None:
     response = cloudburst.parse(MODEL, status, {}, body)
     assert type(response.error) is expected and response.completion is None
+
+
+def test_mistral_small_thinks_when_asked(sim_env: Simulator) -> None:
+    """Mistral Small 4 is a hybrid: instant replies by default, thinking for reasoning_effort
+    "high" (its only other value, so "medium" goes as "high")."""
+    body = cloudburst.render("mistral-small-latest", "hi", SamplingParams(reasoning_effort="medium")).body
+    assert body["reasoning_effort"] == "high"
+    assert cloudburst.render("mistral-small-latest", "hi", SamplingParams(temperature=0.3)).body["temperature"] == 0.3
+    client = cloudburst.LLMClient(
+        "mistral-small-latest", sampling=SamplingParams(reasoning_effort="high"), progress=None
+    )
+    (response,) = client.run(["Why is the sea salty?"])
+    assert response.ok and response.thinking and response.completion
+    assert response.usage.output_tokens > 0

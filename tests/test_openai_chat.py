@@ -96,7 +96,9 @@ def test_options_of_another_provider_are_refused() -> None:
     class OtherOptions(BaseModel):
         x: int = 1
 
-    with pytest.raises(cloudburst.UnsupportedOptionError, match="OtherOptions does not apply to gpt-4o-mini"):
+    with pytest.raises(
+        cloudburst.UnsupportedOptionError, match="OtherOptions applies to none of gpt-4o-mini; it takes OpenAIOptions"
+    ):
         cloudburst.render(MODEL, "hi", options=RequestOptions(provider=OtherOptions()))
 
 

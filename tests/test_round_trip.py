@@ -270,3 +270,15 @@ def test_a_tool_result_of_several_texts_keeps_them_apart() -> None:
     gemini = cloudburst.render("gemini-2.5-flash", answered, options=TOOLS).body
     assert gemini["contents"][-1]["parts"][0]["functionResponse"]["response"] == {"output": "Paris\nLondon"}
     assert ToolResult("call_1", ["only one"]).content == "only one"
+
+
+def test_a_tool_error_is_flagged_where_the_api_has_a_flag() -> None:
+    call = cloudburst.ToolCall("call_1", "get_current_weather", {"location": "Oslo"}, '{"location": "Oslo"}')
+    asked = Conversation.user("Weather?").add_message(cloudburst.Message("assistant", (call,)))
+    failed = asked.tool([ToolResult("call_1", "the weather service timed out", is_error=True)])
+    anthropic = cloudburst.render("claude-haiku-4-5", failed, options=TOOLS).body
+    assert anthropic["messages"][-1]["content"][0]["is_error"] is True
+    converse = cloudburst.render("bedrock-claude-haiku-4-5@converse", failed, options=TOOLS).body
+    assert converse["messages"][-1]["content"][0]["toolResult"]["status"] == "error"
+    fine = cloudburst.render("claude-haiku-4-5", asked.tool([ToolResult("call_1", "3 C")]), options=TOOLS).body
+    assert "is_error" not in fine["messages"][-1]["content"][0]

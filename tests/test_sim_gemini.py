@@ -277,3 +277,22 @@ def test_text_and_thought_parts_are_not_tool_calls(sim: Simulator) -> None:
 def test_unserved_gemini_paths_answer_not_found_in_googles_shape(sim: Simulator) -> None:
     response = HTTP.post(f"{sim.url}/v1beta/models/{MODEL}:streamGenerateContent", json={}, headers=KEY)
     assert response.status_code == 404 and response.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_logprobs_where_the_model_has_them(sim: Simulator, client: genai.Client) -> None:
+    config = types.GenerateContentConfig(response_logprobs=True, logprobs=2)
+    reply = client.models.generate_content(model=MODEL, contents="Name a colour.", config=config)
+    (candidate,) = reply.candidates or []
+    result = candidate.logprobs_result
+    assert result is not None and result.chosen_candidates and result.top_candidates
+    assert len(result.chosen_candidates) == len(result.top_candidates)
+    assert "".join(c.token or "" for c in result.chosen_candidates) == reply.text
+    assert candidate.avg_logprobs is not None and candidate.avg_logprobs <= 0
+    refused = generate(
+        sim,
+        {"contents": [{"parts": [{"text": "Hi"}]}], "generationConfig": {"responseLogprobs": True}},
+        "gemini-3.8-flash",
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["message"] == (
+        "Logprobs is not supported for the current model."
+    )

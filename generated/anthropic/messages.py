@@ -29,7 +29,9 @@ PROVIDER = "anthropic"
 API = "messages"
 METHOD = "POST"
 PATH = "/messages"
-SAMPLING: frozenset[str] = frozenset({"max_new_tokens", "stop", "reasoning_effort", "output_schema", "thinking_budget"})
+SAMPLING: frozenset[str] = frozenset(
+    {"temperature", "top_p", "top_k", "max_new_tokens", "stop", "reasoning_effort", "output_schema", "thinking_budget"}
+)
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 PART_KINDS: frozenset[str] = frozenset(
     {
@@ -76,11 +78,18 @@ def build_body(
     if system:
         body["system"] = system
     body["messages"] = _messages(tuple(message for message in conversation.messages if message.role != "system"))
+    if sampling.temperature is not None:
+        body["temperature"] = sampling.temperature
+    if sampling.top_p is not None:
+        body["top_p"] = sampling.top_p
+    if sampling.top_k is not None:
+        body["top_k"] = sampling.top_k
     body["max_tokens"] = sampling.max_new_tokens if sampling.max_new_tokens is not None else 4096
     if sampling.stop is not None:
         body["stop_sequences"] = sampling.stop
     if sampling.reasoning_effort is not None:
         body.setdefault("output_config", {})["effort"] = sampling.reasoning_effort
+        body["thinking"] = {"type": "adaptive"}
     if sampling.output_schema is not None:
         body.setdefault("output_config", {})["format"] = {
             "type": "json_schema",

@@ -300,6 +300,9 @@ class MessageCreateParams(BaseModel):
     messages: list[MessageParam]
     system: str | list[TextBlockParam] | None = None
     stop_sequences: list[str] | None = None
+    temperature: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    top_p: Annotated[float | None, Field(ge=0.0, le=1.0)] = None
+    top_k: Annotated[int | None, Field(ge=0)] = None
     metadata: Metadata | None = None
     service_tier: Literal["auto", "standard_only"] | None = None
     speed: Literal["standard", "fast"] | None = None

@@ -22,7 +22,6 @@ from cloudburst._wire import (
     each,
     json_text,
     json_value,
-    result_text,
     tool_call,
     unsupported_part,
 )
@@ -33,7 +32,7 @@ API = "converse"
 METHOD = "POST"
 PATH = "/model/{model}/converse"
 SAMPLING: frozenset[str] = frozenset(
-    {"temperature", "top_p", "max_new_tokens", "stop", "reasoning_effort", "thinking_budget", "output_schema"}
+    {"temperature", "top_p", "top_k", "max_new_tokens", "stop", "reasoning_effort", "thinking_budget", "output_schema"}
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 PART_KINDS: frozenset[str] = frozenset(
@@ -60,6 +59,17 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "content_filtered": "content_filter",
     "guardrail_intervened": "content_filter",
 }
+FORMATS = {
+    "text/plain": "txt",
+    "text/markdown": "md",
+    "text/csv": "csv",
+    "text/html": "html",
+    "application/msword": "doc",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+}
+"""This API's names of media types, for `$format`."""
 
 
 def build_body(
@@ -78,12 +88,15 @@ def build_body(
         body.setdefault("inferenceConfig", {})["temperature"] = sampling.temperature
     if sampling.top_p is not None:
         body.setdefault("inferenceConfig", {})["topP"] = sampling.top_p
+    if sampling.top_k is not None:
+        body.setdefault("additionalModelRequestFields", {})["top_k"] = sampling.top_k
     if sampling.max_new_tokens is not None:
         body.setdefault("inferenceConfig", {})["maxTokens"] = sampling.max_new_tokens
     if sampling.stop is not None:
         body.setdefault("inferenceConfig", {})["stopSequences"] = sampling.stop
     if sampling.reasoning_effort is not None:
         body.setdefault("outputConfig", {})["effort"] = sampling.reasoning_effort
+        body.setdefault("additionalModelRequestFields", {})["thinking"] = {"type": "adaptive"}
     if sampling.thinking_budget in (0, "none"):
         body.setdefault("additionalModelRequestFields", {})["thinking"] = {"type": "disabled"}
     elif sampling.thinking_budget is not None:
@@ -128,8 +141,27 @@ def build_body(
         if provider.additional_fields is not None:
             body["additionalModelRequestFields"] = json_value(provider.additional_fields)
     if options.cache is not None:
-        raise UnsupportedOptionError("Amazon Bedrock converse has no prompt caching")
+        _mark_cache(body, options.cache, {"cachePoint": {"type": "default", "ttl": options.cache_ttl}})
     return body
+
+
+def _mark_cache(body: dict[str, Any], pattern: str, marker: dict[str, Any]) -> None:
+    """Put the cache marker on the last block of each region the pattern names."""
+    regions: list[Any] = []
+    if pattern in ("system", "system_and_tools"):
+        regions.append(dig(body, ("system",)))
+    if pattern in ("tools", "system_and_tools"):
+        regions.append(dig(body, ("toolConfig", "tools")))
+    if pattern.startswith("last_"):
+        count = 1 if pattern == "last_user_message" else int(pattern[5])
+        users = [m for m in dig(body, ("messages",)) or () if m["role"] == ROLES["user"]]
+        for message in users[-count:]:
+            if isinstance(message["content"], str):
+                message["content"] = [_part("text", {"text": message["content"]})]
+            regions.append(message["content"])
+    for region in regions:
+        if region:
+            region.append(marker)
 
 
 def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -163,8 +195,16 @@ def _tool_choice(choice: str) -> Any:
 
 
 def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
+    if "format" in v:
+        v = {**v, "format": FORMATS.get(v["media_type"], v["format"])}
     if kind == "tool_result":
-        v = {**v, "content": result_text(v["content"], "Amazon Bedrock converse")}
+        content = v["content"]
+        parts = (
+            [_part("text", {"text": content})]
+            if isinstance(content, str)
+            else [_part(*part.wire()) for part in content]
+        )
+        v = {**v, "content": parts}
     if kind == "text":
         return {"text": v["text"]}
     if kind == "image_base64":
@@ -174,7 +214,13 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
     if kind == "tool_call":
         return {"toolUse": {"toolUseId": v["id"], "name": v["name"], "input": v["arguments"]}}
     if kind == "tool_result":
-        return {"toolResult": {"toolUseId": v["call_id"], "content": [{"text": v["content"]}]}}
+        return {
+            "toolResult": {
+                "toolUseId": v["call_id"],
+                "content": v["content"],
+                **({"status": v["status"]} if v["status"] is not None else {}),
+            }
+        }
     if kind == "thinking":
         return {
             "reasoningContent": {

@@ -32,7 +32,7 @@ API = "chat"
 METHOD = "POST"
 PATH = "/v2/chat"
 SAMPLING: frozenset[str] = frozenset(
-    {"temperature", "top_p", "max_new_tokens", "stop", "seed", "thinking_budget", "json_mode", "output_schema"}
+    {"temperature", "top_p", "top_k", "max_new_tokens", "stop", "seed", "thinking_budget", "json_mode", "output_schema"}
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
 PART_KINDS: frozenset[str] = frozenset({"text", "image_url", "image_base64", "tool_call", "tool_result", "thinking"})
@@ -61,6 +61,8 @@ def build_body(
         body["temperature"] = sampling.temperature
     if sampling.top_p is not None:
         body["p"] = sampling.top_p
+    if sampling.top_k is not None:
+        body["k"] = sampling.top_k
     if sampling.max_new_tokens is not None:
         body["max_tokens"] = sampling.max_new_tokens
     if sampling.stop is not None:
@@ -90,8 +92,6 @@ def build_body(
     if isinstance(provider, CohereOptions):
         if provider.documents is not None:
             body["documents"] = json_value(provider.documents)
-        if provider.top_k is not None:
-            body["k"] = json_value(provider.top_k)
         if provider.presence_penalty is not None:
             body["presence_penalty"] = json_value(provider.presence_penalty)
         if provider.frequency_penalty is not None:

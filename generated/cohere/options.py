@@ -20,9 +20,6 @@ class CohereOptions(BaseModel):
     documents: list[str | models.Document] | None = None
     """Documents to ground the answer in (strings or {id, data} objects); citations come back in the raw answer. Supported by: cohere (chat)."""
 
-    top_k: int | None = None
-    """Sample from the k most likely tokens. Supported by: cohere (chat)."""
-
     presence_penalty: float | None = None
     """Penalise tokens already present, for more varied answers. Supported by: cohere (chat)."""
 

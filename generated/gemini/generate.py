@@ -12,7 +12,7 @@ from typing import Any
 from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._errors import ERROR_KINDS, ProviderError
 from cloudburst._options import RequestOptions
-from cloudburst._response import APIResponse, FinishReason, Usage
+from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema
 from cloudburst._tools import ToolCall
@@ -35,9 +35,12 @@ SAMPLING: frozenset[str] = frozenset(
     {
         "temperature",
         "top_p",
+        "top_k",
         "max_new_tokens",
         "stop",
         "seed",
+        "logprobs",
+        "top_logprobs",
         "reasoning_effort",
         "thinking_budget",
         "json_mode",
@@ -88,12 +91,18 @@ def build_body(
         body.setdefault("generationConfig", {})["temperature"] = sampling.temperature
     if sampling.top_p is not None:
         body.setdefault("generationConfig", {})["topP"] = sampling.top_p
+    if sampling.top_k is not None:
+        body.setdefault("generationConfig", {})["topK"] = sampling.top_k
     if sampling.max_new_tokens is not None:
         body.setdefault("generationConfig", {})["maxOutputTokens"] = sampling.max_new_tokens
     if sampling.stop is not None:
         body.setdefault("generationConfig", {})["stopSequences"] = sampling.stop
     if sampling.seed is not None:
         body.setdefault("generationConfig", {})["seed"] = sampling.seed
+    if sampling.logprobs:
+        body.setdefault("generationConfig", {})["responseLogprobs"] = True
+    if sampling.top_logprobs is not None:
+        body.setdefault("generationConfig", {})["logprobs"] = sampling.top_logprobs
     if sampling.reasoning_effort is not None:
         body.setdefault("generationConfig", {}).setdefault("thinkingConfig", {})["thinkingLevel"] = (
             sampling.reasoning_effort
@@ -126,8 +135,6 @@ def build_body(
             )
         if provider.safety_settings is not None:
             body["safetySettings"] = json_value(provider.safety_settings)
-        if provider.top_k is not None:
-            body.setdefault("generationConfig", {})["topK"] = json_value(provider.top_k)
         if provider.presence_penalty is not None:
             body.setdefault("generationConfig", {})["presencePenalty"] = json_value(provider.presence_penalty)
         if provider.frequency_penalty is not None:
@@ -218,6 +225,18 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         elif True:
             texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
+    tops = each(body, ("candidates", 0, "logprobsResult", "topCandidates"))
+    logprobs = [
+        TokenLogprob(
+            item.get("token"),
+            item.get("logProbability"),
+            tuple(
+                TokenLogprob(top.get("token"), top.get("logProbability"))
+                for top in dig(tops, (index, "candidates")) or ()
+            ),
+        )
+        for index, item in enumerate(each(body, ("candidates", 0, "logprobsResult", "chosenCandidates")))
+    ]
     tool_calls = [
         tool_call(
             dig(block, ("functionCall", "id")) or f"call_{index}",
@@ -235,6 +254,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
+        logprobs=logprobs or None,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         error=_failure(body),

@@ -84,6 +84,12 @@ class ThinkingConfig(BaseModel):
     thinkingLevel: Literal["minimal", "low", "medium", "high", "MINIMAL", "LOW", "MEDIUM", "HIGH"] | None = None
 
 
+class LogprobsCandidate(BaseModel):
+    token: str | None = None
+    tokenId: int | None = None
+    logProbability: float | None = None
+
+
 class SafetyRating(BaseModel):
     category: str | None = None
     probability: str | None = None
@@ -151,6 +157,16 @@ class GenerationConfig(BaseModel):
     thinkingConfig: ThinkingConfig | None = None
 
 
+class TopCandidate(BaseModel):
+    candidates: list[LogprobsCandidate] | None = None
+
+
+class LogprobsResult(BaseModel):
+    chosenCandidates: list[LogprobsCandidate] | None = None
+    topCandidates: list[TopCandidate] | None = None
+    logProbabilitySum: float | None = None
+
+
 class PromptFeedback(BaseModel):
     blockReason: str | None = None
     blockReasonMessage: str | None = None
@@ -171,6 +187,8 @@ class Candidate(BaseModel):
     finishMessage: str | None = None
     index: int | None = None
     safetyRatings: list[SafetyRating] | None = None
+    avgLogprobs: float | None = None
+    logprobsResult: LogprobsResult | None = None
 
 
 class GenerateContentRequest(BaseModel):

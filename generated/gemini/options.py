@@ -25,9 +25,6 @@ class GeminiOptions(BaseModel):
     safety_settings: list[models.SafetySetting] | None = None
     """Per-category block thresholds (category and threshold). Supported by: gemini (generate)."""
 
-    top_k: int | None = None
-    """Sample from the k most likely tokens. Supported by: gemini (generate)."""
-
     presence_penalty: float | None = None
     """Penalise tokens already present, for more varied answers. Supported by: gemini (generate)."""
 

@@ -53,7 +53,6 @@ PART_KINDS: frozenset[str] = frozenset(
 Options = OpenAIOptions
 ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 UNSUPPORTED_OPTIONS = [
-    "service_tier",
     "store",
     "metadata",
     "safety_identifier",
@@ -125,6 +124,12 @@ def build_body(
         for name in UNSUPPORTED_OPTIONS:
             if getattr(provider, name) is not None:
                 raise UnsupportedOptionError(f"Groq chat has no place for OpenAIOptions.{name}")
+        if provider.service_tier is not None:
+            if provider.service_tier not in ("on_demand", "flex", "auto"):
+                raise UnsupportedOptionError(
+                    f"Groq chat takes OpenAIOptions.service_tier in on_demand, flex, auto, not {provider.service_tier!r}"
+                )
+            body["service_tier"] = json_value(provider.service_tier)
         if provider.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = json_value(provider.parallel_tool_calls)
     return body

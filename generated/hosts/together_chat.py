@@ -43,6 +43,7 @@ SAMPLING: frozenset[str] = frozenset(
         "top_logprobs",
         "json_mode",
         "output_schema",
+        "top_k",
     }
 )
 """The unified sampling settings this API accepts; asking for another fails before sending."""
@@ -110,6 +111,8 @@ def build_body(
                 "strict": True,
             },
         }
+    if sampling.top_k is not None:
+        body["top_k"] = sampling.top_k
     if options.tools:
         body["tools"] = [
             {

@@ -116,6 +116,10 @@ def build_body(
             if getattr(provider, name) is not None:
                 raise UnsupportedOptionError(f"OpenAI chat has no place for OpenAIOptions.{name}")
         if provider.service_tier is not None:
+            if provider.service_tier not in ("auto", "default", "flex", "scale", "priority", "fast"):
+                raise UnsupportedOptionError(
+                    f"OpenAI chat takes OpenAIOptions.service_tier in auto, default, flex, scale, priority, fast, not {provider.service_tier!r}"
+                )
             body["service_tier"] = json_value(provider.service_tier)
         if provider.store is not None:
             body["store"] = json_value(provider.store)

@@ -20,11 +20,11 @@ class OpenAIOptions(BaseModel):
 
     service_tier: (
         Literal["auto", "default", "flex", "scale", "priority", "fast"]
-        | None
         | Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]
+        | Literal["on_demand", "flex", "auto"]
         | None
     ) = None
-    """Processing tier (flex is cheaper and slower; priority is faster and dearer). Supported by: openai (chat, responses)."""
+    """Processing tier (flex is cheaper and slower; priority is faster and dearer). Supported by: openai, groq (chat, responses)."""
 
     store: bool | None = None
     """Keep the completion for OpenAI's evals and distillation tools. Supported by: openai (chat, responses)."""

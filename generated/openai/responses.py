@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloudburst._conversation import Conversation, Message, Thinking
+from cloudburst._errors import UnsupportedOptionError
 from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
@@ -115,6 +116,10 @@ def build_body(
     provider = options.provider
     if isinstance(provider, OpenAIOptions):
         if provider.service_tier is not None:
+            if provider.service_tier not in ("auto", "default", "flex", "scale", "priority", "fast", "ultrafast"):
+                raise UnsupportedOptionError(
+                    f"OpenAI responses takes OpenAIOptions.service_tier in auto, default, flex, scale, priority, fast, ultrafast, not {provider.service_tier!r}"
+                )
             body["service_tier"] = json_value(provider.service_tier)
         if provider.store is not None:
             body["store"] = json_value(provider.store)

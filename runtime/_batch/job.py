@@ -385,7 +385,9 @@ class BatchJob:
             return APIResponse(provider, model.id, error=item)
         status, body = item
         body = body if body is not None else b""
-        return parse(model, status, {}, body, output_schema=self.route.output_schema, batch=True)
+        response = parse(model, status, {}, body, output_schema=self.route.output_schema, batch=True)
+        response.reasoning = self.route.reasoning
+        return response
 
     async def results_async(self) -> AsyncIterator[Completed]:
         await self.fetch_async()

@@ -60,7 +60,10 @@ def _block_texts(blocks: Any) -> Iterator[str]:
             yield orjson.dumps(block["toolUse"].get("input")).decode()
         if block.get("toolResult"):
             for item in block["toolResult"].get("content") or ():
-                yield item["text"] if isinstance(item.get("text"), str) else orjson.dumps(item.get("json")).decode()
+                if isinstance(item.get("text"), str):
+                    yield item["text"]
+                elif "json" in item:
+                    yield orjson.dumps(item["json"]).decode()
         reasoning = (block.get("reasoningContent") or {}).get("reasoningText") or {}
         if reasoning:
             yield reasoning["text"]
@@ -73,7 +76,9 @@ def _texts(body: Mapping[str, Any]) -> Iterator[str]:
 
 
 def _media(body: Mapping[str, Any]) -> int:
-    blocks = (block for message in body["messages"] for block in message["content"])
+    """Media blocks of the messages, and inside their tool results."""
+    blocks = [block for message in body["messages"] for block in message["content"]]
+    blocks += [item for block in blocks for item in (block.get("toolResult") or {}).get("content") or ()]
     return sum(MEDIA_TOKENS for block in blocks if any(block.get(kind) for kind in _MEDIA))
 
 

@@ -122,6 +122,8 @@ def validate_generate(body: Any) -> None:
         raise invalid("You can only set only one of thinking budget and thinking level.")
     if thinking.get("thinkingBudget") == 0 and "pro" in body["model"]:
         raise invalid("Budget 0 is invalid. This model only works in thinking mode.")
+    if (body.get("generationConfig") or {}).get("responseLogprobs") and body["model"].startswith("gemini-3"):
+        raise invalid("Logprobs is not supported for the current model.")
 
 
 def _part_texts(parts: Any) -> Iterator[str]:
@@ -251,7 +253,21 @@ def _candidate(body: Mapping[str, Any], draw: Draw, index: int) -> tuple[dict[st
         used = text.count
         finish = "MAX_TOKENS" if text.cut else "STOP"
     content: dict[str, Any] = {"parts": parts, "role": "model"} if parts else {"role": "model"}
-    return {"content": content, "finishReason": finish, "index": index}, used, thoughts
+    candidate: dict[str, Any] = {"content": content, "finishReason": finish, "index": index}
+    if config.get("responseLogprobs") and name is None and used:
+        candidate.update(_logprobs(text.tokens, draw.rng(f"logprobs{index}"), config.get("logprobs") or 0))
+    return candidate, used, thoughts
+
+
+def _logprobs(tokens: tuple[str, ...], rng: Any, top: int) -> dict[str, Any]:
+    """`avgLogprobs` and `logprobsResult` as Gemini sends them: the chosen token of each step,
+    and beside it a list as long of the `top` likeliest, most likely first."""
+    steps = answers.logprobs(tokens, rng, top)
+    chosen = [{"token": token, "logProbability": logprob} for token, logprob, _ in steps]
+    tops = [{"candidates": [{"token": t, "logProbability": lp} for t, lp in alts]} for _, _, alts in steps]
+    total = sum(logprob for _, logprob, _ in steps)
+    result = {"topCandidates": tops, "chosenCandidates": chosen, "logProbabilitySum": round(total, 6)}
+    return {"avgLogprobs": total / len(steps) if steps else 0.0, "logprobsResult": result}
 
 
 def _usage(prompt: int, candidates: int, thoughts: int) -> dict[str, Any]:
