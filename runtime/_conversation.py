@@ -30,6 +30,9 @@ class Text:
     text: str
     kind: Literal["text"] = "text"
 
+    def __post_init__(self) -> None:
+        _check_types(self, text=str)
+
     def wire(self) -> tuple[str, dict[str, Any]]:
         return "text", {"text": self.text}
 
@@ -49,6 +52,9 @@ class Image:
     detail: Literal["low", "high", "auto"] | None = None
     """OpenAI's resolution hint (`image_url.detail`); the other providers have no such setting."""
     kind: Literal["image"] = "image"
+
+    def __post_init__(self) -> None:
+        _check_types(self, url=(str, type(None)), data=(bytes, type(None)), file_id=(str, type(None)))
 
     @classmethod
     def from_path(cls, path: str | Path) -> Image:
@@ -99,6 +105,9 @@ class Document:
     encoded: str | None = field(default=None, repr=False, compare=False)
     """`data` as base64, when already computed (off the event loop, once for every prompt)."""
     kind: Literal["document"] = "document"
+
+    def __post_init__(self) -> None:
+        _check_types(self, url=(str, type(None)), data=(bytes, type(None)), file_id=(str, type(None)))
 
     @classmethod
     def from_path(cls, path: str | Path) -> Document:
@@ -190,6 +199,18 @@ class Thinking:
 
 
 Part = Text | Image | Document | ToolCall | ToolResult | Thinking
+
+
+def _check_types(part: object, **fields: type | tuple[type, ...]) -> None:
+    """A part built with a value of the wrong type fails where it is built, saying which field
+    (`Image(b"...")` passes bytes as the URL: `Image(data=...)` is meant), not at send time."""
+    for name, kind in fields.items():
+        value = getattr(part, name)
+        if not isinstance(value, kind):
+            hint = (
+                f"; give bytes as {type(part).__name__}(data=...)" if name == "url" and isinstance(value, bytes) else ""
+            )
+            raise TypeError(f"{type(part).__name__}.{name} cannot be a {type(value).__name__}{hint}")
 
 
 def _format(media_type: str) -> str:

@@ -38,3 +38,16 @@ def test_parts_from_files_carry_their_media_type(tmp_path: Path) -> None:
 def test_a_part_with_nothing_to_send_is_refused() -> None:
     with pytest.raises(ValueError, match="needs a url or data"):
         Image().wire()
+
+
+def test_a_part_of_the_wrong_type_fails_where_it_is_built_saying_which_field() -> None:
+    import pytest
+
+    from cloudburst import Document, Image, Text
+
+    with pytest.raises(TypeError, match=r"Image\.url cannot be a bytes; give bytes as Image\(data=\.\.\.\)"):
+        Image(b"\x89PNG")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Text\.text cannot be a NoneType"):
+        Text(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"Document\.data cannot be a str"):
+        Document(data="%PDF")  # type: ignore[arg-type]
