@@ -365,6 +365,15 @@ def check_api(
             _check_template(template, frozenset(), (*tools_loc, "choices", choice), spec, problems)
         _check_template(api.tools.named_choice, frozenset({"name"}), (*tools_loc, "named_choice"), spec, problems)
         _check_template(api.tools.container, frozenset({"tools"}), (*tools_loc, "container"), spec, problems)
+        strict = api.tools.strict
+        if strict is not None and api.tools.container is None:
+            flag = split_path(f"{api.tools.path}.0.{strict.path}")
+            if schema_at(schemas, api.request, flag) is None:
+                problems.append(
+                    spec.problem(
+                        (*tools_loc, "strict", "path"), f"{strict.path!r} is not a field of one tool in {api.request!r}"
+                    )
+                )
     output = api.output
     if output.tool_calls is not None:
         calls = output.tool_calls

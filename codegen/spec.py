@@ -343,6 +343,20 @@ class OptionField(SpecModel):
     """The values this API takes, where they are not the schema's (a host's own service tiers)."""
 
 
+class StrictToolsMap(SpecModel):
+    """The API's strict tool mode: where its flag goes in one tool, and what the mode demands of
+    the parameters' schema (every object is closed either way). A tool whose schema cannot meet
+    it goes non-strict, unless it asks for strict (refused before sending)."""
+
+    path: str
+    """Where `true` goes in one tool's shape (`function.strict`); left as the shape has it when
+    the tool is not strict."""
+    all_required: bool = False
+    """Every property must be listed as required (OpenAI)."""
+    unsupported: list[str] = []
+    """Schema keywords the strict mode refuses; a schema using one is not sent strict."""
+
+
 class ToolsMap(SpecModel):
     """How tools are offered: the list's place, each tool's shape, and the tool choice."""
 
@@ -358,6 +372,8 @@ class ToolsMap(SpecModel):
     container: Any = None
     """JSON template around the list of tools (`$tools`), when the API nests it
     (Gemini: `[{functionDeclarations: $tools}]`)."""
+    strict: StrictToolsMap | None = None
+    """The API's strict tool schemas; None: it has none (a tool asking for strict is refused)."""
 
 
 class ToolCallsMap(SpecModel):

@@ -13,6 +13,7 @@ from cloudburst._models import ModelInfo, SamplingBound
 from cloudburst._options import RequestOptions
 from cloudburst._reasoning import for_model
 from cloudburst._sampling import SamplingParams
+from cloudburst._tools import Tool
 from cloudburst._wire import is_set
 from cloudburst.generated import APIS
 
@@ -55,11 +56,26 @@ def check_request(
 def _check_tools(model: ModelInfo, options: RequestOptions) -> None:
     if options.tools and not model.supports("tools"):
         raise UnsupportedOptionError(f"{model.id} cannot call tools")
+    for tool in options.tools:
+        if tool.strict:
+            _check_strict(model, tool)
     choice = options.tool_choice
     if choice not in (None, "auto", "none", "required") and choice not in {tool.name for tool in options.tools}:
         raise ConfigurationError(
             f"tool_choice {choice!r} names no tool offered; offered: {[t.name for t in options.tools]}"
         )
+
+
+def _check_strict(model: ModelInfo, tool: Tool) -> None:
+    """A tool that asks for strict gets it, or the reason it cannot."""
+    mode = getattr(APIS.get((model.provider, model.api)), "STRICT_TOOLS", None)
+    if mode is None:
+        raise UnsupportedOptionError(f"tool {tool.name!r} asks for strict, but {model.id}'s API has no strict tools")
+    if not model.supports("structured_output"):
+        raise UnsupportedOptionError(f"tool {tool.name!r} asks for strict, but {model.id} has no structured_output")
+    schema = tool.strict_schema(mode)
+    if isinstance(schema, str):
+        raise ConfigurationError(f"tool {tool.name!r} cannot be strict on {model.id}: {schema}")
 
 
 def _check_sampling(model: ModelInfo, sampling: SamplingParams) -> None:

@@ -133,3 +133,39 @@ def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
     while len(text) < low:
         text += " " + rng.choice(WORDS)
     return text[:high]
+
+
+def strict_problem(schema: Any, every_required: bool) -> tuple[tuple[str, ...], str | None] | None:
+    """What a provider's strict mode refuses in a tool's schema, or None: (the context, as a
+    path of keys to the object, and the property missing from `required`, or None when the
+    object is not closed). Every object must say `additionalProperties: false`; OpenAI also
+    wants every property required."""
+    return _strict(schema, (), every_required)
+
+
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
+
+
+def _strict(node: Any, context: tuple[str, ...], every_required: bool) -> tuple[tuple[str, ...], str | None] | None:
+    if not isinstance(node, Mapping):
+        return None
+    if node.get("type") == "object" or "properties" in node:
+        if node.get("additionalProperties") is not False:
+            return context, None
+        required = set(node.get("required") or ())
+        missing = [name for name in node.get("properties") or {} if name not in required]
+        if every_required and missing:
+            return context, missing[0]
+    children: list[tuple[tuple[str, ...], Any]] = []
+    for key in _SUBSCHEMA_MAPS:
+        children += [((*context, key, name), sub) for name, sub in (node.get(key) or {}).items()]
+    for key in _SUBSCHEMA_LISTS:
+        children += [((*context, key, str(index)), sub) for index, sub in enumerate(node.get(key) or ())]
+    if "items" in node:
+        children.append(((*context, "items"), node["items"]))
+    for where, child in children:
+        found = _strict(child, where, every_required)
+        if found is not None:
+            return found
+    return None
