@@ -355,6 +355,8 @@ class StrictToolsMap(SpecModel):
     """Every property must be listed as required (OpenAI)."""
     unsupported: list[str] = []
     """Schema keywords the strict mode refuses; a schema using one is not sent strict."""
+    bare_refs: bool = False
+    """A `$ref` takes no sibling keywords (OpenAI): such a node gets the definition inlined."""
 
 
 class ToolsMap(SpecModel):

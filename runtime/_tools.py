@@ -84,15 +84,26 @@ class StrictMode:
     """An optional property with a default is made required (the model always sends it; its
     default goes); one without a default means the schema cannot be strict."""
     unsupported: frozenset[str] = frozenset()
+    bare_refs: bool = False
+    """A `$ref` takes no sibling keywords (OpenAI): one with some (a described nested pydantic
+    model) is replaced by the definition it names, the siblings kept."""
 
     def apply(self, parameters: Mapping[str, Any]) -> dict[str, Any] | str:
         schema = copy.deepcopy(dict(parameters))
-        problem = self._fix(schema, "parameters")
+        problem = self._fix(schema, "parameters", schema, 0)
         return problem if problem is not None else schema
 
-    def _fix(self, node: Any, where: str) -> str | None:
+    def _fix(self, node: Any, where: str, root: dict[str, Any], inlined: int) -> str | None:
         if not isinstance(node, dict):
             return None
+        if self.bare_refs and "$ref" in node and len(node) > 1:
+            target = _definition(root, node["$ref"])
+            if target is None or inlined > _MAX_INLINED:
+                return f"{where}: a $ref with other keywords beside it, which strict mode does not take"
+            siblings = {key: value for key, value in node.items() if key != "$ref"}
+            node.clear()
+            node.update(copy.deepcopy(target), **siblings)
+            inlined += 1
         for keyword in node:
             if keyword in self.unsupported:
                 return f"{where} uses {keyword!r}, which strict mode does not take"
@@ -119,12 +130,24 @@ class StrictMode:
             else:
                 continue
             for child_where, child in children:
-                problem = self._fix(child, child_where)
+                problem = self._fix(child, child_where, root, inlined)
                 if problem is not None:
                     return problem
         return None
 
 
+def _definition(root: dict[str, Any], ref: Any) -> dict[str, Any] | None:
+    """The local definition `ref` names (`#/$defs/Name`), or None."""
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return None
+    node: Any = root
+    for step in ref[2:].split("/"):
+        node = node.get(step) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None
+
+
+_MAX_INLINED = 8
+"""Definitions inlined into one another at most (a recursive one stops here, not strict)."""
 _SCHEMA_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
 _SCHEMA_LISTS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
 _SCHEMA_VALUES = frozenset({"items", "not", "if", "then", "else", "contains"})

@@ -32,6 +32,17 @@ NOTE = Tool(
 )
 
 
+class Airport(BaseModel):
+    code: str
+
+
+class Trip(BaseModel):
+    """Plan a trip."""
+
+    origin: Airport = Field(description="Where from")  # pydantic: a $ref with a description beside it
+    stops: list[Airport] = []
+
+
 class Booking(BaseModel):
     """Book seats."""
 
@@ -54,6 +65,22 @@ def test_openai_chat_tools_go_strict_with_every_property_required() -> None:
     assert "default" not in function["parameters"]["properties"]["passengers"]
     body = cloudburst.render("gpt-4.1-mini", "Fly", options=RequestOptions(tools=[search_flights])).body
     assert problems(body, CompletionCreateParamsNonStreaming) == []
+
+
+def test_openai_strict_inlines_a_ref_that_has_keywords_beside_it() -> None:
+    parameters = tools_of("gpt-4.1-mini", Trip)[0]["function"]["parameters"]
+    assert parameters["properties"]["origin"] == {
+        "description": "Where from",
+        "properties": {"code": {"title": "Code", "type": "string"}},
+        "required": ["code"],
+        "title": "Airport",
+        "type": "object",
+        "additionalProperties": False,
+    }
+    assert parameters["properties"]["stops"]["items"] == {"$ref": "#/$defs/Airport"}  # a bare $ref stays
+    assert parameters["$defs"]["Airport"]["additionalProperties"] is False
+    # Anthropic takes a $ref with a description as it is
+    assert tools_of("claude-haiku-4-5", Trip)[0]["input_schema"]["properties"]["origin"]["$ref"] == "#/$defs/Airport"
 
 
 def test_a_schema_that_cannot_be_strict_is_sent_as_given_by_default() -> None:
@@ -141,14 +168,21 @@ def test_converse_sends_strict_on_the_tool_spec() -> None:
 )
 def test_strict_tool_calls_round_trip_through_the_simulator(sim_env: Simulator, model: str) -> None:
     converse_model()
-    options = RequestOptions(tools=[search_flights, LookupOrder, get_current_weather], tool_choice="search_flights")
-    client = LLMClient([model], sampling=SamplingParams(max_new_tokens=256), options=options, progress=None, seed=3)
-    results = client.run(["Fly me from OSL to LHR."] * 3)
-    assert all(r.ok for r in results), [str(r.error) for r in results]
-    for response in results:
-        (call,) = response.tool_calls
-        assert call.name == "search_flights" and call.arguments is not None
-        assert search_flights(**call.arguments)  # the arguments fit the function
+    tools = [search_flights, Trip, LookupOrder, get_current_weather]
+    sampling = SamplingParams(max_new_tokens=256)
+    for choice, fits in (
+        ("search_flights", lambda arguments: search_flights(**arguments)),
+        ("Trip", Trip.model_validate),
+    ):
+        client = LLMClient(
+            [model], sampling=sampling, options=RequestOptions(tools=tools, tool_choice=choice), progress=None, seed=3
+        )
+        results = client.run(["Fly me from OSL to LHR."] * 3)
+        assert all(r.ok for r in results), [str(r.error) for r in results]
+        for response in results:
+            (call,) = response.tool_calls
+            assert call.name == choice and call.arguments is not None
+            assert fits(call.arguments)  # the arguments fit the tool
 
 
 def test_the_simulator_refuses_strict_functions_openai_would_refuse(sim: Simulator) -> None:
@@ -167,6 +201,12 @@ def test_the_simulator_refuses_strict_functions_openai_would_refuse(sim: Simulat
     closed = {**loose, "parameters": {**NOTE.parameters, "additionalProperties": False}}
     with pytest.raises(openai.BadRequestError, match="Missing 'tag'"):
         client.responses.create(model="gpt-4.1-mini", input="Note this.", tools=[{"type": "function", **closed}])
+    closed_trip = {**tools_of("claude-haiku-4-5", Trip)[0]["input_schema"], "required": ["origin", "stops"]}
+    described = {"type": "function", "name": "trip", "strict": True, "parameters": closed_trip}
+    with pytest.raises(
+        openai.BadRequestError, match=r"\('properties', 'origin'\), \$ref cannot have keywords \{'description'\}"
+    ):
+        client.responses.create(model="gpt-4.1-mini", input="Plan.", tools=[described])  # type: ignore[list-item]
     # a chat function is strict only when it says so
     plain = client.chat.completions.create(
         model="gpt-4.1-mini",

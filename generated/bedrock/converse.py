@@ -96,6 +96,7 @@ STRICT_TOOLS = StrictMode(
             "uniqueItems",
         }
     ),
+    bare_refs=False,
 )
 """What this API's strict tool mode demands of a schema."""
 

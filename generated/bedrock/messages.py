@@ -89,6 +89,7 @@ STRICT_TOOLS = StrictMode(
             "uniqueItems",
         }
     ),
+    bare_refs=False,
 )
 """What this API's strict tool mode demands of a schema."""
 DEFAULT_MAX_NEW_TOKENS = 4096

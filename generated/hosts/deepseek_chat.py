@@ -97,6 +97,7 @@ STRICT_TOOLS = StrictMode(
             "uniqueItems",
         }
     ),
+    bare_refs=True,
 )
 """What this API's strict tool mode demands of a schema."""
 

@@ -88,6 +88,7 @@ STRICT_TOOLS = StrictMode(
             "uniqueItems",
         }
     ),
+    bare_refs=True,
 )
 """What this API's strict tool mode demands of a schema."""
 

@@ -49,7 +49,7 @@ def validate_messages(body: Any) -> None:
     if not body["messages"]:
         raise invalid("messages: at least one message is required")
     for index, tool in enumerate(body.get("tools") or ()):
-        found = strict_problem(tool.get("input_schema"), every_required=False) if tool.get("strict") else None
+        found = strict_problem(tool.get("input_schema"), openai=False) if tool.get("strict") else None
         if found is not None:
             raise invalid(
                 f"tools.{index}.custom: For 'object' type, 'additionalProperties' must be explicitly set to false"

@@ -47,7 +47,7 @@ def validate_converse(body: Any) -> None:
     _schema(body)
     for index, tool in enumerate((body.get("toolConfig") or {}).get("tools") or ()):
         spec = tool.get("toolSpec") or {}
-        if spec.get("strict") and strict_problem((spec.get("inputSchema") or {}).get("json"), every_required=False):
+        if spec.get("strict") and strict_problem((spec.get("inputSchema") or {}).get("json"), openai=False):
             raise validation(
                 f"The JSON schema of tool {index} ({spec.get('name')}) is not supported in strict mode: "
                 "every object needs additionalProperties set to false."

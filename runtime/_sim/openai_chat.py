@@ -62,16 +62,10 @@ def _check_strict_tools(body: dict[str, Any]) -> None:
         )
         if not spec.get("strict", not chat):
             continue
-        found = strict_problem(spec.get("parameters") or {}, every_required=True)
+        found = strict_problem(spec.get("parameters") or {}, openai=True)
         if found is None:
             continue
-        context, missing = found
-        rule = (
-            "'additionalProperties' is required to be supplied and to be false."
-            if missing is None
-            else f"'required' is required to be supplied and to be an array including every key in properties. Missing '{missing}'."
-        )
-        message = f"Invalid schema for function '{spec.get('name')}': In context={context!r}, {rule}"
+        message = f"Invalid schema for function '{spec.get('name')}': In context={found[0]!r}, {found[1]}"
         raise invalid(message, param, "invalid_function_parameters")
 
 
