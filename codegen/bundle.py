@@ -12,14 +12,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from codegen.errors import Problem, SpecError
 from codegen.load import PathKey, SpecFile, load_spec_file
 from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
-from codegen.spec import ApiSpec, FirstOf, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
+from codegen.spec import ApiSpec, Capability, FirstOf, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
@@ -352,6 +352,13 @@ def check_api(
                 problems.append(
                     spec.problem((*base, "messages", key), f"{kind!r} has no template under messages.parts")
                 )
+    if messages.tool_result_media is not None and messages.tool_result_media not in get_args(Capability):
+        problems.append(
+            spec.problem(
+                (*base, "messages", "tool_result_media"),
+                f"{messages.tool_result_media!r} is not a capability; known: {', '.join(get_args(Capability))}",
+            )
+        )
     if api.cache is not None and api.cache != "automatic":
         _check_template(api.cache.marker, frozenset({"ttl"}), (*base, "cache", "marker"), spec, problems)
     if api.tools is not None:

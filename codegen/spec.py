@@ -220,10 +220,15 @@ class MessagesMap(SpecModel):
     role_parts: dict[Role, dict[PartKind, Any]] = {}
     """Templates that replace `parts` in one role's messages (OpenAI Responses: an assistant's
     text is `output_text`, a user's `input_text`)."""
-    tool_result_content: Literal["text", "parts", "blocks"] = "text"
+    tool_result_content: Literal["text", "parts", "blocks", "split"] = "text"
     """What a tool result's `$content` may be: `text` only (a result with images is refused),
-    `parts`: the text, or a list of this API's own parts when the result has images, or
-    `blocks`: always a list of this API's own parts, its text one of them (Converse)."""
+    `parts`: the text, or a list of this API's own parts when the result has images,
+    `blocks`: always a list of this API's own parts, its text one of them (Converse), or
+    `split`: the text, with its images and documents apart in `$parts` as this API's own parts
+    (null when there are none: Gemini's `functionResponse.parts`)."""
+    tool_result_media: str | None = None
+    """The registry capability a model needs for images or documents in a tool result, where
+    the API takes them on some models only (Gemini: Gemini 3)."""
     formats: dict[str, str] = {}
     """Media type -> the name this API gives `$format` (Converse: text/plain is `txt`);
     unlisted: the media type's subtype (`png`)."""
@@ -477,6 +482,7 @@ Capability = Literal[
     "embeddings",
     "rerank",
     "audio",
+    "tool_result_media",
 ]
 
 

@@ -7,7 +7,7 @@ from the registry.
 
 from __future__ import annotations
 
-from cloudburst._conversation import Conversation, Document, Image
+from cloudburst._conversation import Conversation, Document, Image, Text, ToolResult
 from cloudburst._errors import ConfigurationError, UnsupportedContentError, UnsupportedOptionError
 from cloudburst._models import ModelInfo, SamplingBound
 from cloudburst._options import RequestOptions
@@ -39,6 +39,8 @@ def check_request(
             needed = _PART_NEEDS.get(type(part))
             if needed and not model.supports(needed):
                 raise UnsupportedContentError(f"{model.id} cannot take {type(part).__name__.lower()} input")
+            if isinstance(part, ToolResult) and not isinstance(part.content, str):
+                _check_result_media(model, part)
     if (
         sampling.max_new_tokens is not None
         and model.max_output_tokens is not None
@@ -51,6 +53,17 @@ def check_request(
     _check_reasoning(model, sampling)
     if options is not None:
         _check_tools(model, options)
+
+
+def _check_result_media(model: ModelInfo, result: ToolResult) -> None:
+    """Images and documents in a tool result, on an API that takes them from some models only."""
+    needed = getattr(APIS.get((model.provider, model.api)), "TOOL_RESULT_MEDIA", None)
+    media = sorted({type(part).__name__.lower() for part in result.content if not isinstance(part, Text)})
+    if needed and media and not model.supports(needed):
+        raise UnsupportedContentError(
+            f"{model.id} cannot take {' or '.join(media)} in a tool result (call {result.call_id!r}): "
+            f"no {needed} capability"
+        )
 
 
 def _check_tools(model: ModelInfo, options: RequestOptions) -> None:
