@@ -12,14 +12,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
 from codegen.errors import Problem, SpecError
 from codegen.load import PathKey, SpecFile, load_spec_file
 from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
-from codegen.spec import ApiSpec, FirstOf, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
+from codegen.spec import ApiSpec, Capability, FirstOf, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
@@ -352,6 +352,13 @@ def check_api(
                 problems.append(
                     spec.problem((*base, "messages", key), f"{kind!r} has no template under messages.parts")
                 )
+    if messages.tool_result_media is not None and messages.tool_result_media not in get_args(Capability):
+        problems.append(
+            spec.problem(
+                (*base, "messages", "tool_result_media"),
+                f"{messages.tool_result_media!r} is not a capability; known: {', '.join(get_args(Capability))}",
+            )
+        )
     if api.cache is not None and api.cache != "automatic":
         _check_template(api.cache.marker, frozenset({"ttl"}), (*base, "cache", "marker"), spec, problems)
     if api.tools is not None:
@@ -365,6 +372,15 @@ def check_api(
             _check_template(template, frozenset(), (*tools_loc, "choices", choice), spec, problems)
         _check_template(api.tools.named_choice, frozenset({"name"}), (*tools_loc, "named_choice"), spec, problems)
         _check_template(api.tools.container, frozenset({"tools"}), (*tools_loc, "container"), spec, problems)
+        strict = api.tools.strict
+        if strict is not None and api.tools.container is None:
+            flag = split_path(f"{api.tools.path}.0.{strict.path}")
+            if schema_at(schemas, api.request, flag) is None:
+                problems.append(
+                    spec.problem(
+                        (*tools_loc, "strict", "path"), f"{strict.path!r} is not a field of one tool in {api.request!r}"
+                    )
+                )
     output = api.output
     if output.tool_calls is not None:
         calls = output.tool_calls

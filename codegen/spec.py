@@ -220,10 +220,15 @@ class MessagesMap(SpecModel):
     role_parts: dict[Role, dict[PartKind, Any]] = {}
     """Templates that replace `parts` in one role's messages (OpenAI Responses: an assistant's
     text is `output_text`, a user's `input_text`)."""
-    tool_result_content: Literal["text", "parts", "blocks"] = "text"
+    tool_result_content: Literal["text", "parts", "blocks", "split"] = "text"
     """What a tool result's `$content` may be: `text` only (a result with images is refused),
-    `parts`: the text, or a list of this API's own parts when the result has images, or
-    `blocks`: always a list of this API's own parts, its text one of them (Converse)."""
+    `parts`: the text, or a list of this API's own parts when the result has images,
+    `blocks`: always a list of this API's own parts, its text one of them (Converse), or
+    `split`: the text, with its images and documents apart in `$parts` as this API's own parts
+    (null when there are none: Gemini's `functionResponse.parts`)."""
+    tool_result_media: str | None = None
+    """The registry capability a model needs for images or documents in a tool result, where
+    the API takes them on some models only (Gemini: Gemini 3)."""
     formats: dict[str, str] = {}
     """Media type -> the name this API gives `$format` (Converse: text/plain is `txt`);
     unlisted: the media type's subtype (`png`)."""
@@ -343,6 +348,22 @@ class OptionField(SpecModel):
     """The values this API takes, where they are not the schema's (a host's own service tiers)."""
 
 
+class StrictToolsMap(SpecModel):
+    """The API's strict tool mode: where its flag goes in one tool, and what the mode demands of
+    the parameters' schema (every object is closed either way). A tool whose schema cannot meet
+    it goes non-strict, unless it asks for strict (refused before sending)."""
+
+    path: str
+    """Where `true` goes in one tool's shape (`function.strict`); left as the shape has it when
+    the tool is not strict."""
+    all_required: bool = False
+    """Every property must be listed as required (OpenAI)."""
+    unsupported: list[str] = []
+    """Schema keywords the strict mode refuses; a schema using one is not sent strict."""
+    bare_refs: bool = False
+    """A `$ref` takes no sibling keywords (OpenAI): such a node gets the definition inlined."""
+
+
 class ToolsMap(SpecModel):
     """How tools are offered: the list's place, each tool's shape, and the tool choice."""
 
@@ -358,6 +379,8 @@ class ToolsMap(SpecModel):
     container: Any = None
     """JSON template around the list of tools (`$tools`), when the API nests it
     (Gemini: `[{functionDeclarations: $tools}]`)."""
+    strict: StrictToolsMap | None = None
+    """The API's strict tool schemas; None: it has none (a tool asking for strict is refused)."""
 
 
 class ToolCallsMap(SpecModel):
@@ -459,6 +482,7 @@ Capability = Literal[
     "embeddings",
     "rerank",
     "audio",
+    "tool_result_media",
 ]
 
 

@@ -79,7 +79,7 @@ PART_VARIABLES: dict[str, frozenset[str]] = {
     "file_id": frozenset({"file_id", "media_type", "filename"}),
     "image_file_id": frozenset({"file_id", "media_type", "detail", "detail_or_auto"}),
     "tool_call": frozenset({"id", "name", "arguments", "arguments_json", "signature"}),
-    "tool_result": frozenset({"call_id", "content", "name", "is_error", "status"}),
+    "tool_result": frozenset({"call_id", "content", "parts", "name", "is_error", "status"}),
     "thinking": frozenset({"thinking", "signature"}),
     "redacted_thinking": frozenset({"data"}),
 }

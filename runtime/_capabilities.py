@@ -7,12 +7,13 @@ from the registry.
 
 from __future__ import annotations
 
-from cloudburst._conversation import Conversation, Document, Image
+from cloudburst._conversation import Conversation, Document, Image, Text, ToolResult
 from cloudburst._errors import ConfigurationError, UnsupportedContentError, UnsupportedOptionError
 from cloudburst._models import ModelInfo, SamplingBound
 from cloudburst._options import RequestOptions
 from cloudburst._reasoning import for_model
 from cloudburst._sampling import SamplingParams
+from cloudburst._tools import Tool
 from cloudburst._wire import is_set
 from cloudburst.generated import APIS
 
@@ -38,6 +39,8 @@ def check_request(
             needed = _PART_NEEDS.get(type(part))
             if needed and not model.supports(needed):
                 raise UnsupportedContentError(f"{model.id} cannot take {type(part).__name__.lower()} input")
+            if isinstance(part, ToolResult) and not isinstance(part.content, str):
+                _check_result_media(model, part)
     if (
         sampling.max_new_tokens is not None
         and model.max_output_tokens is not None
@@ -52,14 +55,40 @@ def check_request(
         _check_tools(model, options)
 
 
+def _check_result_media(model: ModelInfo, result: ToolResult) -> None:
+    """Images and documents in a tool result, on an API that takes them from some models only."""
+    needed = getattr(APIS.get((model.provider, model.api)), "TOOL_RESULT_MEDIA", None)
+    media = sorted({type(part).__name__.lower() for part in result.content if not isinstance(part, Text)})
+    if needed and media and not model.supports(needed):
+        raise UnsupportedContentError(
+            f"{model.id} cannot take {' or '.join(media)} in a tool result (call {result.call_id!r}): "
+            f"no {needed} capability"
+        )
+
+
 def _check_tools(model: ModelInfo, options: RequestOptions) -> None:
     if options.tools and not model.supports("tools"):
         raise UnsupportedOptionError(f"{model.id} cannot call tools")
+    for tool in options.tools:
+        if tool.strict:
+            _check_strict(model, tool)
     choice = options.tool_choice
     if choice not in (None, "auto", "none", "required") and choice not in {tool.name for tool in options.tools}:
         raise ConfigurationError(
             f"tool_choice {choice!r} names no tool offered; offered: {[t.name for t in options.tools]}"
         )
+
+
+def _check_strict(model: ModelInfo, tool: Tool) -> None:
+    """A tool that asks for strict gets it, or the reason it cannot."""
+    mode = getattr(APIS.get((model.provider, model.api)), "STRICT_TOOLS", None)
+    if mode is None:
+        raise UnsupportedOptionError(f"tool {tool.name!r} asks for strict, but {model.id}'s API has no strict tools")
+    if not model.supports("structured_output"):
+        raise UnsupportedOptionError(f"tool {tool.name!r} asks for strict, but {model.id} has no structured_output")
+    schema = tool.strict_schema(mode)
+    if isinstance(schema, str):
+        raise ConfigurationError(f"tool {tool.name!r} cannot be strict on {model.id}: {schema}")
 
 
 def _check_sampling(model: ModelInfo, sampling: SamplingParams) -> None:

@@ -159,6 +159,7 @@ class ToolResult:
         return "tool_result", {
             "call_id": self.call_id,
             "content": self.content,
+            "parts": None,
             "name": self.name,
             "is_error": True if self.is_error else None,
             "status": "error" if self.is_error else None,

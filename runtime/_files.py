@@ -37,7 +37,7 @@ from cloudburst._constants import (
     UPLOAD_READY_TIMEOUT_SECONDS,
     UPLOAD_REUSE_MARGIN_SECONDS,
 )
-from cloudburst._conversation import Conversation, Document, Image, Message
+from cloudburst._conversation import Conversation, Document, Image, Message, Part, ToolResult
 from cloudburst._errors import InvalidResponseError, ProviderError, UnsupportedContentError
 from cloudburst._limiter import Limiter, Need
 from cloudburst._retry import decide
@@ -59,13 +59,25 @@ _Request = tuple[str, str, dict[str, str], bytes]
 
 
 def file_parts(conversation: Conversation) -> list[FilePart]:
-    """The parts given by their bytes (not a URL, not an id): the ones a strategy places."""
+    """The parts given by their bytes (not a URL, not an id): the ones a strategy places,
+    tool results' images and documents among them."""
     return [
         part
         for message in conversation.messages
-        for part in message.parts
+        for outer in message.parts
+        for part in (
+            outer.content if isinstance(outer, ToolResult) and not isinstance(outer.content, str) else (outer,)
+        )
         if isinstance(part, (Image, Document)) and part.data is not None and part.file_id is None
     ]
+
+
+def _with(part: Part, replaced: dict[int, FilePart]) -> Part:
+    """`part` with the file parts `replaced` (by `id`), inside a tool result too."""
+    if isinstance(part, ToolResult) and not isinstance(part.content, str):
+        content = tuple(replaced.get(id(inner), inner) for inner in part.content)
+        return ToolResult(part.call_id, content, part.name, part.is_error)
+    return replaced.get(id(part), part)
 
 
 def _kind(part: FilePart) -> Literal["image", "document"]:
@@ -257,7 +269,7 @@ class JobFiles:
                 replaced[id(part)] = replace(part, encoded=await self._encoded.get_or_start(data, _b64))
         if not replaced:
             return conversation, inline_bytes
-        messages = tuple(Message(m.role, tuple(replaced.get(id(p), p) for p in m.parts)) for m in conversation.messages)
+        messages = tuple(Message(m.role, tuple(_with(p, replaced) for p in m.parts)) for m in conversation.messages)
         return Conversation(messages), inline_bytes
 
     async def _uploaded_file(self, route: Route, part: FilePart) -> Uploaded:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -67,11 +68,16 @@ class RequestOptions(BaseModel):
         given = self.provider
         return given if isinstance(given, tuple) else () if given is None else (given,)
 
-    def for_api(self, options_class: type[BaseModel] | None) -> RequestOptions:
+    def for_api(self, options_class: type[BaseModel] | None, *, strict_tools: bool = True) -> RequestOptions:
         """These options as an API taking `options_class` gets them: `provider` is the one
-        object of that class, or None."""
+        object of that class, or None. `strict_tools=False` (a model without strict schemas):
+        tools left to the default are sent non-strict."""
+        out = self
         given = self.provider
-        if not isinstance(given, tuple) and (given is None or (options_class and isinstance(given, options_class))):
-            return self
-        mine = next((p for p in self.providers() if options_class and isinstance(p, options_class)), None)
-        return self.model_copy(update={"provider": mine})
+        if isinstance(given, tuple) or not (given is None or (options_class and isinstance(given, options_class))):
+            mine = next((p for p in self.providers() if options_class and isinstance(p, options_class)), None)
+            out = self.model_copy(update={"provider": mine})
+        if not strict_tools and any(tool.strict is None for tool in self.tools):
+            tools = tuple(replace(tool, strict=False) if tool.strict is None else tool for tool in self.tools)
+            out = out.model_copy(update={"tools": tools})
+        return out

@@ -95,7 +95,7 @@ def build_request(
     if not isinstance(options.provider, tuple):  # several: a spray's, the others for other models
         check_provider_options([model], options)
     sampling = for_model(model, sampling)[0]
-    options = options.for_api(adapter.Options)
+    options = options.for_api(adapter.Options, strict_tools=model.supports("structured_output"))
     body = adapter.build_body(model.name, conversation, sampling, options)
     body.update(options.extra_body)
     return RenderedRequest(

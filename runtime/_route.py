@@ -61,7 +61,7 @@ class Route:
         self.adapter: ModuleType = adapter
         self.sampling, self.reasoning = for_model(model, sampling)
         """The sampling the model gets (its reasoning in its own control), and that control."""
-        self.options = options.for_api(adapter.Options)
+        self.options = options.for_api(adapter.Options, strict_tools=model.supports("structured_output"))
         """The options the API gets: its own provider options object only."""
         self.key = key
         self.base_url = base_url

@@ -28,6 +28,8 @@ from cloudburst import (
     ServerError,
     Simulator,
     Timeouts,
+    ToolCall,
+    ToolResult,
     configure,
 )
 from cloudburst._config import default_file_uploads
@@ -249,3 +251,19 @@ def test_a_plain_text_document_goes_to_anthropic_as_text_and_the_simulators_take
         [(_, _, _, body)] = transport.chat()
         text = b"Notes: the meeting moved to Tuesday."
         assert (text in body) == (provider == "anthropic")  # Gemini takes it inline as base64
+
+
+def test_a_pdf_a_tool_returned_is_uploaded_and_named_in_the_function_response(sim_env: Simulator) -> None:
+    transport = Recording()
+    strategy = FileUploadStrategy(providers={"gemini": "upload"})
+    client = LLMClient("gemini-3.8-flash", progress=None, transport=transport, file_uploads=strategy)
+    call = ToolCall("call_1", "fetch_report", {}, "{}")
+    result = ToolResult("call_1", ["The Q3 report.", Document(data=_pdf(64 * 1024), filename="q3.pdf")])
+    turn = Conversation.user("Fetch the Q3 report.").assistant([call]).tool([result]).user("Summarise it.")
+    [answer] = transport.run(client, [turn])
+    assert answer.error is None
+    assert _stats(sim_env)["uploads"] == {"gemini": 1}
+    [(_, _, _, body)] = transport.chat()
+    response = orjson.loads(body)["contents"][2]["parts"][0]["functionResponse"]
+    [part] = response["parts"]
+    assert "/v1beta/files/" in part["fileData"]["fileUri"] and part["fileData"]["mimeType"] == "application/pdf"

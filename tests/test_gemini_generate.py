@@ -363,3 +363,40 @@ def test_the_simulator_answers_logprobs_as_gemini_does(sim_env: Simulator) -> No
     assert all(len(t.top) == 3 and t.top[0].token == t.token for t in response.logprobs)
     official = types.GenerateContentResponse.model_validate(response.raw)
     assert official.candidates and official.candidates[0].logprobs_result is not None
+
+
+CHART = Image(data=b"\x89PNG\r\n\x1a\nchart", media_type="image/png")
+REPORT = Document(data=b"%PDF-1.4 tiny", filename="q3.pdf")
+
+
+def chart_turn() -> Conversation:
+    """A call answered with a text, a chart and a report: what a tool that renders files returns."""
+    call = cloudburst.ToolCall("call_7", "render_chart", {"quarter": "Q3"}, '{"quarter": "Q3"}')
+    result = ToolResult("call_7", ["Revenue by region, Q3.", CHART, REPORT])
+    return Conversation.user("Chart Q3 revenue.").assistant([call]).tool([result]).user("What stands out?")
+
+
+def test_gemini_3_takes_images_and_documents_in_a_function_response(snapshot: SnapshotAssertion) -> None:
+    body = cloudburst.render(MODEL, chart_turn()).body
+    response = body["contents"][2]["parts"][0]["functionResponse"]
+    assert response["response"] == {"output": "Revenue by region, Q3."}
+    assert [part["inlineData"]["mimeType"] for part in response["parts"]] == ["image/png", "application/pdf"]
+    assert body["contents"][1:] == snapshot
+    check_official_request(body)  # google-genai's FunctionResponse.parts (FunctionResponsePart)
+    # a text-only result has no parts
+    plain = Conversation.user("Hi").assistant([cloudburst.ToolCall("c", "f", {}, "{}")]).tool([ToolResult("c", "ok")])
+    assert "parts" not in cloudburst.render(MODEL, plain).body["contents"][2]["parts"][0]["functionResponse"]
+
+
+def test_gemini_2_5_refuses_media_in_a_function_response_before_sending() -> None:
+    with pytest.raises(
+        cloudburst.UnsupportedContentError,
+        match=r"gemini-2\.5-flash cannot take document or image in a tool result \(call 'call_7'\): no tool_result_media",
+    ):
+        cloudburst.render(BUDGET_MODEL, chart_turn())
+    texts = (
+        Conversation.user("Hi").assistant([cloudburst.ToolCall("c", "f", {}, "{}")]).tool([ToolResult("c", ["a", "b"])])
+    )
+    assert cloudburst.render(BUDGET_MODEL, texts).body["contents"][2]["parts"][0]["functionResponse"]["response"] == {
+        "output": "a\nb"
+    }

@@ -296,3 +296,27 @@ def test_logprobs_where_the_model_has_them(sim: Simulator, client: genai.Client)
     assert refused.status_code == 400 and refused.json()["error"]["message"] == (
         "Logprobs is not supported for the current model."
     )
+
+
+def test_a_multimodal_function_response_is_taken_by_gemini_3_only(client: genai.Client, sim: Simulator) -> None:
+    chart = types.FunctionResponsePart(inline_data=types.FunctionResponseBlob(mime_type="image/png", data=b"\x89PNG"))
+    contents = [
+        types.Content(role="user", parts=[types.Part(text="Chart Q3.")]),
+        types.Content(role="model", parts=[types.Part(function_call=types.FunctionCall(name="chart", args={}))]),
+        types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(name="chart", response={"output": "Q3"}, parts=[chart])
+                )
+            ],
+        ),
+    ]
+    answered = client.models.generate_content(model="gemini-3.8-flash", contents=contents)
+    assert answered.candidates and answered.usage_metadata
+    plain = client.models.generate_content(model="gemini-3.8-flash", contents=contents[:2])
+    assert answered.usage_metadata.prompt_token_count > (
+        plain.usage_metadata.prompt_token_count or 0
+    )  # the image counts
+    with pytest.raises(errors.ClientError, match="Multimodal function responses are not supported"):
+        client.models.generate_content(model=MODEL, contents=contents)

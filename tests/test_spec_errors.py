@@ -220,3 +220,11 @@ def test_an_item_part_needs_a_template(specs_copy: Path) -> None:
     file, line, message = only_problem(errors_for(specs_copy))
     assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "items: [tool_call"))
     assert message == "'document_url' has no template under messages.parts"
+
+
+def test_a_strict_flag_outside_the_tool_schema_names_its_line(specs_copy: Path) -> None:
+    mapping = specs_copy / "anthropic" / "mapping.yaml"
+    replace_in(mapping, "        path: strict\n", "        path: strictly\n")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/anthropic/mapping.yaml", line_of(mapping, "path: strictly"))
+    assert message == "'strictly' is not a field of one tool in 'MessageCreateParams'"

@@ -14,7 +14,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema
-from cloudburst._tools import ToolCall
+from cloudburst._tools import StrictMode, Tool, ToolCall
 from cloudburst._wire import (
     check_sampling,
     dig,
@@ -61,6 +61,35 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "refusal",
 }
+STRICT_TOOLS = StrictMode(
+    all_required=False,
+    unsupported=frozenset(
+        {
+            "contains",
+            "dependentRequired",
+            "dependentSchemas",
+            "else",
+            "exclusiveMaximum",
+            "exclusiveMinimum",
+            "if",
+            "maximum",
+            "maxItems",
+            "maxLength",
+            "maxProperties",
+            "minimum",
+            "minLength",
+            "minProperties",
+            "multipleOf",
+            "not",
+            "patternProperties",
+            "propertyNames",
+            "then",
+            "uniqueItems",
+        }
+    ),
+    bare_refs=False,
+)
+"""What this API's strict tool mode demands of a schema."""
 DEFAULT_MAX_NEW_TOKENS = 4096
 """Sent when max_new_tokens is unset: this API requires a limit."""
 
@@ -100,10 +129,7 @@ def build_body(
     elif sampling.thinking_budget is not None:
         body["thinking"] = {"type": "enabled", "budget_tokens": sampling.thinking_budget}
     if options.tools:
-        body["tools"] = [
-            {"name": tool.name, "description": tool.description, "input_schema": dict(tool.parameters)}
-            for tool in options.tools
-        ]
+        body["tools"] = [_tool(tool) for tool in options.tools]
     if options.tool_choice is not None:
         body["tool_choice"] = _tool_choice(options.tool_choice)
     provider = options.provider
@@ -161,6 +187,14 @@ def _message(message: Message) -> dict[str, Any]:
         out["content"] = texts[0]
     elif content or len(out) == 1:
         out["content"] = content
+    return out
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    parameters, strict = tool.sent_as(STRICT_TOOLS, "Anthropic messages")
+    out: dict[str, Any] = {"name": tool.name, "description": tool.description, "input_schema": parameters}
+    if strict:
+        out["strict"] = True
     return out
 
 

@@ -15,7 +15,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema, schema_name
-from cloudburst._tools import ToolCall
+from cloudburst._tools import StrictMode, Tool, ToolCall
 from cloudburst._wire import (
     check_sampling,
     dig,
@@ -70,6 +70,35 @@ FORMATS = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
 """This API's names of media types, for `$format`."""
+STRICT_TOOLS = StrictMode(
+    all_required=False,
+    unsupported=frozenset(
+        {
+            "contains",
+            "dependentRequired",
+            "dependentSchemas",
+            "else",
+            "exclusiveMaximum",
+            "exclusiveMinimum",
+            "if",
+            "maximum",
+            "maxItems",
+            "maxLength",
+            "maxProperties",
+            "minimum",
+            "minLength",
+            "minProperties",
+            "multipleOf",
+            "not",
+            "patternProperties",
+            "propertyNames",
+            "then",
+            "uniqueItems",
+        }
+    ),
+    bare_refs=False,
+)
+"""What this API's strict tool mode demands of a schema."""
 
 
 def build_body(
@@ -115,16 +144,7 @@ def build_body(
             },
         }
     if options.tools:
-        body.setdefault("toolConfig", {})["tools"] = [
-            {
-                "toolSpec": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "inputSchema": {"json": dict(tool.parameters)},
-                }
-            }
-            for tool in options.tools
-        ]
+        body.setdefault("toolConfig", {})["tools"] = [_tool(tool) for tool in options.tools]
     choice = _tool_choice(options.tool_choice) if options.tool_choice is not None else None
     if choice is not None:
         body.setdefault("toolConfig", {})["toolChoice"] = choice
@@ -181,6 +201,16 @@ def _message(message: Message) -> dict[str, Any]:
         texts.append(v["text"] if kind == "text" else None)
     if content or len(out) == 1:
         out["content"] = content
+    return out
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    parameters, strict = tool.sent_as(STRICT_TOOLS, "Amazon Bedrock converse")
+    out: dict[str, Any] = {
+        "toolSpec": {"name": tool.name, "description": tool.description, "inputSchema": {"json": parameters}}
+    }
+    if strict:
+        out.setdefault("toolSpec", {})["strict"] = True
     return out
 
 

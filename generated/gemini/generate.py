@@ -21,7 +21,6 @@ from cloudburst._wire import (
     dig,
     each,
     json_value,
-    result_text,
     tool_call,
     unsupported_part,
 )
@@ -73,6 +72,8 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
 }
+TOOL_RESULT_MEDIA = "tool_result_media"
+"""The capability a model needs for images or documents in a tool result."""
 
 
 def build_body(
@@ -182,7 +183,14 @@ def _tool_choice(choice: str) -> Any:
 
 def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
     if kind == "tool_result":
-        v = {**v, "content": result_text(v["content"], "Gemini generate")}
+        content = v["content"]
+        if not isinstance(content, str):
+            media = [_part(*part.wire()) for part in content if part.kind != "text"]
+            v = {
+                **v,
+                "content": "\n".join(part.text for part in content if part.kind == "text"),
+                "parts": media or None,
+            }
     if kind == "text":
         return {"text": v["text"]}
     if kind == "image_base64":
@@ -199,7 +207,14 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
             **({"thoughtSignature": v["signature"]} if v["signature"] is not None else {}),
         }
     if kind == "tool_result":
-        return {"functionResponse": {"id": v["call_id"], "name": v["name"], "response": {"output": v["content"]}}}
+        return {
+            "functionResponse": {
+                "id": v["call_id"],
+                "name": v["name"],
+                "response": {"output": v["content"]},
+                **({"parts": v["parts"]} if v["parts"] is not None else {}),
+            }
+        }
     if kind == "thinking":
         return {
             "text": v["thinking"],

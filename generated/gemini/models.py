@@ -34,13 +34,22 @@ class FunctionCall(BaseModel):
     args: dict[str, Any] | None = None
 
 
-class FunctionResponse(BaseModel):
+class FunctionResponseBlob(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    id: str | None = None
-    name: str
-    response: dict[str, Any]
+    mimeType: str
+    data: str
+    displayName: str | None = None
+
+
+class FunctionResponseFileData(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    mimeType: str
+    fileUri: str
+    displayName: str | None = None
 
 
 class FunctionDeclaration(BaseModel):
@@ -105,17 +114,12 @@ class UsageMetadata(BaseModel):
     totalTokenCount: int | None = None
 
 
-class Part(BaseModel):
+class FunctionResponsePart(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    text: str | None = None
-    thought: bool | None = None
-    thoughtSignature: str | None = None
-    inlineData: Blob | None = None
-    fileData: FileData | None = None
-    functionCall: FunctionCall | None = None
-    functionResponse: FunctionResponse | None = None
+    inlineData: FunctionResponseBlob | None = None
+    fileData: FunctionResponseFileData | None = None
 
 
 class Tool(BaseModel):
@@ -171,6 +175,29 @@ class PromptFeedback(BaseModel):
     blockReason: str | None = None
     blockReasonMessage: str | None = None
     safetyRatings: list[SafetyRating] | None = None
+
+
+class FunctionResponse(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: str | None = None
+    name: str
+    response: dict[str, Any]
+    parts: list[FunctionResponsePart] | None = None
+
+
+class Part(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    text: str | None = None
+    thought: bool | None = None
+    thoughtSignature: str | None = None
+    inlineData: Blob | None = None
+    fileData: FileData | None = None
+    functionCall: FunctionCall | None = None
+    functionResponse: FunctionResponse | None = None
 
 
 class Content(BaseModel):

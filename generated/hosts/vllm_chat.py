@@ -15,7 +15,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import schema_name, strict_json_schema
-from cloudburst._tools import ToolCall
+from cloudburst._tools import StrictMode, Tool, ToolCall
 from cloudburst._wire import (
     check_sampling,
     dig,
@@ -74,6 +74,34 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
+STRICT_TOOLS = StrictMode(
+    all_required=True,
+    unsupported=frozenset(
+        {
+            "allOf",
+            "contains",
+            "dependentRequired",
+            "dependentSchemas",
+            "else",
+            "if",
+            "maxContains",
+            "maxLength",
+            "maxProperties",
+            "minContains",
+            "minLength",
+            "minProperties",
+            "not",
+            "patternProperties",
+            "propertyNames",
+            "then",
+            "unevaluatedItems",
+            "unevaluatedProperties",
+            "uniqueItems",
+        }
+    ),
+    bare_refs=True,
+)
+"""What this API's strict tool mode demands of a schema."""
 
 
 def build_body(
@@ -114,13 +142,7 @@ def build_body(
     if sampling.top_k is not None:
         body["top_k"] = sampling.top_k
     if options.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {"name": tool.name, "description": tool.description, "parameters": dict(tool.parameters)},
-            }
-            for tool in options.tools
-        ]
+        body["tools"] = [_tool(tool) for tool in options.tools]
     if options.tool_choice is not None:
         body["tool_choice"] = _tool_choice(options.tool_choice)
     provider = options.provider
@@ -164,6 +186,17 @@ def _message(message: Message) -> dict[str, Any]:
         out["content"] = texts[0]
     elif content or len(out) == 1:
         out["content"] = content
+    return out
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    parameters, strict = tool.sent_as(STRICT_TOOLS, "vLLM chat")
+    out: dict[str, Any] = {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": parameters},
+    }
+    if strict:
+        out.setdefault("function", {})["strict"] = True
     return out
 
 

@@ -15,7 +15,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import schema_name, strict_json_schema
-from cloudburst._tools import ToolCall
+from cloudburst._tools import StrictMode, Tool, ToolCall
 from cloudburst._wire import (
     check_sampling,
     dig,
@@ -69,6 +69,34 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "max_output_tokens": "length",
     "content_filter": "content_filter",
 }
+STRICT_TOOLS = StrictMode(
+    all_required=True,
+    unsupported=frozenset(
+        {
+            "allOf",
+            "contains",
+            "dependentRequired",
+            "dependentSchemas",
+            "else",
+            "if",
+            "maxContains",
+            "maxLength",
+            "maxProperties",
+            "minContains",
+            "minLength",
+            "minProperties",
+            "not",
+            "patternProperties",
+            "propertyNames",
+            "then",
+            "unevaluatedItems",
+            "unevaluatedProperties",
+            "uniqueItems",
+        }
+    ),
+    bare_refs=True,
+)
+"""What this API's strict tool mode demands of a schema."""
 
 
 def build_body(
@@ -101,16 +129,7 @@ def build_body(
             "strict": True,
         }
     if options.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "name": tool.name,
-                "description": tool.description,
-                "parameters": dict(tool.parameters),
-                "strict": False,
-            }
-            for tool in options.tools
-        ]
+        body["tools"] = [_tool(tool) for tool in options.tools]
     if options.tool_choice is not None:
         body["tool_choice"] = _tool_choice(options.tool_choice)
     provider = options.provider
@@ -173,6 +192,20 @@ def _message(message: Message) -> list[dict[str, Any]]:
     elif content or len(out) == 1:
         out["content"] = content
     return entries
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    parameters, strict = tool.sent_as(STRICT_TOOLS, "OpenAI responses")
+    out: dict[str, Any] = {
+        "type": "function",
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": parameters,
+        "strict": False,
+    }
+    if strict:
+        out["strict"] = True
+    return out
 
 
 def _tool_choice(choice: str) -> Any:

@@ -22,6 +22,7 @@ from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal, rfc3339
 from cloudburst._sim.provider import Answer, MiB, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.schema import strict_problem
 from cloudburst._sim.store import Store, file_ids
 from cloudburst._sim.validation import check
 from cloudburst.generated.anthropic.models import MessageCreateParams
@@ -47,6 +48,12 @@ def validate_messages(body: Any) -> None:
         raise invalid("`max_tokens` must be greater than `thinking.budget_tokens`")
     if not body["messages"]:
         raise invalid("messages: at least one message is required")
+    for index, tool in enumerate(body.get("tools") or ()):
+        found = strict_problem(tool.get("input_schema"), openai=False) if tool.get("strict") else None
+        if found is not None:
+            raise invalid(
+                f"tools.{index}.custom: For 'object' type, 'additionalProperties' must be explicitly set to false"
+            )
 
 
 def admit_files(body: dict[str, Any], store: Store, key: str, now: float) -> None:

@@ -20,6 +20,7 @@ from cloudburst._sim.answers import Draw
 from cloudburst._sim.limits import Cost
 from cloudburst._sim.openai_chat import stop_at
 from cloudburst._sim.provider import Answer, ModelEndpoint, Problem, Refused
+from cloudburst._sim.schema import strict_problem
 from cloudburst._sim.validation import check
 from cloudburst.generated.bedrock.models import ConverseRequest
 
@@ -44,6 +45,13 @@ def validate_converse(body: Any) -> None:
             f"1 validation error detected: Value at '{where}' failed to satisfy constraint: {problem.message}"
         )
     _schema(body)
+    for index, tool in enumerate((body.get("toolConfig") or {}).get("tools") or ()):
+        spec = tool.get("toolSpec") or {}
+        if spec.get("strict") and strict_problem((spec.get("inputSchema") or {}).get("json"), openai=False):
+            raise validation(
+                f"The JSON schema of tool {index} ({spec.get('name')}) is not supported in strict mode: "
+                "every object needs additionalProperties set to false."
+            )
     messages = body.get("messages") or []
     if not messages or messages[0]["role"] != "user":
         raise validation(

@@ -124,6 +124,9 @@ def validate_generate(body: Any) -> None:
         raise invalid("Budget 0 is invalid. This model only works in thinking mode.")
     if (body.get("generationConfig") or {}).get("responseLogprobs") and body["model"].startswith("gemini-3"):
         raise invalid("Logprobs is not supported for the current model.")
+    responses = [part["functionResponse"] for part in gemini_files.media_parts(body) if part.get("functionResponse")]
+    if any(response.get("parts") for response in responses) and not body["model"].startswith("gemini-3"):
+        raise invalid("Multimodal function responses are not supported for the current model.")
 
 
 def _part_texts(parts: Any) -> Iterator[str]:
@@ -145,10 +148,7 @@ def _texts(body: Mapping[str, Any]) -> Iterator[str]:
 
 def _media(body: Mapping[str, Any]) -> int:
     return sum(
-        MEDIA_TOKENS
-        for content in body["contents"]
-        for part in content.get("parts") or ()
-        if part.get("inlineData") or part.get("fileData")
+        MEDIA_TOKENS for part in gemini_files.media_parts(body) if part.get("inlineData") or part.get("fileData")
     )
 
 

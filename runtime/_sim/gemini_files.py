@@ -112,13 +112,21 @@ def usable(store: Store, key: str, file_id: str, now: float) -> StoredFile:
     return stored
 
 
-def _file_uris(body: Mapping[str, Any]) -> Iterator[str]:
+def media_parts(body: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every part of the request that may hold media: the contents' own, and the parts of their
+    function responses (Gemini 3's multimodal function responses)."""
     contents = [*(body.get("contents") or ()), body.get("systemInstruction") or {}]
     for content in contents:
         for part in content.get("parts") or ():
-            uri = (part.get("fileData") or {}).get("fileUri")
-            if isinstance(uri, str):
-                yield uri
+            yield part
+            yield from (part.get("functionResponse") or {}).get("parts") or ()
+
+
+def _file_uris(body: Mapping[str, Any]) -> Iterator[str]:
+    for part in media_parts(body):
+        uri = (part.get("fileData") or {}).get("fileUri")
+        if isinstance(uri, str):
+            yield uri
 
 
 def admit_files(body: dict[str, Any], store: Store, key: str, now: float) -> None:

@@ -17,6 +17,7 @@ from cloudburst._sim import answers
 from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.limits import Cost
 from cloudburst._sim.provider import Answer, ModelEndpoint, Problem, Refused
+from cloudburst._sim.schema import strict_problem
 from cloudburst._sim.store import Store, file_ids
 from cloudburst._sim.validation import check
 from cloudburst.generated.openai.models import CreateChatCompletionRequest
@@ -37,6 +38,7 @@ def validate_with(model: Any) -> Any:
             raise invalid("The simulator does not stream; send stream=false.", "stream", "unsupported_value")
         problem = check(model, body)
         if problem is None:
+            _check_strict_tools(body)
             return
         param = problem.bracketed()
         if problem.kind == "missing":
@@ -46,6 +48,25 @@ def validate_with(model: Any) -> Any:
         raise invalid(f"Invalid value for '{param}': {problem.message}.", param, "invalid_value")
 
     return validate
+
+
+def _check_strict_tools(body: dict[str, Any]) -> None:
+    """Strict functions as OpenAI checks them: every object closed, every property required. A
+    Responses function is strict unless it says otherwise; a chat one only when it says so."""
+    for index, tool in enumerate(body.get("tools") or ()):
+        if tool.get("type") != "function":
+            continue
+        chat = "function" in tool
+        spec, param = (
+            (tool["function"], f"tools[{index}].function.parameters") if chat else (tool, f"tools[{index}].parameters")
+        )
+        if not spec.get("strict", not chat):
+            continue
+        found = strict_problem(spec.get("parameters") or {}, openai=True)
+        if found is None:
+            continue
+        message = f"Invalid schema for function '{spec.get('name')}': In context={found[0]!r}, {found[1]}"
+        raise invalid(message, param, "invalid_function_parameters")
 
 
 def admit_files(body: dict[str, Any], store: Store, key: str, now: float) -> None:

@@ -133,3 +133,43 @@ def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
     while len(text) < low:
         text += " " + rng.choice(WORDS)
     return text[:high]
+
+
+def strict_problem(schema: Any, openai: bool) -> tuple[tuple[str, ...], str] | None:
+    """What a provider's strict mode refuses in a tool's schema, or None: the context (the path
+    of keys to the node) and the rule broken, as OpenAI words it. Every object must say
+    `additionalProperties: false`; OpenAI also wants every property required and a `$ref` alone."""
+    return _strict(schema, (), openai)
+
+
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf")
+
+
+def _strict(node: Any, context: tuple[str, ...], openai: bool) -> tuple[tuple[str, ...], str] | None:
+    if not isinstance(node, Mapping):
+        return None
+    if openai and "$ref" in node and len(node) > 1:
+        return context, "$ref cannot have keywords {" + ", ".join(repr(k) for k in sorted(node) if k != "$ref") + "}."
+    if node.get("type") == "object" or "properties" in node:
+        if node.get("additionalProperties") is not False:
+            return context, "'additionalProperties' is required to be supplied and to be false."
+        required = set(node.get("required") or ())
+        missing = [name for name in node.get("properties") or {} if name not in required]
+        if openai and missing:
+            return context, (
+                "'required' is required to be supplied and to be an array including every key in properties. "
+                f"Missing '{missing[0]}'."
+            )
+    children: list[tuple[tuple[str, ...], Any]] = []
+    for key in _SUBSCHEMA_MAPS:
+        children += [((*context, key, name), sub) for name, sub in (node.get(key) or {}).items()]
+    for key in _SUBSCHEMA_LISTS:
+        children += [((*context, key, str(index)), sub) for index, sub in enumerate(node.get(key) or ())]
+    if "items" in node:
+        children.append(((*context, "items"), node["items"]))
+    for where, child in children:
+        found = _strict(child, where, openai)
+        if found is not None:
+            return found
+    return None
