@@ -240,6 +240,9 @@ class MessagesMap(SpecModel):
     drop: list[PartKind] = []
     """Part kinds this API has no place for and leaves out of earlier turns (thinking from
     another provider's model)."""
+    only_with: dict[PartKind, list[str]] = {}
+    """Part kinds sent only when these template variables are set, else left out as `drop`
+    does (OpenAI Responses: thinking without a reasoning item's id came from another API)."""
 
     @model_validator(mode="after")
     def _text_documents(self) -> MessagesMap:
@@ -259,6 +262,9 @@ class BlockRule(SpecModel):
     the text of a list of chunks)."""
     signature: str | None = None
     """Thinking blocks: the field holding the signature that lets it be sent back."""
+    id: str | None = None
+    """Thinking blocks: the field holding the block's id, for APIs that take thinking back by id
+    (OpenAI Responses' reasoning items)."""
 
 
 class BlocksMap(SpecModel):
@@ -341,6 +347,18 @@ class OptionField(SpecModel):
     """Providers that accept it, when not every provider of this API does (compatible hosts)."""
     values: list[str] | None = None
     """The values this API takes, where they are not the schema's (a host's own service tiers)."""
+    also: OptionAlso | None = None
+    """What the option brings with it when it has a given value."""
+
+
+class OptionAlso(SpecModel):
+    """Items an option's value adds to request lists (OpenAI Responses: `store: false` asks for
+    reasoning's encrypted content, as nothing is kept to send back by id)."""
+
+    when: Any
+    """The option's value that brings them."""
+    append: dict[str, Any]
+    """Request path of a list -> the item appended to it (the list is made when missing)."""
 
 
 class ToolsMap(SpecModel):

@@ -94,8 +94,9 @@ class APIResponse:
 
     @property
     def thinking(self) -> str | None:
-        """All visible thinking, joined; None when there was none."""
-        visible = [t.thinking for t in self.thoughts if t.redacted is None]
+        """All visible thinking, joined; None when there was none (reasoning items without a
+        summary, say)."""
+        visible = [t.thinking for t in self.thoughts if t.redacted is None and t.thinking]
         return "".join(visible) if visible else None
 
     def message(self) -> Message:
