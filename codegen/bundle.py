@@ -383,7 +383,7 @@ def check_api(
     for index, failure in enumerate(output.failures):
         response_path(failure.path, (*base, "output", "failures", index, "path"))
         _check_template(failure.message, frozenset({"value"}), (*base, "output", "failures", index), spec, problems)
-    for key in ("id", "model", "text", "thinking", "refusal"):
+    for key in ("id", "model", "text", "thinking", "refusal", "service_tier"):
         path = getattr(output, key)
         if path is not None:
             response_path(path, (*base, "output", key))

@@ -304,6 +304,9 @@ class OutputMap(SpecModel):
     thinking: str | None = None
     refusal: str | None = None
     """Response path of a refusal message; when present the finish reason is `refusal`."""
+    service_tier: str | None = None
+    """Response path of the processing tier that served the request (OpenAI's `service_tier`),
+    which picks the prices it is billed at."""
     blocks: BlocksMap | None = None
     logprobs: LogprobsMap | None = None
     tool_calls: ToolCallsMap | None = None
@@ -489,6 +492,17 @@ class PriceTier(SpecModel):
     cached_input: float | None = Field(None, ge=0)
 
 
+class ServiceTierPrices(SpecModel):
+    """Prices of a processing tier the provider bills at rates of its own (OpenAI's flex and
+    priority), named as its answers name the tier that served them."""
+
+    tier: str = Field(min_length=1)
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(None, ge=0)
+    cache_write: float | None = Field(None, ge=0)
+
+
 class Prices(SpecModel):
     """USD per million tokens."""
 
@@ -504,6 +518,15 @@ class Prices(SpecModel):
     per_search: float | None = Field(None, ge=0)
     """Rerank models: USD per 1,000 searches."""
     tiers: list[PriceTier] = []
+    service_tiers: list[ServiceTierPrices] = []
+    """Tiers the answer may say served it, at their own prices; other tiers get the base ones."""
+
+    @model_validator(mode="after")
+    def _one_price_list_a_tier(self) -> Prices:
+        names = [t.tier for t in self.service_tiers]
+        if len(names) != len(set(names)):
+            raise ValueError(f"service_tiers names a tier twice: {', '.join(names)}")
+        return self
 
 
 class SamplingBound(SpecModel):

@@ -204,7 +204,7 @@ def parse(
     response.status = status
     response.request_id = request_id
     response.raw = data
-    response.cost = info.cost(response.usage, batch=batch)
+    response.cost = info.cost(response.usage, batch=batch, service_tier=response.service_tier)
     if response.error is None:
         response.error = _not_an_answer(response, provider.title)
     if output_schema is not None and response.error is None:

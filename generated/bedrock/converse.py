@@ -268,11 +268,13 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for index, block in enumerate(each(body, ("output", "message", "content")))
         if dig(block, ("toolUse",)) is not None
     ]
+    tier = dig(body, ("serviceTier", "type"))
     return APIResponse(
         provider=PROVIDER,
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(

@@ -231,6 +231,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for index, block in enumerate(each(body, ("content",)))
         if dig(block, ("type",)) == "tool_use"
     ]
+    tier = dig(body, ("usage", "service_tier"))
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
@@ -238,6 +239,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(

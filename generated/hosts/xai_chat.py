@@ -237,6 +237,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         if dig(block, ("type",)) == "function"
     ]
     refusal = dig(body, ("choices", 0, "message", "refusal"))
+    tier = dig(body, ("service_tier",))
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
@@ -246,6 +247,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         tool_calls=tool_calls,
         logprobs=logprobs or None,
         refusal=refusal,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls, refusal),
         raw_finish_reason=raw_finish,
         usage=Usage(

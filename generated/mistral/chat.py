@@ -204,6 +204,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         )
         for index, block in enumerate(each(body, ("choices", 0, "message", "tool_calls")))
     ]
+    tier = dig(body, ("usage", "service_tier"))
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
@@ -211,6 +212,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(

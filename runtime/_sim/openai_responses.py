@@ -33,6 +33,7 @@ from cloudburst._sim.openai_chat import (
     logprob_entries,
     max_tokens,
     output_schema,
+    served_tier,
     validate_with,
 )
 from cloudburst._sim.provider import Answer, ModelEndpoint
@@ -183,7 +184,7 @@ def responses_answer(body: dict[str, Any], draw: Draw) -> Answer:
             "parallel_tool_calls": body.get("parallel_tool_calls", True),
             "previous_response_id": body.get("previous_response_id"),
             "reasoning": {"effort": effort, "summary": (body.get("reasoning") or {}).get("summary")},
-            "service_tier": "default",
+            "service_tier": served_tier(body),
             "store": body.get("store", True),
             "temperature": body.get("temperature", 1.0),
             "text": body.get("text") or {"format": {"type": "text"}},
