@@ -389,6 +389,35 @@ def test_two_turns_reason_on_statelessly_against_the_simulator(sim_env: Simulato
     assert second.ok and second.completion and second.thoughts[0].id != thought.id
 
 
+def test_reasoning_before_a_tool_call_goes_back_with_the_call_and_its_output(sim_env: Simulator) -> None:
+    """The case stateless reasoning is for: the model reasons, calls a tool, and reasons on
+    from where it was once the tool's output is back."""
+    tools = RequestOptions(tools=[get_current_weather], tool_choice="required", provider=OpenAIOptions(store=False))
+    client = cloudburst.LLMClient(
+        REASONING_MODEL, sampling=SamplingParams(reasoning_effort="low"), options=tools, progress=None
+    )
+    question = Conversation.user("What is the weather like in Boston today?")
+    (called,) = client.run([question])
+    assert called.ok and called.finish_reason == "tool_calls" and called.thoughts[0].signature
+    results = [ToolResult(call.id, get_current_weather(**(call.arguments or {}))) for call in called.tool_calls]
+    followed = question.add_message(called.message()).tool(results)
+    sent = cloudburst.render(REASONING_MODEL, followed, options=tools).body["input"]
+    assert [entry.get("type", entry.get("role")) for entry in sent] == [
+        "user",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+    ]
+    answer_client = cloudburst.LLMClient(
+        REASONING_MODEL,
+        sampling=SamplingParams(reasoning_effort="low"),
+        options=RequestOptions(tools=[get_current_weather], provider=OpenAIOptions(store=False)),
+        progress=None,
+    )
+    (answered,) = answer_client.run([followed])
+    assert answered.ok and answered.completion
+
+
 def test_the_simulator_refuses_reasoning_it_did_not_issue(sim_env: Simulator) -> None:
     """As OpenAI does: encrypted content it cannot verify is a 400, an id alone without storing a 404."""
     client = cloudburst.LLMClient(REASONING_MODEL, options=STATELESS, progress=None)
