@@ -362,6 +362,9 @@ class OptionAlso(SpecModel):
     """The option's value that brings them."""
     append: dict[str, Any]
     """Request path of a list -> the item appended to it (the list is made when missing)."""
+    reasoning: bool = False
+    """Only for models that reason (the registry's `reasoning`): others refuse the items
+    (OpenAI's gpt-4o: "Encrypted content is not supported with this model")."""
 
 
 class ToolsMap(SpecModel):

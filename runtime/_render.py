@@ -96,7 +96,7 @@ def build_request(
         check_provider_options([model], options)
     sampling = for_model(model, sampling)[0]
     options = options.for_api(adapter.Options)
-    body = adapter.build_body(model.name, conversation, sampling, options)
+    body = adapter.build_body(model.name, conversation, sampling, options, reasoning=model.reasoning is not None)
     body.update(options.extra_body)
     return RenderedRequest(
         adapter.METHOD, url + endpoint_path(adapter, model), request_headers(provider, options, api_key), body

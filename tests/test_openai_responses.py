@@ -340,14 +340,29 @@ STATELESS = RequestOptions(provider=OpenAIOptions(store=False, reasoning_summary
 
 
 def test_stateless_reasoning_asks_for_encrypted_content_beside_logprobs() -> None:
-    """With store=False nothing stays on OpenAI's side to send reasoning back by id, so its
-    encrypted content is asked for; other `include` entries stay."""
+    """With store=False nothing stays on OpenAI's side to send reasoning back by id, so a model
+    that reasons is asked for its encrypted content; other `include` entries stay."""
     unstored = RequestOptions(provider=OpenAIOptions(store=False))
-    body = cloudburst.render(MODEL, "Hi", SamplingParams(logprobs=True), unstored).body
+    cloudburst.register_model(
+        "test-reasoning-logprobs",
+        provider="openai",
+        api="responses",
+        context_window=128_000,
+        max_output_tokens=8_000,
+        capabilities=["logprobs"],
+        reasoning=cloudburst.Reasoning(control="effort"),
+        replace=True,
+    )
+    body = cloudburst.render("test-reasoning-logprobs", "Hi", SamplingParams(logprobs=True), unstored).body
     assert body["include"] == ["message.output_text.logprobs", "reasoning.encrypted_content"]
+    assert cloudburst.render(REASONING_MODEL, "Hi", options=unstored).body["include"] == ["reasoning.encrypted_content"]
     assert "include" not in cloudburst.render(REASONING_MODEL, "Hi").body  # stored: sent back by id
     stored = RequestOptions(provider=OpenAIOptions(store=True))
     assert "include" not in cloudburst.render(REASONING_MODEL, "Hi", options=stored).body
+    # a model that does not reason refuses the ask ("Encrypted content is not supported with this model")
+    assert cloudburst.render(MODEL, "Hi", SamplingParams(logprobs=True), unstored).body["include"] == [
+        "message.output_text.logprobs"
+    ]
 
 
 def test_encrypted_reasoning_goes_back_as_an_input_item(snapshot: SnapshotAssertion) -> None:

@@ -68,9 +68,15 @@ DEFAULT_MAX_NEW_TOKENS = 4096
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "Amazon Bedrock messages")
     body: dict[str, Any] = {}
     body["anthropic_version"] = "bedrock-2023-05-31"

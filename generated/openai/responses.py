@@ -73,9 +73,15 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "OpenAI responses")
     body: dict[str, Any] = {}
     body["model"] = model
@@ -124,7 +130,7 @@ def build_body(
             body["service_tier"] = json_value(provider.service_tier)
         if provider.store is not None:
             body["store"] = json_value(provider.store)
-            if provider.store is False:
+            if provider.store is False and reasoning:
                 body.setdefault("include", []).append("reasoning.encrypted_content")
         if provider.metadata is not None:
             body["metadata"] = json_value(provider.metadata)
