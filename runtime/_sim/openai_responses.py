@@ -65,7 +65,7 @@ def admit_responses(body: dict[str, Any], store: Store, key: str, now: float) ->
                 "input",
                 status=404,
             )
-        if content is not None and not hmac.compare_digest(content, _sealed(item["id"])):
+        if content is not None and not hmac.compare_digest(content.encode(), _sealed(item["id"]).encode()):
             raise invalid(
                 f"The encrypted content {content[:4]}...{content[-4:]} could not be verified.",
                 None,
