@@ -346,6 +346,15 @@ def check_api(
             _check_template(template, PART_VARIABLES[kind], loc, spec, problems)
     for kind, fields in messages.message_fields.items():
         _check_template(fields, PART_VARIABLES[kind], (*base, "messages", "message_fields", kind), spec, problems)
+    for kind, names in messages.only_with.items():
+        for name in names:
+            if name not in PART_VARIABLES[kind]:
+                problems.append(
+                    spec.problem(
+                        (*base, "messages", "only_with", kind),
+                        f"{kind} parts have no variable ${name} (expected one of: ${', $'.join(sorted(PART_VARIABLES[kind]))})",
+                    )
+                )
     for key in ("part_fields", "message_fields", "own_message", "items"):
         for kind in getattr(messages, key):
             if kind not in messages.parts:
@@ -390,7 +399,7 @@ def check_api(
     for index, failure in enumerate(output.failures):
         response_path(failure.path, (*base, "output", "failures", index, "path"))
         _check_template(failure.message, frozenset({"value"}), (*base, "output", "failures", index), spec, problems)
-    for key in ("id", "model", "text", "thinking", "refusal"):
+    for key in ("id", "model", "text", "thinking", "refusal", "service_tier"):
         path = getattr(output, key)
         if path is not None:
             response_path(path, (*base, "output", key))
@@ -420,16 +429,18 @@ def check_api(
             response_path(path, path_loc if isinstance(output.blocks.path, str) else (*path_loc, index))
         for rule_name in ("text", "thinking", "redacted_thinking"):
             rule = getattr(output.blocks, rule_name)
-            if rule is not None and not any(
-                schema_at(schemas, api.response, split_path(f"{path}.0.{rule.field}")) for path in block_paths
-            ):
-                problems.append(
-                    spec.problem(
-                        (*base, "output", "blocks", rule_name, "field"),
-                        f"{rule.field!r} is not a field of the blocks at {', '.join(block_paths)} "
-                        f"in the response schema {api.response!r}",
+            for key in ("field", "signature", "id"):
+                value = getattr(rule, key) if rule is not None else None
+                if value is not None and not any(
+                    schema_at(schemas, api.response, split_path(f"{path}.0.{value}")) for path in block_paths
+                ):
+                    problems.append(
+                        spec.problem(
+                            (*base, "output", "blocks", rule_name, key),
+                            f"{value!r} is not a field of the blocks at {', '.join(block_paths)} "
+                            f"in the response schema {api.response!r}",
+                        )
                     )
-                )
     for usage_field, paths in output.usage.items():
         if isinstance(paths, str):
             response_path(paths, (*base, "output", "usage", usage_field))
@@ -439,6 +450,8 @@ def check_api(
                 response_path(path, (*base, "output", "usage", usage_field, *where, index))
     for option, spec_field in api.options.items():
         request_path(spec_field.path, (*base, "options", option, "path"))
+        for path in spec_field.also.append if spec_field.also else ():
+            request_path(path, (*base, "options", option, "also", "append", path))
     for path in api.constants:
         request_path(path, (*base, "constants", path))
     if api.options and api.options_class is None:

@@ -57,6 +57,7 @@ _jinja.globals.update(
     literal=pyexpr.literal,
     template=pyexpr.template,
     assignment=pyexpr.assignment,
+    appending=pyexpr.appending,
     split_path=split_path,
     usage_sum=usage_sum,
     call=pyexpr.call,

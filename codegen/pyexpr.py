@@ -99,6 +99,15 @@ def assignment(target: str, path: str, value: str) -> str:
     return f"{head}[{literal(parts[-1])}] = {value}"
 
 
+def appending(target: str, path: str, value: str) -> str:
+    """`body.setdefault("a", {}).setdefault("b", []).append(value)` for path `a.b`."""
+    parts = split_path(path)
+    head = target
+    for part in parts[:-1]:
+        head = f"{head}.setdefault({literal(part)}, {{}})"
+    return f"{head}.setdefault({literal(parts[-1])}, []).append({value})"
+
+
 def annotation(schemas: Schemas, node: Mapping[str, Any], depth: int = 0) -> str:
     """A Python type annotation for the JSON Schema `node`. A reference to a named object
     schema becomes the generated model class of that name (`models.Name`)."""

@@ -245,6 +245,9 @@ class MessagesMap(SpecModel):
     drop: list[PartKind] = []
     """Part kinds this API has no place for and leaves out of earlier turns (thinking from
     another provider's model)."""
+    only_with: dict[PartKind, list[str]] = {}
+    """Part kinds sent only when these template variables are set, else left out as `drop`
+    does (OpenAI Responses: thinking without a reasoning item's id came from another API)."""
 
     @model_validator(mode="after")
     def _text_documents(self) -> MessagesMap:
@@ -264,6 +267,9 @@ class BlockRule(SpecModel):
     the text of a list of chunks)."""
     signature: str | None = None
     """Thinking blocks: the field holding the signature that lets it be sent back."""
+    id: str | None = None
+    """Thinking blocks: the field holding the block's id, for APIs that take thinking back by id
+    (OpenAI Responses' reasoning items)."""
 
 
 class BlocksMap(SpecModel):
@@ -303,6 +309,9 @@ class OutputMap(SpecModel):
     thinking: str | None = None
     refusal: str | None = None
     """Response path of a refusal message; when present the finish reason is `refusal`."""
+    service_tier: str | None = None
+    """Response path of the processing tier that served the request (OpenAI's `service_tier`),
+    which picks the prices it is billed at."""
     blocks: BlocksMap | None = None
     logprobs: LogprobsMap | None = None
     tool_calls: ToolCallsMap | None = None
@@ -346,6 +355,21 @@ class OptionField(SpecModel):
     """Providers that accept it, when not every provider of this API does (compatible hosts)."""
     values: list[str] | None = None
     """The values this API takes, where they are not the schema's (a host's own service tiers)."""
+    also: OptionAlso | None = None
+    """What the option brings with it when it has a given value."""
+
+
+class OptionAlso(SpecModel):
+    """Items an option's value adds to request lists (OpenAI Responses: `store: false` asks for
+    reasoning's encrypted content, as nothing is kept to send back by id)."""
+
+    when: Any
+    """The option's value that brings them."""
+    append: dict[str, Any]
+    """Request path of a list -> the item appended to it (the list is made when missing)."""
+    reasoning: bool = False
+    """Only for models that reason (the registry's `reasoning`): others refuse the items
+    (OpenAI's gpt-4o: "Encrypted content is not supported with this model")."""
 
 
 class StrictToolsMap(SpecModel):
@@ -495,6 +519,17 @@ class PriceTier(SpecModel):
     cached_input: float | None = Field(None, ge=0)
 
 
+class ServiceTierPrices(SpecModel):
+    """Prices of a processing tier the provider bills at rates of its own (OpenAI's flex and
+    priority), named as its answers name the tier that served them."""
+
+    tier: str = Field(min_length=1)
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(None, ge=0)
+    cache_write: float | None = Field(None, ge=0)
+
+
 class Prices(SpecModel):
     """USD per million tokens."""
 
@@ -510,6 +545,15 @@ class Prices(SpecModel):
     per_search: float | None = Field(None, ge=0)
     """Rerank models: USD per 1,000 searches."""
     tiers: list[PriceTier] = []
+    service_tiers: list[ServiceTierPrices] = []
+    """Tiers the answer may say served it, at their own prices; other tiers get the base ones."""
+
+    @model_validator(mode="after")
+    def _one_price_list_a_tier(self) -> Prices:
+        names = [t.tier for t in self.service_tiers]
+        if len(names) != len(set(names)):
+            raise ValueError(f"service_tiers names a tier twice: {', '.join(names)}")
+        return self
 
 
 class SamplingBound(SpecModel):

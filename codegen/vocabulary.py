@@ -80,7 +80,7 @@ PART_VARIABLES: dict[str, frozenset[str]] = {
     "image_file_id": frozenset({"file_id", "media_type", "detail", "detail_or_auto"}),
     "tool_call": frozenset({"id", "name", "arguments", "arguments_json", "signature"}),
     "tool_result": frozenset({"call_id", "content", "parts", "name", "is_error", "status"}),
-    "thinking": frozenset({"thinking", "signature"}),
+    "thinking": frozenset({"thinking", "signature", "id", "summary"}),
     "redacted_thinking": frozenset({"data"}),
 }
 

@@ -4,7 +4,15 @@
 
 from __future__ import annotations
 
-from cloudburst._models import ModelInfo, Prices, PriceTier, RateLimitTier, Reasoning, SamplingBound
+from cloudburst._models import (
+    ModelInfo,
+    Prices,
+    PriceTier,
+    RateLimitTier,
+    Reasoning,
+    SamplingBound,
+    ServiceTierPrices,
+)
 
 EFFORT_BUDGETS: dict[str, int] = {
     "minimal": 1024,
@@ -236,6 +244,10 @@ MODELS: tuple[ModelInfo, ...] = (
             output=30.0,
             batch_discount=0.5,
             tiers=(PriceTier(above=272000, input=10.0, output=45.0, cached_input=1.0),),
+            service_tiers=(
+                ServiceTierPrices(tier="flex", input=2.5, output=15.0, cached_input=0.25),
+                ServiceTierPrices(tier="priority", input=12.5, output=75.0, cached_input=1.25),
+            ),
         ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
@@ -258,6 +270,10 @@ MODELS: tuple[ModelInfo, ...] = (
             output=15.0,
             batch_discount=0.5,
             tiers=(PriceTier(above=272000, input=5.0, output=22.5, cached_input=0.5),),
+            service_tiers=(
+                ServiceTierPrices(tier="flex", input=1.25, output=7.5, cached_input=0.125),
+                ServiceTierPrices(tier="priority", input=5.0, output=30.0, cached_input=0.5),
+            ),
         ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
@@ -275,7 +291,16 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-5.4-mini-2026-03-17",),
         context_window=400000,
         max_output_tokens=128000,
-        prices=Prices(input=0.75, cached_input=0.075, output=4.5, batch_discount=0.5),
+        prices=Prices(
+            input=0.75,
+            cached_input=0.075,
+            output=4.5,
+            batch_discount=0.5,
+            service_tiers=(
+                ServiceTierPrices(tier="flex", input=0.375, output=2.25, cached_input=0.0375),
+                ServiceTierPrices(tier="priority", input=1.5, output=9.0, cached_input=0.15),
+            ),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
             control="effort",
@@ -292,7 +317,13 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-5.4-nano-2026-03-17",),
         context_window=400000,
         max_output_tokens=128000,
-        prices=Prices(input=0.2, cached_input=0.02, output=1.25, batch_discount=0.5),
+        prices=Prices(
+            input=0.2,
+            cached_input=0.02,
+            output=1.25,
+            batch_discount=0.5,
+            service_tiers=(ServiceTierPrices(tier="flex", input=0.1, output=0.625, cached_input=0.01),),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
             control="effort",
@@ -309,7 +340,16 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-5.2-2025-12-11",),
         context_window=400000,
         max_output_tokens=128000,
-        prices=Prices(input=1.75, cached_input=0.175, output=14.0, batch_discount=0.5),
+        prices=Prices(
+            input=1.75,
+            cached_input=0.175,
+            output=14.0,
+            batch_discount=0.5,
+            service_tiers=(
+                ServiceTierPrices(tier="flex", input=0.875, output=7.0, cached_input=0.0875),
+                ServiceTierPrices(tier="priority", input=3.5, output=28.0, cached_input=0.35),
+            ),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
             control="effort",
@@ -326,7 +366,16 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-5.1-2025-11-13",),
         context_window=400000,
         max_output_tokens=128000,
-        prices=Prices(input=1.25, cached_input=0.125, output=10.0, batch_discount=0.5),
+        prices=Prices(
+            input=1.25,
+            cached_input=0.125,
+            output=10.0,
+            batch_discount=0.5,
+            service_tiers=(
+                ServiceTierPrices(tier="flex", input=0.625, output=5.0, cached_input=0.0625),
+                ServiceTierPrices(tier="priority", input=2.5, output=20.0, cached_input=0.25),
+            ),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
             control="effort",
@@ -343,7 +392,16 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-5-2025-08-07",),
         context_window=400000,
         max_output_tokens=128000,
-        prices=Prices(input=1.25, cached_input=0.125, output=10.0, batch_discount=0.5),
+        prices=Prices(
+            input=1.25,
+            cached_input=0.125,
+            output=10.0,
+            batch_discount=0.5,
+            service_tiers=(
+                ServiceTierPrices(tier="flex", input=0.625, output=5.0, cached_input=0.0625),
+                ServiceTierPrices(tier="priority", input=2.5, output=20.0, cached_input=0.25),
+            ),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
             control="effort", values=("minimal", "low", "medium", "high"), rejects=("temperature", "top_p", "logprobs")
@@ -357,7 +415,16 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-5-mini-2025-08-07",),
         context_window=400000,
         max_output_tokens=128000,
-        prices=Prices(input=0.25, cached_input=0.025, output=2.0, batch_discount=0.5),
+        prices=Prices(
+            input=0.25,
+            cached_input=0.025,
+            output=2.0,
+            batch_discount=0.5,
+            service_tiers=(
+                ServiceTierPrices(tier="flex", input=0.125, output=1.0, cached_input=0.0125),
+                ServiceTierPrices(tier="priority", input=0.45, output=3.6, cached_input=0.045),
+            ),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
             control="effort", values=("minimal", "low", "medium", "high"), rejects=("temperature", "top_p", "logprobs")
@@ -371,7 +438,13 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-5-nano-2025-08-07",),
         context_window=400000,
         max_output_tokens=128000,
-        prices=Prices(input=0.05, cached_input=0.005, output=0.4, batch_discount=0.5),
+        prices=Prices(
+            input=0.05,
+            cached_input=0.005,
+            output=0.4,
+            batch_discount=0.5,
+            service_tiers=(ServiceTierPrices(tier="flex", input=0.025, output=0.2, cached_input=0.0025),),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
             control="effort", values=("minimal", "low", "medium", "high"), rejects=("temperature", "top_p", "logprobs")
@@ -386,7 +459,16 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("o3-2025-04-16",),
         context_window=200000,
         max_output_tokens=100000,
-        prices=Prices(input=2.0, cached_input=0.5, output=8.0, batch_discount=0.5),
+        prices=Prices(
+            input=2.0,
+            cached_input=0.5,
+            output=8.0,
+            batch_discount=0.5,
+            service_tiers=(
+                ServiceTierPrices(tier="flex", input=1.0, output=4.0, cached_input=0.25),
+                ServiceTierPrices(tier="priority", input=3.5, output=14.0, cached_input=0.875),
+            ),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "batch", "files"),
         reasoning=Reasoning(
             control="effort", values=("low", "medium", "high"), rejects=("temperature", "top_p", "logprobs")
@@ -400,7 +482,13 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-4.1-2025-04-14",),
         context_window=1047576,
         max_output_tokens=32768,
-        prices=Prices(input=2.0, cached_input=0.5, output=8.0, batch_discount=0.5),
+        prices=Prices(
+            input=2.0,
+            cached_input=0.5,
+            output=8.0,
+            batch_discount=0.5,
+            service_tiers=(ServiceTierPrices(tier="priority", input=3.5, output=14.0, cached_input=0.875),),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "logprobs", "batch", "files"),
     ),
     ModelInfo(
@@ -411,7 +499,13 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-4.1-mini-2025-04-14",),
         context_window=1047576,
         max_output_tokens=32768,
-        prices=Prices(input=0.4, cached_input=0.1, output=1.6, batch_discount=0.5),
+        prices=Prices(
+            input=0.4,
+            cached_input=0.1,
+            output=1.6,
+            batch_discount=0.5,
+            service_tiers=(ServiceTierPrices(tier="priority", input=0.7, output=2.8, cached_input=0.175),),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "logprobs", "batch", "files"),
     ),
     ModelInfo(
@@ -422,7 +516,13 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-4o-2024-11-20", "gpt-4o-2024-08-06"),
         context_window=128000,
         max_output_tokens=16384,
-        prices=Prices(input=2.5, cached_input=1.25, output=10.0, batch_discount=0.5),
+        prices=Prices(
+            input=2.5,
+            cached_input=1.25,
+            output=10.0,
+            batch_discount=0.5,
+            service_tiers=(ServiceTierPrices(tier="priority", input=4.25, output=17.0, cached_input=2.125),),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "logprobs", "batch", "files"),
     ),
     ModelInfo(
@@ -433,7 +533,13 @@ MODELS: tuple[ModelInfo, ...] = (
         aliases=("gpt-4o-mini-2024-07-18",),
         context_window=128000,
         max_output_tokens=16384,
-        prices=Prices(input=0.15, cached_input=0.075, output=0.6, batch_discount=0.5),
+        prices=Prices(
+            input=0.15,
+            cached_input=0.075,
+            output=0.6,
+            batch_discount=0.5,
+            service_tiers=(ServiceTierPrices(tier="priority", input=0.25, output=1.0, cached_input=0.125),),
+        ),
         capabilities=("images", "pdfs", "tools", "json_mode", "structured_output", "logprobs", "batch", "files"),
     ),
     ModelInfo(

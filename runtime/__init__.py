@@ -37,7 +37,7 @@ from cloudburst._errors import (
 from cloudburst._estimate import Estimate, estimate
 from cloudburst._journal import Journal
 from cloudburst._limiter import InProcessLimiter, Limiter, RequestTooLargeError
-from cloudburst._models import ModelInfo, Prices, PriceTier, Reasoning
+from cloudburst._models import ModelInfo, Prices, PriceTier, Reasoning, ServiceTierPrices
 from cloudburst._options import RequestOptions
 from cloudburst._prompt import Completed, InvalidPrompt, Prompt
 from cloudburst._registry import get_model, register_model
@@ -121,6 +121,7 @@ __all__ = [
     "SQLiteCache",
     "SamplingParams",
     "ServerError",
+    "ServiceTierPrices",
     "SimConfig",
     "Simulator",
     "StatusTracker",

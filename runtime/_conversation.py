@@ -189,14 +189,21 @@ class Thinking:
 
     thinking: str
     signature: str | None = None
+    """What lets the provider take it back: Anthropic's signature, Gemini's thought signature, or
+    an OpenAI Responses reasoning item's encrypted content."""
     redacted: str | None = None
     """Thinking the provider encrypted (Anthropic's redacted_thinking): opaque data to send back."""
+    id: str | None = None
+    """The provider's id of this thinking (an OpenAI Responses reasoning item), which an API that
+    sends thinking back by id needs; thinking without one came from another API."""
     kind: Literal["thinking"] = "thinking"
 
     def wire(self) -> tuple[str, dict[str, Any]]:
         if self.redacted is not None:
             return "redacted_thinking", {"data": self.redacted}
-        return "thinking", {"thinking": self.thinking, "signature": self.signature}
+        # `summary`: the visible text as a list of summary parts, empty when there is none
+        summary = [{"type": "summary_text", "text": self.thinking}] if self.thinking else []
+        return "thinking", {"thinking": self.thinking, "signature": self.signature, "id": self.id, "summary": summary}
 
 
 Part = Text | Image | Document | ToolCall | ToolResult | Thinking

@@ -18,6 +18,20 @@ class PriceTier:
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceTierPrices:
+    """Prices of a processing tier billed at its own rates (OpenAI's flex and priority), named
+    as the provider's answers name the tier that served them."""
+
+    tier: str
+    input: float
+    output: float
+    cached_input: float | None = None
+    """Absent: the base cached price, scaled as input is."""
+    cache_write: float | None = None
+    """Absent: the base cache-write price, scaled as input is."""
+
+
+@dataclass(frozen=True, slots=True)
 class Prices:
     """USD per million tokens; `per_search` is USD per 1,000 rerank searches."""
 
@@ -29,6 +43,7 @@ class Prices:
     batch_discount: float | None = None
     per_search: float | None = None
     tiers: tuple[PriceTier, ...] = ()
+    service_tiers: tuple[ServiceTierPrices, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,20 +111,36 @@ class ModelInfo:
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
 
-    def cost(self, usage: Usage, *, batch: bool = False) -> float:
+    def cost(self, usage: Usage, *, batch: bool = False, service_tier: str | None = None) -> float:
         """USD the provider bills for `usage`: cache reads and writes at their own prices,
-        reasoning as output, the long-context tier when the prompt passes it, the batch
-        discount for batch results."""
+        reasoning as output, the long-context tier when the prompt passes it, the prices of
+        the service tier that served it where it has its own (else the base ones), the batch
+        discount for batch results. A batch result is billed at batch rates whatever tier its
+        answer names: batch is a tier of its own, its discount taken off the base prices."""
         p = self.prices
         input_price, output_price = p.input or 0.0, p.output or 0.0
         cached_price, write_5m, write_1h = p.cached_input, p.cache_write, p.cache_write_1h
+        in_scale = out_scale = cached_scale = 1.0
+        own = None if batch else next((t for t in p.service_tiers if t.tier == service_tier), None)
+        if own is not None:
+            # the tier's prices replace the base ones; what it does not list keeps its ratio
+            in_scale = own.input / input_price if input_price else 1.0
+            out_scale = own.output / output_price if output_price else 1.0
+            cached_scale = own.cached_input / cached_price if own.cached_input and cached_price else in_scale
+            input_price, output_price = own.input, own.output
+            cached_price = _scaled(cached_price, cached_scale) if own.cached_input is None else own.cached_input
+            write_5m = own.cache_write if own.cache_write is not None else _scaled(write_5m, in_scale)
+            write_1h = _scaled(write_1h, in_scale)
         for tier in sorted(p.tiers, key=lambda t: t.above):
             if usage.input_tokens > tier.above:
-                # the whole request moves to the tier; cache prices keep their ratio to input
-                scale = tier.input / input_price if input_price else 1.0
-                input_price = tier.input
-                output_price = tier.output if tier.output is not None else output_price
-                cached_price = tier.cached_input if tier.cached_input is not None else _scaled(cached_price, scale)
+                # the whole request moves to the tier (scaled as the service tier scales the
+                # base prices); cache prices keep their ratio to input
+                scale = tier.input * in_scale / input_price if input_price else 1.0
+                input_price = tier.input * in_scale
+                output_price = tier.output * out_scale if tier.output is not None else output_price
+                cached_price = (
+                    tier.cached_input * cached_scale if tier.cached_input is not None else _scaled(cached_price, scale)
+                )
                 write_5m, write_1h = _scaled(write_5m, scale), _scaled(write_1h, scale)
         cached_price = input_price if cached_price is None else cached_price
         write_5m = input_price if write_5m is None else write_5m

@@ -96,7 +96,7 @@ def build_request(
         check_provider_options([model], options)
     sampling = for_model(model, sampling)[0]
     options = options.for_api(adapter.Options, strict_tools=model.supports("structured_output"))
-    body = adapter.build_body(model.name, conversation, sampling, options)
+    body = adapter.build_body(model.name, conversation, sampling, options, reasoning=model.reasoning is not None)
     body.update(options.extra_body)
     return RenderedRequest(
         adapter.METHOD, url + endpoint_path(adapter, model), request_headers(provider, options, api_key), body
@@ -204,7 +204,7 @@ def parse(
     response.status = status
     response.request_id = request_id
     response.raw = data
-    response.cost = info.cost(response.usage, batch=batch)
+    response.cost = info.cost(response.usage, batch=batch, service_tier=response.service_tier)
     if response.error is None:
         response.error = _not_an_answer(response, provider.title)
     if output_schema is not None and response.error is None:

@@ -64,9 +64,12 @@ class APIResponse:
     takes another (set by the client; None when no reasoning was asked for)."""
     finish_reason: FinishReason | None = None
     raw_finish_reason: str | None = None
+    service_tier: str | None = None
+    """The processing tier the provider says served the request, in its own words (OpenAI's
+    `default`, `flex`, `priority`; Anthropic's `standard`, `priority`, `batch`)."""
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
-    """USD, from usage and the registry's prices."""
+    """USD, from usage and the registry's prices (the service tier's own, where it has them)."""
     status: int | None = None
     request_id: str | None = None
     error: ProviderError | None = None
@@ -94,8 +97,9 @@ class APIResponse:
 
     @property
     def thinking(self) -> str | None:
-        """All visible thinking, joined; None when there was none."""
-        visible = [t.thinking for t in self.thoughts if t.redacted is None]
+        """All visible thinking, joined; None when there was none (reasoning items without a
+        summary, say)."""
+        visible = [t.thinking for t in self.thoughts if t.redacted is None and t.thinking]
         return "".join(visible) if visible else None
 
     def message(self) -> Message:

@@ -97,7 +97,9 @@ class Route:
 
     def body(self, conversation: Conversation) -> bytes:
         """The request body, serialised once."""
-        body = self.adapter.build_body(self.model.name, conversation, self.sampling, self.options)
+        body = self.adapter.build_body(
+            self.model.name, conversation, self.sampling, self.options, reasoning=self.model.reasoning is not None
+        )
         if self.options.extra_body:
             body.update(self.options.extra_body)
         return orjson.dumps(body)

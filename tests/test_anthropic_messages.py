@@ -326,3 +326,12 @@ def test_parse_tool_use_blocks() -> None:
         ("toolu_01B", "LookupOrder", {"order_id": "A-1"}),
     ]
     assert response.tool_calls[0].raw_arguments == '{"location":"Boston, MA"}'
+
+
+def test_the_answer_s_service_tier_is_read_and_priority_without_published_prices_bills_base() -> None:
+    """Anthropic's Priority Tier is bought by commitment, with no per-token prices published:
+    an answer served by it says so, and its cost is the base prices."""
+    body = {**THINKING_ANSWER, "usage": {**THINKING_ANSWER["usage"], "service_tier": "priority"}}
+    response = cloudburst.parse(HAIKU, 200, {}, body)
+    assert response.service_tier == "priority"
+    assert response.cost == pytest.approx(cloudburst.get_model(HAIKU).cost(response.usage), rel=1e-12)

@@ -163,6 +163,14 @@ def test_converse_answer_with_reasoning_and_cache() -> None:
     assert response.request_id == "a1b2" and response.finish_reason == "stop"
 
 
+def test_converse_says_which_service_tier_served_it() -> None:
+    body = {**converse_answer([{"text": "2, 3 and 5."}]), "serviceTier": {"type": "priority"}}
+    ConverseResponse.model_validate(body)
+    response = cloudburst.parse(CONVERSE, 200, {}, body)
+    assert response.service_tier == "priority"  # no published Claude priority prices: billed at base
+    assert response.cost == cloudburst.get_model(CONVERSE).cost(response.usage)
+
+
 def test_converse_tool_use_then_result(snapshot: SnapshotAssertion) -> None:
     call = {
         "toolUse": {

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
-from cloudburst import Conversation, Document, Image, OpenAIOptions, RequestOptions, SamplingParams
+from cloudburst import Conversation, Document, Image, OpenAIOptions, RequestOptions, SamplingParams, Simulator
 from cloudburst.generated.openai.models import CreateChatCompletionRequest, CreateChatCompletionResponse
 from tests.conftest import RECORDED_OPENAI_CHAT
 from tests.tools_fixtures import LookupOrder, get_current_weather
@@ -116,6 +116,31 @@ def test_provider_options_are_typed() -> None:
         OpenAIOptions(service_tier="cheap")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="unknown_option"):
         OpenAIOptions(unknown_option=1)  # type: ignore[call-arg]
+
+
+def test_an_answer_served_by_flex_or_priority_costs_that_tier_s_prices() -> None:
+    """The answer's `service_tier` is the tier that served it (OpenAI: it may differ from the
+    one asked for), and the registry's prices for it are what OpenAI bills."""
+    usage = {
+        "prompt_tokens": 1_200,
+        "completion_tokens": 300,
+        "total_tokens": 1_500,
+        "prompt_tokens_details": {"cached_tokens": 1_024, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 256, "audio_tokens": 0},
+    }
+    costs = {}
+    for tier in ("flex", "priority", "default"):
+        body = {**RECORDED["Default"]["response"], "service_tier": tier, "usage": usage}
+        CreateChatCompletionResponse.model_validate(body)
+        response = cloudburst.parse("gpt-5.4", 200, {}, body)
+        assert response.service_tier == tier
+        costs[tier] = response.cost
+        # in a batch the batch rates apply, whatever tier the answer names
+        batched = cloudburst.parse("gpt-5.4", 200, {}, body, batch=True)
+        assert batched.cost == pytest.approx((176 * 2.5 + 1_024 * 0.25 + 300 * 15.0) / 1e6 / 2, rel=1e-12)
+    assert costs["flex"] == pytest.approx((176 * 1.25 + 1_024 * 0.125 + 300 * 7.5) / 1e6, rel=1e-12)
+    assert costs["priority"] == pytest.approx((176 * 5.0 + 1_024 * 0.5 + 300 * 30.0) / 1e6, rel=1e-12)
+    assert costs["default"] == pytest.approx((176 * 2.5 + 1_024 * 0.25 + 300 * 15.0) / 1e6, rel=1e-12)
 
 
 def test_parse_recorded_answer() -> None:
@@ -383,3 +408,17 @@ def test_refusal_is_its_own_finish_reason() -> None:
     response = cloudburst.parse(MODEL, 200, {}, body)
     assert (response.finish_reason, response.raw_finish_reason) == ("refusal", "stop")
     assert response.refusal == "I can't help with that." and response.completion is None
+
+
+@pytest.mark.parametrize("model", ["gpt-5.4", "gpt-5.4@responses"])
+def test_the_tier_asked_for_serves_and_prices_the_answer(model: str, sim_env: Simulator) -> None:
+    info = cloudburst.get_model(model)
+    for asked, served in (("flex", "flex"), ("priority", "priority"), ("auto", "default")):
+        client = cloudburst.LLMClient(
+            model, options=RequestOptions(provider=OpenAIOptions(service_tier=asked)), progress=None
+        )
+        (response,) = client.run(["Name three primes."])
+        assert response.ok and response.service_tier == served
+        assert response.cost == info.cost(response.usage, service_tier=served)
+        base = info.cost(response.usage)
+        assert response.cost == pytest.approx({"flex": base / 2, "priority": base * 2, "default": base}[served])

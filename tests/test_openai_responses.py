@@ -10,7 +10,19 @@ from pydantic import BaseModel
 from syrupy.assertion import SnapshotAssertion
 
 import cloudburst
-from cloudburst import Conversation, Document, Image, OpenAIOptions, RequestOptions, SamplingParams, ToolResult
+from cloudburst import (
+    Conversation,
+    Document,
+    Image,
+    Message,
+    OpenAIOptions,
+    RequestOptions,
+    SamplingParams,
+    Simulator,
+    Text,
+    Thinking,
+    ToolResult,
+)
 from cloudburst.generated.openai.models import CreateResponse, Response
 from tests.official_types import problems
 from tests.tools_fixtures import LookupOrder, get_current_weather
@@ -204,7 +216,9 @@ def test_text_answer_with_reasoning_summary_and_cached_tokens() -> None:
     check_official(body)
     answer = cloudburst.parse(REASONING_MODEL, 200, {"x-request-id": "req_9"}, body)
     assert answer.ok and answer.completion == "2, 3 and 5."
-    assert answer.thinking == "Thinking about primes. Picking small ones." and len(answer.thoughts) == 2
+    assert answer.thinking == "Thinking about primes. Picking small ones."
+    (thought,) = answer.thoughts  # one reasoning item, one Thinking, kept whole to send back
+    assert (thought.id, thought.signature) == ("rs_1", None)
     assert (answer.finish_reason, answer.raw_finish_reason) == ("stop", "completed")
     assert answer.usage == cloudburst.Usage(
         input_tokens=1200, output_tokens=300, reasoning_tokens=256, cache_read_tokens=1024
@@ -311,8 +325,6 @@ def test_tool_call_then_result_then_answer(snapshot: SnapshotAssertion) -> None:
 def test_an_assistant_turn_in_parts_is_sent_as_output_text() -> None:
     """OpenAI takes earlier answers back only as `output_text` (input_text is rejected for the
     assistant role), although its published schema lists input parts alone for easy messages."""
-    from cloudburst import Message, Text
-
     turn = Conversation.user("Hi").add_message(Message("assistant", (Text("Hello. "), Text("How can I help?"))))
     body = cloudburst.render(MODEL, turn).body
     assert body["input"][1] == {
@@ -322,3 +334,112 @@ def test_an_assistant_turn_in_parts_is_sent_as_output_text() -> None:
             {"type": "output_text", "text": "How can I help?", "annotations": []},
         ],
     }
+
+
+STATELESS = RequestOptions(provider=OpenAIOptions(store=False, reasoning_summary="auto"))
+
+
+def test_stateless_reasoning_asks_for_encrypted_content_beside_logprobs() -> None:
+    """With store=False nothing stays on OpenAI's side to send reasoning back by id, so a model
+    that reasons is asked for its encrypted content; other `include` entries stay."""
+    unstored = RequestOptions(provider=OpenAIOptions(store=False))
+    cloudburst.register_model(
+        "test-reasoning-logprobs",
+        provider="openai",
+        api="responses",
+        context_window=128_000,
+        max_output_tokens=8_000,
+        capabilities=["logprobs"],
+        reasoning=cloudburst.Reasoning(control="effort"),
+        replace=True,
+    )
+    body = cloudburst.render("test-reasoning-logprobs", "Hi", SamplingParams(logprobs=True), unstored).body
+    assert body["include"] == ["message.output_text.logprobs", "reasoning.encrypted_content"]
+    assert cloudburst.render(REASONING_MODEL, "Hi", options=unstored).body["include"] == ["reasoning.encrypted_content"]
+    assert "include" not in cloudburst.render(REASONING_MODEL, "Hi").body  # stored: sent back by id
+    stored = RequestOptions(provider=OpenAIOptions(store=True))
+    assert "include" not in cloudburst.render(REASONING_MODEL, "Hi", options=stored).body
+    # a model that does not reason refuses the ask ("Encrypted content is not supported with this model")
+    assert cloudburst.render(MODEL, "Hi", SamplingParams(logprobs=True), unstored).body["include"] == [
+        "message.output_text.logprobs"
+    ]
+
+
+def test_encrypted_reasoning_goes_back_as_an_input_item(snapshot: SnapshotAssertion) -> None:
+    from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
+
+    sealed = {**reasoning("Primes first."), "encrypted_content": "gAAAAABpQ2x1b3VkYnVyc3Q="}
+    answer = cloudburst.parse(REASONING_MODEL, 200, {}, response([sealed, message(output_text("2, 3 and 5."))]))
+    assert answer.thoughts == [Thinking("Primes first.", "gAAAAABpQ2x1b3VkYnVyc3Q=", id="rs_1")]
+    followed = Conversation.user("Name three primes.").add_message(answer.message()).user("And two more?")
+    body = cloudburst.render(REASONING_MODEL, followed, options=STATELESS).body
+    assert body["input"] == snapshot
+    assert body["input"][1] == {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "Primes first."}],
+        "encrypted_content": "gAAAAABpQ2x1b3VkYnVyc3Q=",
+    }
+    CreateResponse.model_validate(body)
+    assert problems(body, ResponseCreateParamsNonStreaming) == []
+
+
+def test_thinking_from_another_api_is_left_out() -> None:
+    """Anthropic's signed thinking (no reasoning item id) would fail OpenAI's verification."""
+    claude = Message("assistant", (Thinking("Hmm.", "EqQBCgIYAhIM"), Thinking("", redacted="EmwK"), Text("Hi.")))
+    body = cloudburst.render(REASONING_MODEL, Conversation.user("Hi").add_message(claude).user("Go on.")).body
+    assert [entry.get("type", entry.get("role")) for entry in body["input"]] == ["user", "assistant", "user"]
+
+
+def test_two_turns_reason_on_statelessly_against_the_simulator(sim_env: Simulator) -> None:
+    client = cloudburst.LLMClient(
+        REASONING_MODEL, sampling=SamplingParams(reasoning_effort="low"), options=STATELESS, progress=None
+    )
+    question = Conversation.user("Name three primes.")
+    (first,) = client.run([question])
+    assert first.ok and first.thinking
+    (thought,) = first.thoughts
+    assert thought.id and thought.id.startswith("rs_") and thought.signature and thought.signature.startswith("gAAAAA")
+    (second,) = client.run([question.add_message(first.message()).user("And two more?")])
+    assert second.ok and second.completion and second.thoughts[0].id != thought.id
+
+
+def test_reasoning_before_a_tool_call_goes_back_with_the_call_and_its_output(sim_env: Simulator) -> None:
+    """The case stateless reasoning is for: the model reasons, calls a tool, and reasons on
+    from where it was once the tool's output is back."""
+    tools = RequestOptions(tools=[get_current_weather], tool_choice="required", provider=OpenAIOptions(store=False))
+    client = cloudburst.LLMClient(
+        REASONING_MODEL, sampling=SamplingParams(reasoning_effort="low"), options=tools, progress=None
+    )
+    question = Conversation.user("What is the weather like in Boston today?")
+    (called,) = client.run([question])
+    assert called.ok and called.finish_reason == "tool_calls" and called.thoughts[0].signature
+    results = [ToolResult(call.id, get_current_weather(**(call.arguments or {}))) for call in called.tool_calls]
+    followed = question.add_message(called.message()).tool(results)
+    sent = cloudburst.render(REASONING_MODEL, followed, options=tools).body["input"]
+    assert [entry.get("type", entry.get("role")) for entry in sent] == [
+        "user",
+        "reasoning",
+        "function_call",
+        "function_call_output",
+    ]
+    answer_client = cloudburst.LLMClient(
+        REASONING_MODEL,
+        sampling=SamplingParams(reasoning_effort="low"),
+        options=RequestOptions(tools=[get_current_weather], provider=OpenAIOptions(store=False)),
+        progress=None,
+    )
+    (answered,) = answer_client.run([followed])
+    assert answered.ok and answered.completion
+
+
+def test_the_simulator_refuses_reasoning_it_did_not_issue(sim_env: Simulator) -> None:
+    """As OpenAI does: encrypted content it cannot verify is a 400, an id alone without storing a 404."""
+    client = cloudburst.LLMClient(REASONING_MODEL, options=STATELESS, progress=None)
+    forged = Message("assistant", (Thinking("", "gAAAAABforged==", id="rs_0"), Text("2, 3 and 5.")))
+    unsealed = Message("assistant", (Thinking("", id="rs_0"), Text("2, 3 and 5.")))
+    turns = [Conversation.user("Name three primes.").add_message(m).user("More?") for m in (forged, unsealed)]
+    bad, missing = client.run(turns)
+    assert isinstance(bad.error, cloudburst.InvalidRequestError) and bad.status == 400
+    assert "gAAA...ed== could not be verified" in str(bad.error)
+    assert missing.status == 404 and "Items are not persisted when `store` is set to false" in str(missing.error)

@@ -15,6 +15,7 @@ from cloudburst import (
     PriceTier,
     Reasoning,
     SamplingParams,
+    ServiceTierPrices,
     UnknownModelError,
     UnsupportedContentError,
     UnsupportedOptionError,
@@ -121,6 +122,52 @@ def test_cost_applies_the_batch_discount_and_long_context_tier() -> None:
     # past the tier the whole request moves: cache prices scale with the input price (0.2 -> 0.4)
     assert model.cost(long) == pytest.approx((200_000 * 4.0 + 1 * 0.4 + 1_000 * 15.0) / 1e6)
     assert model.cost(short, batch=True) == pytest.approx(model.cost(short) / 2)
+
+
+def test_a_service_tier_with_prices_of_its_own_bills_at_them() -> None:
+    model = priced(
+        input=2.5,
+        cached_input=0.25,
+        output=15.0,
+        batch_discount=0.5,
+        tiers=(PriceTier(above=272_000, input=5.0, output=22.5, cached_input=0.5),),
+        service_tiers=(
+            ServiceTierPrices("flex", input=1.25, output=7.5, cached_input=0.125),
+            ServiceTierPrices("priority", input=5.0, output=30.0),
+        ),
+    )
+    usage = Usage(input_tokens=10_000, cache_read_tokens=4_000, output_tokens=2_000)
+    assert model.cost(usage, service_tier="flex") == pytest.approx((6_000 * 1.25 + 4_000 * 0.125 + 2_000 * 7.5) / 1e6)
+    # a tier without its own cached price keeps the base ratio to input (0.25 -> 0.5)
+    assert model.cost(usage, service_tier="priority") == pytest.approx((6_000 * 5.0 + 4_000 * 0.5 + 2_000 * 30.0) / 1e6)
+    # tiers the registry has no prices for (OpenAI's default, Anthropic's standard) bill the base ones
+    for tier in (None, "default", "standard", "scale"):
+        assert model.cost(usage, service_tier=tier) == pytest.approx((6_000 * 2.5 + 4_000 * 0.25 + 2_000 * 15.0) / 1e6)
+    # past the long-context threshold flex halves the long-context prices, as it halves the base ones
+    long = Usage(input_tokens=300_000, cache_read_tokens=100_000, output_tokens=1_000)
+    expected = (200_000 * 2.5 + 100_000 * 0.25 + 1_000 * 11.25) / 1e6
+    assert model.cost(long, service_tier="flex") == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_batch_result_is_billed_at_batch_rates_whatever_tier_it_names() -> None:
+    model = priced(
+        input=2.5,
+        output=15.0,
+        batch_discount=0.5,
+        service_tiers=(ServiceTierPrices("priority", input=5.0, output=30.0),),
+    )
+    usage = Usage(input_tokens=1_000, output_tokens=100)
+    batch = (1_000 * 2.5 + 100 * 15.0) / 1e6 / 2
+    assert model.cost(usage, batch=True, service_tier="priority") == pytest.approx(batch, rel=1e-12)
+    assert model.cost(usage, batch=True, service_tier="batch") == pytest.approx(batch, rel=1e-12)
+
+
+def test_the_registry_prices_openai_flex_and_priority() -> None:
+    tiers = {t.tier: t for t in cloudburst.get_model("gpt-5.4").prices.service_tiers}
+    assert (tiers["flex"].input, tiers["flex"].cached_input, tiers["flex"].output) == (1.25, 0.125, 7.5)
+    assert (tiers["priority"].input, tiers["priority"].cached_input, tiers["priority"].output) == (5.0, 0.5, 30.0)
+    (priority,) = cloudburst.get_model("gpt-4o-mini").prices.service_tiers  # no flex for gpt-4o-mini
+    assert (priority.tier, priority.input, priority.cached_input, priority.output) == ("priority", 0.25, 0.125, 1.0)
 
 
 @pytest.mark.parametrize("example", RECORDED, ids=[e["title"] for e in RECORDED])

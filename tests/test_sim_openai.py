@@ -208,6 +208,31 @@ def test_responses_complete_and_are_cut_as_incomplete(client: openai.OpenAI) -> 
     assert cut.output[0].type == "reasoning"
 
 
+def test_responses_reasoning_comes_encrypted_and_goes_back(client: openai.OpenAI) -> None:
+    first = client.responses.with_raw_response.create(
+        model="gpt-5.4",
+        input="Name three primes.",
+        reasoning={"effort": "low", "summary": "auto"},
+        store=False,
+        include=["reasoning.encrypted_content"],
+    )
+    Response.model_validate(first.http_response.json())
+    item = first.parse().output[0]
+    assert item.type == "reasoning" and item.encrypted_content and item.summary[0].text
+    again = client.responses.create(
+        model="gpt-5.4",
+        input=[
+            {"role": "user", "content": "Name three primes."},
+            item.model_dump(exclude_none=True, exclude={"status"}),  # type: ignore[list-item]
+            {"role": "assistant", "content": first.parse().output_text},
+            {"role": "user", "content": "Two more?"},
+        ],
+        reasoning={"effort": "low"},
+        store=False,
+    )
+    assert again.status == "completed"
+
+
 def test_responses_tool_call_json_schema_and_logprobs(client: openai.OpenAI) -> None:
     tool = {"type": "function", "name": "get_weather", "parameters": WEATHER["function"]["parameters"], "strict": True}  # type: ignore[index]
     called = client.responses.create(model="gpt-4.1-mini", input="Call get_weather for Oslo.", tools=[tool])  # type: ignore[list-item]

@@ -215,10 +215,12 @@ def test_role_templates_need_a_known_role(specs_copy: Path) -> None:
 
 def test_an_item_part_needs_a_template(specs_copy: Path) -> None:
     mapping = specs_copy / "openai" / "mapping.yaml"
-    replace_in(mapping, "      items: [tool_call, tool_result]", "      items: [tool_call, tool_result, document_url]")
+    replace_in(
+        mapping, "      items: [thinking, tool_call, tool_result]", "      items: [thinking, tool_call, document_url]"
+    )
     replace_in(mapping, "        document_url: {type: input_file, file_url: $url}\n", "")
     file, line, message = only_problem(errors_for(specs_copy))
-    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "items: [tool_call"))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "items: [thinking"))
     assert message == "'document_url' has no template under messages.parts"
 
 
@@ -228,3 +230,19 @@ def test_a_strict_flag_outside_the_tool_schema_names_its_line(specs_copy: Path) 
     file, line, message = only_problem(errors_for(specs_copy))
     assert (file, line) == ("specs/anthropic/mapping.yaml", line_of(mapping, "path: strictly"))
     assert message == "'strictly' is not a field of one tool in 'MessageCreateParams'"
+
+
+def test_a_part_sent_only_with_a_variable_it_lacks(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "only_with: {thinking: [id]}", "only_with: {thinking: [item_id]}")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "only_with:"))
+    assert message == "thinking parts have no variable $item_id (expected one of: $id, $signature, $summary, $thinking)"
+
+
+def test_an_option_adds_only_to_request_fields(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "append: {include: reasoning", "append: {includes: reasoning")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "append: {includes"))
+    assert message == "'includes' is not a field of the request schema 'CreateResponse'"

@@ -102,9 +102,15 @@ STRICT_TOOLS = StrictMode(
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "Amazon Bedrock converse")
     body: dict[str, Any] = {}
     system = [
@@ -298,11 +304,13 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for index, block in enumerate(each(body, ("output", "message", "content")))
         if dig(block, ("toolUse",)) is not None
     ]
+    tier = dig(body, ("serviceTier", "type"))
     return APIResponse(
         provider=PROVIDER,
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(

@@ -97,9 +97,15 @@ DEFAULT_MAX_NEW_TOKENS = 4096
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "Amazon Bedrock messages")
     body: dict[str, Any] = {}
     body["anthropic_version"] = "bedrock-2023-05-31"
@@ -265,6 +271,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for index, block in enumerate(each(body, ("content",)))
         if dig(block, ("type",)) == "tool_use"
     ]
+    tier = dig(body, ("usage", "service_tier"))
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
@@ -272,6 +279,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(

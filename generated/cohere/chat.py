@@ -50,9 +50,15 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "Cohere chat")
     body: dict[str, Any] = {}
     body["model"] = model

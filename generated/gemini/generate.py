@@ -77,9 +77,15 @@ TOOL_RESULT_MEDIA = "tool_result_media"
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "Gemini generate")
     body: dict[str, Any] = {}
     system = [

@@ -105,9 +105,15 @@ STRICT_TOOLS = StrictMode(
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "llama.cpp chat")
     body: dict[str, Any] = {}
     body["model"] = model
@@ -271,6 +277,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         if dig(block, ("type",)) == "function"
     ]
     refusal = dig(body, ("choices", 0, "message", "refusal"))
+    tier = dig(body, ("service_tier",))
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
@@ -280,6 +287,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         tool_calls=tool_calls,
         logprobs=logprobs or None,
         refusal=refusal,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls, refusal),
         raw_finish_reason=raw_finish,
         usage=Usage(

@@ -53,9 +53,15 @@ FINISH_REASONS: dict[str, FinishReason] = {
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "Mistral chat")
     body: dict[str, Any] = {}
     body["model"] = model
@@ -204,6 +210,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         )
         for index, block in enumerate(each(body, ("choices", 0, "message", "tool_calls")))
     ]
+    tier = dig(body, ("usage", "service_tier"))
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
@@ -211,6 +218,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(

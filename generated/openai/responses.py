@@ -56,13 +56,14 @@ PART_KINDS: frozenset[str] = frozenset(
         "image_file_id",
         "tool_call",
         "tool_result",
+        "thinking",
         "document_text",
     }
 )
 """The part kinds this API has a place for (file references among them, or not)."""
 Options = OpenAIOptions
 ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "user"}
-ITEMS = frozenset({"tool_call", "tool_result"})
+ITEMS = frozenset({"thinking", "tool_call", "tool_result"})
 """Part kinds that are entries of the message list themselves."""
 FINISH_REASONS: dict[str, FinishReason] = {
     "completed": "stop",
@@ -100,9 +101,15 @@ STRICT_TOOLS = StrictMode(
 
 
 def build_body(
-    model: str, conversation: Conversation, sampling: SamplingParams, options: RequestOptions
+    model: str,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    options: RequestOptions,
+    *,
+    reasoning: bool = False,
 ) -> dict[str, Any]:
-    """The JSON body to send, as plain data."""
+    """The JSON body to send, as plain data; `reasoning`: the model reasons (the registry says
+    so), for what only reasoning models take."""
     check_sampling(sampling, SAMPLING, "OpenAI responses")
     body: dict[str, Any] = {}
     body["model"] = model
@@ -142,6 +149,8 @@ def build_body(
             body["service_tier"] = json_value(provider.service_tier)
         if provider.store is not None:
             body["store"] = json_value(provider.store)
+            if provider.store is False and reasoning:
+                body.setdefault("include", []).append("reasoning.encrypted_content")
         if provider.metadata is not None:
             body["metadata"] = json_value(provider.metadata)
         if provider.safety_identifier is not None:
@@ -177,7 +186,9 @@ def _message(message: Message) -> list[dict[str, Any]]:
     placed = False
     for part in message.parts:
         kind, v = part.wire()
-        if kind in {"redacted_thinking", "thinking"}:
+        if kind in {"redacted_thinking"}:
+            continue
+        if kind == "thinking" and (v["id"] is None):
             continue
         if kind in ITEMS:
             entries.append(_part(kind, v, message.role))
@@ -250,6 +261,13 @@ def _part(kind: str, v: dict[str, Any], role: str = "") -> dict[str, Any]:
         return {"type": "function_call", "call_id": v["id"], "name": v["name"], "arguments": v["arguments_json"]}
     if kind == "tool_result":
         return {"type": "function_call_output", "call_id": v["call_id"], "output": v["content"]}
+    if kind == "thinking":
+        return {
+            "type": "reasoning",
+            "id": v["id"],
+            "summary": v["summary"],
+            **({"encrypted_content": v["signature"]} if v["signature"] is not None else {}),
+        }
     if kind == "document_text":
         return {
             "type": "input_file",
@@ -268,12 +286,18 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     )
     texts: list[str] = []
     thoughts: list[Thinking] = []
-    for block in each(body, ("output", "*", "summary")) + each(body, ("output", "*", "content")):
+    for block in each(body, ("output",)) + each(body, ("output", "*", "content")):
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
-        if dig(block, ("type",)) == "summary_text":
-            thoughts.append(Thinking(dig(block, ("text",)) or ""))
+        if dig(block, ("type",)) == "reasoning":
+            thoughts.append(
+                Thinking(
+                    joined(block, ("summary", "*", "text")) or "",
+                    dig(block, ("encrypted_content",)),
+                    id=dig(block, ("id",)),
+                )
+            )
         elif dig(block, ("type",)) == "output_text":
             texts.append(dig(block, ("text",)) or "")
     completion: str | None = "".join(texts)
@@ -295,6 +319,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         if dig(block, ("type",)) == "function_call"
     ]
     refusal = joined(body, ("output", "*", "content", "*", "refusal"))
+    tier = dig(body, ("service_tier",))
     return APIResponse(
         provider=PROVIDER,
         id=dig(body, ("id",)),
@@ -304,6 +329,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         tool_calls=tool_calls,
         logprobs=logprobs or None,
         refusal=refusal,
+        service_tier=tier if isinstance(tier, str) else None,
         finish_reason=_finish_reason(raw_finish, tool_calls, refusal),
         raw_finish_reason=raw_finish,
         usage=Usage(

@@ -178,6 +178,8 @@ def converse_answer(body: dict[str, Any], draw: Draw) -> Answer:
                 "totalTokens": input_tokens + output_tokens,
             },
             "metrics": {"latencyMs": 120 + 8 * output_tokens},
+            # the tier asked for, as the answer names the one that served it
+            **({"serviceTier": body["serviceTier"]} if body.get("serviceTier") else {}),
         },
         input_tokens,
         output_tokens,

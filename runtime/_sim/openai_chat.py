@@ -69,6 +69,13 @@ def _check_strict_tools(body: dict[str, Any]) -> None:
         raise invalid(message, param, "invalid_function_parameters")
 
 
+def served_tier(body: dict[str, Any]) -> str:
+    """The tier an answer says served it: the one asked for; `auto` (or none) is the project's
+    default, and `fast` is answered as `priority`, as OpenAI answers it."""
+    asked = body.get("service_tier")
+    return "default" if asked in (None, "auto") else "priority" if asked == "fast" else str(asked)
+
+
 def admit_files(body: dict[str, Any], store: Store, key: str, now: float) -> None:
     """Every `file_id` a request names (chat's `file` parts, Responses' `input_file` and
     `input_image`) must be an uploaded file."""
@@ -241,7 +248,7 @@ def chat_answer(body: dict[str, Any], draw: Draw) -> Answer:
                     "rejected_prediction_tokens": 0,
                 },
             },
-            "service_tier": body.get("service_tier") if body.get("service_tier") not in (None, "auto") else "default",
+            "service_tier": served_tier(body),
             "system_fingerprint": "fp_" + draw.digest.hex()[:10],
         },
         prompt,

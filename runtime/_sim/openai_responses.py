@@ -2,6 +2,12 @@
 generated `CreateResponse`, answered with a `response` object whose output holds a reasoning
 item (when an effort is set), then a message or a function call.
 
+A reasoning item carries a summary when `reasoning.summary` asks for one, and encrypted
+content when `include` asks for `reasoning.encrypted_content`: sealed to the item's id, so a
+reasoning item sent back with content the simulator did not issue is refused as OpenAI refuses
+it (400 `invalid_encrypted_content`), and one sent back by id alone with `store: false` is not
+found (404), as nothing was stored. One sent back by id with storing on is taken as stored.
+
 The answer is cut at `max_output_tokens` with `status: incomplete` and
 `incomplete_details.reason: max_output_tokens`. Tool calls follow the same rule as chat (see
 openai_chat.py); logprobs come when `include` asks for `message.output_text.logprobs`.
@@ -9,6 +15,9 @@ openai_chat.py); logprobs come when `include` asks for `message.output_text.logp
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,15 +29,48 @@ from cloudburst._sim.openai_chat import (
     char_estimate,
     content_texts,
     forced_tool,
+    invalid,
     logprob_entries,
     max_tokens,
     output_schema,
+    served_tier,
     validate_with,
 )
 from cloudburst._sim.provider import Answer, ModelEndpoint
+from cloudburst._sim.store import Store
 from cloudburst.generated.openai.models import CreateResponse
 
 LOGPROBS = "message.output_text.logprobs"
+ENCRYPTED = "reasoning.encrypted_content"
+_SEAL = b"cloudburst simulator reasoning"
+
+
+def _sealed(item_id: str) -> str:
+    """The encrypted content of reasoning item `item_id`, in the shape of OpenAI's (`gAAAAA...`)."""
+    digest = hmac.new(_SEAL, item_id.encode(), hashlib.sha256).digest()
+    return "gAAAAA" + base64.urlsafe_b64encode(digest).decode()
+
+
+def admit_responses(body: dict[str, Any], store: Store, key: str, now: float) -> None:
+    """Files must be uploaded ones; reasoning items sent back must be ones the simulator issued."""
+    admit_files(body, store, key, now)
+    for item in _items(body):
+        if item.get("type") != "reasoning":
+            continue
+        content = item.get("encrypted_content")
+        if content is None and body.get("store") is False:
+            raise invalid(
+                f"Item with id '{item['id']}' not found. Items are not persisted when `store` is set to false. "
+                "Try again with `store` set to true, or remove this item from your input.",
+                "input",
+                status=404,
+            )
+        if content is not None and not hmac.compare_digest(content.encode(), _sealed(item["id"]).encode()):
+            raise invalid(
+                f"The encrypted content {content[:4]}...{content[-4:]} could not be verified.",
+                None,
+                "invalid_encrypted_content",
+            )
 
 
 def _items(body: dict[str, Any]) -> list[Any]:
@@ -80,7 +122,12 @@ def responses_answer(body: dict[str, Any], draw: Draw) -> Answer:
     left = None if budget is None else budget - reasoning
     output: list[dict[str, Any]] = []
     if effort:
-        output.append({"type": "reasoning", "id": draw.ident("rs_", 48), "summary": []})
+        item: dict[str, Any] = {"type": "reasoning", "id": draw.ident("rs_", 48), "summary": []}
+        if (body.get("reasoning") or {}).get("summary"):
+            item["summary"] = [{"type": "summary_text", "text": answers.prose(rng, 40).text}]
+        if ENCRYPTED in (body.get("include") or ()):
+            item["encrypted_content"] = _sealed(item["id"])
+        output.append(item)
     forced = forced_tool(body.get("tool_choice"))
     name = None
     if tools and forced is not None and (items[-1].get("type") != "function_call_output" if items else True):
@@ -136,8 +183,8 @@ def responses_answer(body: dict[str, Any], draw: Draw) -> Answer:
             "output": output,
             "parallel_tool_calls": body.get("parallel_tool_calls", True),
             "previous_response_id": body.get("previous_response_id"),
-            "reasoning": {"effort": effort, "summary": None},
-            "service_tier": "default",
+            "reasoning": {"effort": effort, "summary": (body.get("reasoning") or {}).get("summary")},
+            "service_tier": served_tier(body),
             "store": body.get("store", True),
             "temperature": body.get("temperature", 1.0),
             "text": body.get("text") or {"format": {"type": "text"}},
@@ -161,4 +208,4 @@ def responses_answer(body: dict[str, Any], draw: Draw) -> Answer:
     )
 
 
-RESPONSES = ModelEndpoint(validate_with(CreateResponse), responses_cost, responses_answer, admit=admit_files)
+RESPONSES = ModelEndpoint(validate_with(CreateResponse), responses_cost, responses_answer, admit=admit_responses)
