@@ -20,29 +20,25 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
-
-import orjson
+from typing import TYPE_CHECKING
 
 from cloudburst._batch.anthropic import AnthropicBatches
 from cloudburst._batch.control import Control
 from cloudburst._batch.gemini import GeminiBatches
-from cloudburst._batch.manifest import Manifest, Part, custom_id, index_of
+from cloudburst._batch.manifest import Manifest, Part, custom_id
 from cloudburst._batch.openai import OpenAIBatches
-from cloudburst._batch.protocol import BatchProtocol, Item, failed
+from cloudburst._batch.parts import PartWriter
+from cloudburst._batch.protocol import BatchProtocol, failed
+from cloudburst._batch.results import PartReader
+from cloudburst._batch.status import BatchStatus, PartStatus, count_into, part_status
 from cloudburst._config import RetryPolicy, Timeouts
 from cloudburst._constants import BATCH_FIRST_POLL_SECONDS, BATCH_POLL_SECONDS
 from cloudburst._errors import (
-    BatchCancelledError,
-    BatchExpiredError,
     ConfigurationError,
     ContextOverflowError,
     InputError,
-    InvalidRequestError,
-    InvalidResponseError,
     ProviderError,
     UnsupportedOptionError,
 )
@@ -52,8 +48,7 @@ from cloudburst._progress import ProgressKind, open_display
 from cloudburst._prompt import Completed, PromptLike
 from cloudburst._providers import ProviderInfo
 from cloudburst._registry import get_model
-from cloudburst._render import adapter_for, parse
-from cloudburst._response import APIResponse
+from cloudburst._render import adapter_for
 from cloudburst._route import Route
 from cloudburst._status import StatusTracker
 from cloudburst._sync import run_sync
@@ -62,56 +57,8 @@ if TYPE_CHECKING:
     from cloudburst._client import LLMClient
 
 log = logging.getLogger("cloudburst")
-SIZE_MARGIN = 4096
-"""Bytes kept free in every part for what wraps its lines (a JSON array, a form's headers)."""
 _FATAL = ("auth", "permission", "not_found", "quota")
 """Submission errors that no other part would escape: raised, the job kept to resume."""
-
-
-@dataclass(frozen=True, slots=True)
-class PartStatus:
-    """One part of a job: its provider id and state, and how many of its requests have ended how."""
-
-    number: int
-    provider_id: str | None
-    state: str
-    """`not_submitted`, the provider's own state while it runs, or `ended`."""
-    outcome: str | None
-    """Once ended: completed, expired, cancelled or failed."""
-    requests: int
-    succeeded: int
-    errored: int
-    pending: int
-    error: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BatchStatus:
-    id: str
-    parts: tuple[PartStatus, ...]
-
-    @property
-    def ended(self) -> bool:
-        return all(part.state == "ended" for part in self.parts)
-
-    @property
-    def requests(self) -> int:
-        return sum(part.requests for part in self.parts)
-
-    @property
-    def succeeded(self) -> int:
-        return sum(part.succeeded for part in self.parts)
-
-    @property
-    def errored(self) -> int:
-        return sum(part.errored for part in self.parts)
-
-    def __str__(self) -> str:
-        ended = sum(part.state == "ended" for part in self.parts)
-        return (
-            f"batch {self.id}: {ended}/{len(self.parts)} parts ended; {self.requests:,} requests, "
-            f"{self.succeeded:,} succeeded, {self.errored:,} errored"
-        )
 
 
 def protocol_for(provider: ProviderInfo) -> BatchProtocol:
@@ -150,7 +97,7 @@ class BatchJob:
     @property
     def parts(self) -> list[PartStatus]:
         """The parts as last seen (no call made)."""
-        return [_status(part) for part in self.manifest.parts]
+        return [part_status(part) for part in self.manifest.parts]
 
     def _control(self) -> Control:
         return Control(self.route.provider, self.manifest.base_url, self.route.headers, self.retry, self.timeouts)
@@ -175,7 +122,7 @@ class BatchJob:
         manifest = Manifest.create(model.id, client.url_of(model), directory)
         job = cls(manifest, route, client.retry, client.timeouts)
         job.progress = client.progress
-        with _Parts(manifest, provider, part_requests) as parts:
+        with PartWriter(manifest, provider, part_requests) as parts:
             for index, item in enumerate(prompts):
                 parts.add(index, job._request(client, index, item, model))
         manifest.total = parts.total
@@ -269,7 +216,7 @@ class BatchJob:
         try:
             while True:
                 status = await self.status_async()
-                _count(tracker, status)
+                count_into(tracker, status)
                 if display is not None:
                     display.refresh()
                 if status.ended:
@@ -315,79 +262,13 @@ class BatchJob:
     def read(self) -> Iterator[Completed]:
         """Every prompt's result, in input order, from the fetched parts' files."""
         tracker = StatusTracker(self.manifest.total)
+        reader = PartReader(self.manifest, self.protocol, self.route)
         for part in self.manifest.parts:
             if part.step != "fetched":
                 raise ConfigurationError(f"batch {self.id} {part.name} has not been fetched; call results()")
-            yield from self._part_results(part, tracker)
+            yield from reader.results(part, tracker)
         tracker.finish()
         log.info("batch %s: %s", self.id, tracker.summary())
-
-    def _part_results(self, part: Part, tracker: StatusTracker) -> Iterator[Completed]:
-        files = sorted(self.directory.glob(f"{part.name}.results*.jsonl"))
-        handles = [path.open("rb") for path in files]
-        try:
-            where = self._index(part, handles)
-            with self.manifest.file(part, "local").open("rb") as local:
-                for index, line in zip(range(part.start, part.end), local, strict=True):
-                    note = orjson.loads(line)
-                    prompt_id = note.get("id") if isinstance(note, dict) else None
-                    if isinstance(note, dict) and "error" in note:
-                        response = APIResponse("", error=_local_error(note))
-                    else:
-                        response = self._response(part, where.get(index), handles)
-                    if response.status is not None:  # answered: one attempt, billed as it says
-                        tracker.attempt_started()
-                        tracker.attempt_finished(response)
-                    tracker.prompt_finished(response)
-                    yield Completed(index, prompt_id, response)
-        finally:
-            for handle in handles:
-                handle.close()
-
-    def _index(self, part: Part, handles: Sequence[IO[bytes]]) -> dict[int, tuple[int, int]]:
-        """Where each request's result line is: input index → (file, offset)."""
-        where: dict[int, tuple[int, int]] = {}
-        strangers = 0
-        for number, handle in enumerate(handles):
-            offset = 0
-            for line in handle:
-                if line.strip():
-                    try:
-                        record = orjson.loads(line)
-                    except orjson.JSONDecodeError:
-                        record = None
-                    for custom, _ in self.protocol.items(record):
-                        index = index_of(custom)
-                        if index is None or not part.start <= index < part.end:
-                            strangers += 1
-                        else:
-                            where.setdefault(index, (number, offset))
-                offset += len(line)
-        if strangers:
-            log.warning("batch %s %s: %d result lines are for no request of this part", self.id, part.name, strangers)
-        return where
-
-    def _response(self, part: Part, where: tuple[int, int] | None, handles: Sequence[IO[bytes]]) -> APIResponse:
-        model = self.route.model
-        provider = self.route.provider.name
-        if where is None:
-            return APIResponse(provider, model.id, error=_missing(part))
-        handle = handles[where[0]]
-        handle.seek(where[1])
-        line = handle.readline()
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            error = InvalidResponseError(f"batch {part.provider_id}: a result line that is not JSON", body=line[:500])
-            return APIResponse(provider, model.id, error=error)
-        item: Item = next(iter(self.protocol.items(record)))[1]
-        if isinstance(item, ProviderError):
-            return APIResponse(provider, model.id, error=item)
-        status, body = item
-        body = body if body is not None else b""
-        response = parse(model, status, {}, body, output_schema=self.route.output_schema, batch=True)
-        response.reasoning = self.route.reasoning
-        return response
 
     async def results_async(self) -> AsyncIterator[Completed]:
         await self.fetch_async()
@@ -436,118 +317,3 @@ class BatchJob:
         loaded = cls(manifest, client.route(model, client.sampling, client.options), client.retry, client.timeouts)
         loaded.progress = client.progress
         return loaded
-
-
-class _Parts:
-    """The parts being written: a new one whenever the next line would pass a limit."""
-
-    def __init__(self, manifest: Manifest, provider: ProviderInfo, part_requests: int | None) -> None:
-        assert provider.batch is not None
-        self.manifest = manifest
-        limits = [n for n in (provider.batch.max_requests, part_requests) if n is not None]
-        self.max_requests = min(limits) if limits else None
-        self.max_bytes = provider.batch.max_bytes - SIZE_MARGIN
-        self.provider = provider
-        self.total = 0
-        self.part: Part | None = None
-        self._input: IO[bytes] | None = None
-        self._local: IO[bytes] | None = None
-
-    def __enter__(self) -> _Parts:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._close()
-
-    def add(self, index: int, request: tuple[bytes, str | None] | Completed) -> None:
-        """One prompt: its line and id, or its result when it is not sent."""
-        self.total += 1
-        if not isinstance(request, Completed) and len(request[0]) + 1 > self.max_bytes:
-            error = InvalidRequestError(
-                f"prompt {index}: its request is {len(request[0]):,} bytes, more than one "
-                f"{self.provider.title} batch takes ({self.max_bytes:,}); not sent"
-            )
-            request = refused(index, request[1], error)
-        part = self.part
-        if part is None or (
-            not isinstance(request, Completed)
-            and (
-                (self.max_requests is not None and part.requests >= self.max_requests)
-                or part.size + len(request[0]) + 1 > self.max_bytes
-            )
-        ):
-            part = self._open(index)
-        assert self._input is not None and self._local is not None
-        part.end = index + 1
-        if isinstance(request, Completed):
-            reason = request.response.error
-            assert reason is not None
-            note = {"id": request.id, "error": str(reason), "kind": reason.kind}
-            self._local.write(orjson.dumps(note) + b"\n")
-            return
-        line, prompt_id = request
-        self._local.write(b"null\n" if prompt_id is None else orjson.dumps({"id": prompt_id}) + b"\n")
-        self._input.write(line + b"\n")
-        part.requests += 1
-        part.size += len(line) + 1
-
-    def _open(self, index: int) -> Part:
-        self._close()
-        part = Part(len(self.manifest.parts), index, index, 0, 0)
-        self.manifest.parts.append(part)
-        self._input = self.manifest.file(part, "input").open("wb")
-        self._local = self.manifest.file(part, "local").open("wb")
-        self.part = part
-        return part
-
-    def _close(self) -> None:
-        for handle in (self._input, self._local):
-            if handle is not None:
-                handle.close()
-        if self.part is not None and self.part.requests == 0:  # nothing to send: ended already
-            self.part.step, self.part.outcome = "fetched", "completed"
-        self._input = self._local = None
-
-
-def _status(part: Part) -> PartStatus:
-    counts = part.counts
-    state = "ended" if part.ended else "not_submitted" if part.provider_id is None else part.state or "submitted"
-    pending = counts.get("pending", part.requests if not part.ended else 0)
-    return PartStatus(
-        part.number,
-        part.provider_id,
-        state,
-        part.outcome,
-        part.requests,
-        counts.get("succeeded", 0),
-        counts.get("errored", 0),
-        pending,
-        part.error,
-    )
-
-
-def _count(tracker: StatusTracker, status: BatchStatus) -> None:
-    """The display's numbers from the providers' counts."""
-    tracker.succeeded = status.succeeded
-    tracker.failed = status.errored
-    tracker.done = sum(part.requests - part.pending for part in status.parts)
-    tracker.in_flight = sum(part.pending for part in status.parts)
-
-
-def _local_error(note: dict[str, Any]) -> ProviderError:
-    if note.get("kind") == "context_overflow":
-        return ContextOverflowError(str(note["error"]))
-    if note.get("kind") == "invalid_request":
-        return InvalidRequestError(str(note["error"]))
-    return InputError(str(note["error"]))
-
-
-def _missing(part: Part) -> ProviderError:
-    """The result of a request the provider's results leave out."""
-    if part.error is not None:
-        return InvalidRequestError(f"batch part {part.number} failed as a whole: {part.error}")
-    if part.outcome == "cancelled":
-        return BatchCancelledError(f"batch {part.provider_id} was cancelled before this request ran")
-    if part.outcome == "expired":
-        return BatchExpiredError(f"batch {part.provider_id} expired before this request ran")
-    return InvalidResponseError(f"batch {part.provider_id} ended {part.outcome} without a result for this request")
