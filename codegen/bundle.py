@@ -19,7 +19,17 @@ from pydantic import BaseModel, ValidationError
 from codegen.errors import Problem, SpecError
 from codegen.load import PathKey, SpecFile, load_spec_file
 from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
-from codegen.spec import ApiSpec, FirstOf, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
+from codegen.spec import (
+    ApiSpec,
+    EmbedApiSpec,
+    EmbedPlacement,
+    FirstOf,
+    MappingSpec,
+    ModelsSpec,
+    Placement,
+    ProviderSpec,
+    SchemaFileSpec,
+)
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
@@ -45,6 +55,8 @@ class ProviderBundle:
     """Its wire APIs, those that extend another provider's resolved (see codegen.hosts)."""
     options_packages: dict[str, str] = field(default_factory=dict)
     """API name -> the provider whose generated options module holds its options model."""
+    embed_apis: dict[str, EmbedApiSpec] = field(default_factory=dict)
+    """Its embeddings APIs."""
 
 
 def parse_model(model: type[M], spec: SpecFile, problems: list[Problem]) -> M | None:
@@ -211,6 +223,8 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         for api_name, api in mapping.apis.items():
             if isinstance(api, ApiSpec):
                 check_api(api_name, api, files["mapping"], schemas, problems, frozenset(api.response_fields))
+            elif isinstance(api, EmbedApiSpec):
+                check_embed_api(api_name, api, files["mapping"], schemas, problems)
     if problems or provider is None or mapping is None:
         raise SpecError(problems)
     return ProviderBundle(
@@ -222,7 +236,34 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         sources=[str(f.path) for f in files.values()],
         apis={name: api for name, api in mapping.apis.items() if isinstance(api, ApiSpec)},
         options_packages={name: provider.name for name in mapping.apis},
+        embed_apis={name: api for name, api in mapping.apis.items() if isinstance(api, EmbedApiSpec)},
     )
+
+
+def check_embed_api(
+    name: str, api: EmbedApiSpec, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]
+) -> None:
+    """Every path of an embeddings mapping against its request and response schemas."""
+    base: PathKey = ("apis", name)
+    for key, root in (("request", api.request), ("response", api.response)):
+        if root not in schemas:
+            problems.append(spec.problem((*base, key), f"{key} schema {root!r} is not defined in this provider folder"))
+            return
+    request = [("model", api.model), ("texts", api.texts)] + [(f"constants.{p}", p) for p in api.constants]
+    for setting, placement in api.settings.items():
+        path = placement.path if isinstance(placement, EmbedPlacement) else placement
+        request.append((f"settings.{setting}", path))
+    for where, path in request:
+        if path is not None and schema_at(schemas, api.request, split_path(path)) is None:
+            loc = (*base, *where.split(".", 1))
+            problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
+    response = [(("output", "vectors", kind), path) for kind, path in api.output.vectors.items()]
+    response += [(("output", "input_tokens"), api.output.input_tokens), (("output", "model"), api.output.model)]
+    for loc, path in response:
+        if path is not None and schema_at(schemas, api.response, split_path(path)) is None:
+            problems.append(
+                spec.problem((*base, *loc), f"{path!r} is not a field of the response schema {api.response!r}")
+            )
 
 
 def _schema_kind(stem: str) -> str:

@@ -434,14 +434,75 @@ class ExtendsSpec(SpecModel):
     """Which of the other API's provider options this one takes; the others are refused."""
 
 
+class EmbedPlacement(SpecModel):
+    """Where one `EmbeddingOptions` setting goes, and its values as the provider names them."""
+
+    path: str
+    """Dotted request-body path."""
+    values: dict[str, Any] | None = None
+    """Unified value -> the provider's; None: sent as given. A value left out is refused."""
+    default: Any = None
+    """Sent when the setting is unset, for fields the provider requires (Cohere's input_type)."""
+    as_list: bool = False
+    """Output types: the provider takes a list of them (Cohere), not one (OpenAI)."""
+
+
+class EmbedLimits(SpecModel):
+    """What one request may carry; texts are packed up to both, and split beyond."""
+
+    max_texts: int = Field(gt=0)
+    max_tokens: int | None = Field(None, gt=0)
+    """Tokens of all its texts together; null: the provider documents no such limit."""
+
+
+class EmbedOutput(SpecModel):
+    vectors: dict[str, str] = Field(min_length=1)
+    """Output type (`float`, `int8`, ...) -> response path of the list of vectors, in input
+    order; the types offered are these."""
+    input_tokens: str
+    """Response path of the tokens billed."""
+    model: str | None = None
+
+
+EmbedSetting = Literal["dimensions", "input_kind", "truncation", "output_types"]
+
+
+class EmbedApiSpec(SpecModel):
+    """An embeddings API: many texts in one request, one vector (per output type) back for each."""
+
+    kind: Literal["embeddings"]
+    endpoint: Endpoint
+    request: str
+    response: str
+    model: str | None = "model"
+    texts: str
+    """Request field holding the list of texts."""
+    limits: EmbedLimits
+    settings: dict[EmbedSetting, str | EmbedPlacement] = {}
+    """`EmbeddingOptions` field -> where it goes. A setting left out is refused before sending
+    (`truncation` aside, with `client_truncation`)."""
+    client_truncation: bool = False
+    """No truncation field: `truncation` cuts texts here, exactly where the reference tokenizer
+    is the provider's (OpenAI's cl100k_base)."""
+    constants: dict[str, Any] = {}
+    output: EmbedOutput
+
+
 def _api_kind(data: Any) -> str:
+    if isinstance(data, dict) and data.get("kind") == "embeddings":
+        return "embeddings"
     return "extends" if isinstance(data, dict) and "extends" in data else "api"
 
 
 class MappingSpec(SpecModel):
     apis: dict[
         str,
-        Annotated[Annotated[ApiSpec, Tag("api")] | Annotated[ExtendsSpec, Tag("extends")], Discriminator(_api_kind)],
+        Annotated[
+            Annotated[ApiSpec, Tag("api")]
+            | Annotated[ExtendsSpec, Tag("extends")]
+            | Annotated[EmbedApiSpec, Tag("embeddings")],
+            Discriminator(_api_kind),
+        ],
     ]
 
 

@@ -13,6 +13,7 @@ from cloudburst.generated.bedrock import converse as bedrock_converse
 from cloudburst.generated.bedrock import messages as bedrock_messages
 from cloudburst.generated.bedrock import provider as bedrock_provider
 from cloudburst.generated.cohere import chat as cohere_chat
+from cloudburst.generated.cohere import embeddings as cohere_embeddings
 from cloudburst.generated.cohere import provider as cohere_provider
 from cloudburst.generated.gemini import generate as gemini_generate
 from cloudburst.generated.gemini import provider as gemini_provider
@@ -39,6 +40,7 @@ from cloudburst.generated.hosts import xai as xai_provider
 from cloudburst.generated.mistral import chat as mistral_chat
 from cloudburst.generated.mistral import provider as mistral_provider
 from cloudburst.generated.openai import chat as openai_chat
+from cloudburst.generated.openai import embeddings as openai_embeddings
 from cloudburst.generated.openai import provider as openai_provider
 from cloudburst.generated.openai import responses as openai_responses
 
@@ -80,3 +82,9 @@ APIS: dict[tuple[str, str], ModuleType] = {
     ("xai", "chat"): xai_chat,
 }
 """(provider, api) -> the adapter module with build_body() and parse_body()."""
+
+EMBEDDING_APIS: dict[tuple[str, str], ModuleType] = {
+    ("cohere", "embeddings"): cohere_embeddings,
+    ("openai", "embeddings"): openai_embeddings,
+}
+"""(provider, api) -> the embeddings adapter module with check(), build_body() and parse_body()."""

@@ -7,6 +7,7 @@ from cloudburst._cache import Cache, CachedAnswer, SQLiteCache
 from cloudburst._client import LLMClient
 from cloudburst._config import FileUploadStrategy, RateLimits, RetryPolicy, Timeouts, configure
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
+from cloudburst._embedding import Embedding, EmbeddingOptions
 from cloudburst._errors import (
     AuthError,
     BatchCancelledError,
@@ -79,6 +80,8 @@ __all__ = [
     "ContextOverflowError",
     "Conversation",
     "Document",
+    "Embedding",
+    "EmbeddingOptions",
     "Estimate",
     "FileUploadStrategy",
     "GeminiOptions",

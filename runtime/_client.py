@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 from cloudburst._cache import CacheSpec, open_cache
 from cloudburst._config import FileUploadStrategy, LimitsSpec, RateLimits, RetryPolicy, Timeouts, default_file_uploads
 from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
+from cloudburst._embed import embed_all, embed_as_completed, embedder_for
+from cloudburst._embedding import Embedding, EmbeddingOptions
 from cloudburst._errors import ConfigurationError
 from cloudburst._files import FileUploads
 from cloudburst._gc import fewer_collections
@@ -130,7 +132,7 @@ class LLMClient:
         self._bucket: dict[str, str] = {}
         total_concurrency = 0
         for model in self.models:
-            provider, _ = adapter_for(model)
+            provider = embedder_for(model)[0] if model.kind == "embedding" else adapter_for(model)[0]
             if provider.name not in self._keys:
                 self._keys[provider.name] = _api_key(provider.name, provider.auth.scheme, provider.auth.env, api_keys)
             url = (base_urls or {}).get(model.id) or (base_urls or {}).get(provider.name)
@@ -146,9 +148,11 @@ class LLMClient:
         self._transport_arg = transport
         self._total_concurrency = total_concurrency
         self._routes: dict[tuple[str, int, int], tuple[Route, SamplingParams, RequestOptions]] = {}
-        for model in self.models:
+        chat = [model for model in self.models if model.kind != "embedding"]
+        for model in chat:
             self.route(model, self.sampling, self.options)
-        check_provider_options(self.models, self.options)
+        if chat:
+            check_provider_options(chat, self.options)
         self.cache = open_cache(cache)
         self.files = FileUploads(
             file_uploads or default_file_uploads(), self.limiter, self.retry, self.timeouts, self.rng
@@ -243,6 +247,9 @@ class LLMClient:
     def _job(
         self, prompts: Iterable[PromptLike], total: int | None, journal: JournalLike | None
     ) -> tuple[Job, Display]:
+        embedders = [model.id for model in self.models if model.kind == "embedding"]
+        if embedders:
+            raise ConfigurationError(f"{', '.join(embedders)} embed texts: use embed(), or a client without them")
         if total is None and isinstance(prompts, Sized):
             total = len(prompts)
         job_journal = None if journal is None else JobJournal.open(journal, self)
@@ -272,6 +279,29 @@ class LLMClient:
         """`run_async`, from synchronous code; inside a running event loop (Jupyter) the job runs
         in a worker thread with its own loop."""
         return run_sync(self.run_async(prompts, total=total, journal=journal))
+
+    # embeddings --------------------------------------------------------------------------------
+    def embed(
+        self, texts: Iterable[str], *, model: str | None = None, options: EmbeddingOptions | None = None
+    ) -> list[Embedding]:
+        """Each text's Embedding, in input order: texts packed many to a request up to the
+        provider's limits, under the same limits, retries and progress as prompts. `model` is
+        one of the client's embedding models (may be left out when it has one); an option the
+        provider has no place for is an UnsupportedOptionError before anything is sent."""
+        return run_sync(self.embed_async(texts, model=model, options=options))
+
+    async def embed_async(
+        self, texts: Iterable[str], *, model: str | None = None, options: EmbeddingOptions | None = None
+    ) -> list[Embedding]:
+        return await embed_all(self, texts, model, options)
+
+    async def embed_as_completed(
+        self, texts: Iterable[str], *, model: str | None = None, options: EmbeddingOptions | None = None
+    ) -> AsyncIterator[Embedding]:
+        """Each text's Embedding once its request is final (`index` says which text): a generator
+        of texts is read as capacity frees up, so memory stays flat however many there are."""
+        async for embedding in embed_as_completed(self, texts, model, options):
+            yield embedding
 
     # batch jobs --------------------------------------------------------------------------------
     def submit_batch(
