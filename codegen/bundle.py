@@ -252,7 +252,9 @@ def check_embed_api(
     request = [("model", api.model), ("texts", api.texts)] + [(f"constants.{p}", p) for p in api.constants]
     for setting, placement in api.settings.items():
         path = placement.path if isinstance(placement, EmbedPlacement) else placement
-        request.append((f"settings.{setting}", path))
+        per_item = isinstance(placement, EmbedPlacement) and placement.per_item
+        request.append((f"settings.{setting}", f"{api.texts}.0.{path}" if per_item else path))
+    _check_template(api.item, frozenset({"text", "model"}), (*base, "item"), spec, problems)
     for where, path in request:
         if path is not None and schema_at(schemas, api.request, split_path(path)) is None:
             loc = (*base, *where.split(".", 1))

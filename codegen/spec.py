@@ -445,6 +445,8 @@ class EmbedPlacement(SpecModel):
     """Sent when the setting is unset, for fields the provider requires (Cohere's input_type)."""
     as_list: bool = False
     """Output types: the provider takes a list of them (Cohere), not one (OpenAI)."""
+    per_item: bool = False
+    """The field is one of each text's entry (Gemini's `requests[].taskType`), not the body's."""
 
 
 class EmbedLimits(SpecModel):
@@ -477,6 +479,11 @@ class EmbedApiSpec(SpecModel):
     model: str | None = "model"
     texts: str
     """Request field holding the list of texts."""
+    item: Any = None
+    """JSON template of each text's entry in that list (`$text`, `$model`); null: the text itself."""
+    server_truncation: bool = False
+    """The provider cuts a text over the model's limit itself unless `truncation` is `none`
+    (Cohere); otherwise such a text is refused (or cut here, with `client_truncation`)."""
     limits: EmbedLimits
     settings: dict[EmbedSetting, str | EmbedPlacement] = {}
     """`EmbeddingOptions` field -> where it goes. A setting left out is refused before sending

@@ -15,6 +15,7 @@ from cloudburst.generated.bedrock import provider as bedrock_provider
 from cloudburst.generated.cohere import chat as cohere_chat
 from cloudburst.generated.cohere import embeddings as cohere_embeddings
 from cloudburst.generated.cohere import provider as cohere_provider
+from cloudburst.generated.gemini import embeddings as gemini_embeddings
 from cloudburst.generated.gemini import generate as gemini_generate
 from cloudburst.generated.gemini import provider as gemini_provider
 from cloudburst.generated.hosts import deepseek as deepseek_provider
@@ -38,6 +39,7 @@ from cloudburst.generated.hosts import together as together_provider
 from cloudburst.generated.hosts import vllm as vllm_provider
 from cloudburst.generated.hosts import xai as xai_provider
 from cloudburst.generated.mistral import chat as mistral_chat
+from cloudburst.generated.mistral import embeddings as mistral_embeddings
 from cloudburst.generated.mistral import provider as mistral_provider
 from cloudburst.generated.openai import chat as openai_chat
 from cloudburst.generated.openai import embeddings as openai_embeddings
@@ -85,6 +87,8 @@ APIS: dict[tuple[str, str], ModuleType] = {
 
 EMBEDDING_APIS: dict[tuple[str, str], ModuleType] = {
     ("cohere", "embeddings"): cohere_embeddings,
+    ("gemini", "embeddings"): gemini_embeddings,
+    ("mistral", "embeddings"): mistral_embeddings,
     ("openai", "embeddings"): openai_embeddings,
 }
 """(provider, api) -> the embeddings adapter module with check(), build_body() and parse_body()."""

@@ -81,7 +81,7 @@ def packs(
     limit, max_texts, max_tokens = model.context_window, adapter.MAX_TEXTS, adapter.MAX_TOKENS
     client_cut = adapter.CLIENT_TRUNCATION
     low, high = (1.0, 1.0) if client_cut else ratio
-    server_cuts = not client_cut and options.truncation != "none"
+    server_cuts = adapter.SERVER_TRUNCATION and options.truncation != "none"
     tokenizer = encoding()
     pack, size = Pack(), 0
     for index, text in enumerate(texts):
@@ -201,7 +201,11 @@ class EmbedJob(Job):
     async def _cached_model(self, pending: Pending, picked: ModelInfo, cache: Any) -> ModelInfo:
         return picked
 
-    def _read(self, route: Route, status: int, headers: Mapping[str, str], content: bytes) -> APIResponse:
+    def _read(
+        self, route: Route, status: int, headers: Mapping[str, str], content: bytes, pending: Pending | None = None
+    ) -> APIResponse:
+        """The pack's vectors; where the answer reports no usage (Gemini's API may not), the
+        tokens counted here for it stand in, so cost and the token limit still count them."""
         provider, model = route.provider, route.model
         data: Any
         try:
@@ -214,7 +218,8 @@ class EmbedJob(Job):
             error = InvalidResponseError(f"{provider.title} answered {status} with a body that is not a JSON object")
             return APIResponse(provider.name, model.id, status=status, error=error)
         vectors = self.embed_route.adapter.parse_body(data)
-        usage = Usage(input_tokens=vectors.input_tokens)
+        counted = pending.estimate.tokens if pending is not None and isinstance(pending.estimate, _PackEstimate) else 0
+        usage = Usage(input_tokens=vectors.input_tokens or counted)
         return PackResponse(
             provider.name, model.id, status=status, usage=usage, cost=model.cost(usage), vectors=vectors
         )

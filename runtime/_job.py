@@ -391,7 +391,10 @@ class Job:
         response.cached = True
         return response
 
-    def _read(self, route: Route, status: int, headers: Mapping[str, str], content: bytes) -> APIResponse:
+    def _read(
+        self, route: Route, status: int, headers: Mapping[str, str], content: bytes, pending: Pending | None = None
+    ) -> APIResponse:
+        """The attempt's answer; `pending` is the prompt it answers, when it was sent for it."""
         response = parse(route.model, status, headers, content, output_schema=route.output_schema)
         if route.check_json and response.error is None:
             response.error = invalid_json(response)
@@ -431,7 +434,7 @@ class Job:
             tracker.in_flight -= 1
             raise
         try:
-            response = self._read(route, status, headers, content)
+            response = self._read(route, status, headers, content, pending)
             reported = (
                 read_limits(headers, route.provider.rate_limit_headers, provider=route.provider.name)
                 if route.reads_limits

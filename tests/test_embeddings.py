@@ -18,10 +18,12 @@ from cloudburst._errors import ConfigurationError, ContextOverflowError, InputEr
 from cloudburst._sim import answers
 from cloudburst._tokens import encoding
 from cloudburst.generated.cohere import embeddings as cohere_embeddings
+from cloudburst.generated.gemini import embeddings as gemini_embeddings
+from cloudburst.generated.mistral import embeddings as mistral_embeddings
 from cloudburst.generated.openai import embeddings as openai_embeddings
 from tests.official_types import problems
 
-KEYS = {"openai": "sk-test", "cohere": "co-test"}
+KEYS = {"openai": "sk-test", "cohere": "co-test", "gemini": "g-test", "mistral": "m-test"}
 
 
 def client_on(sim: Simulator, models: list[str], **settings: Any) -> LLMClient:
@@ -170,3 +172,50 @@ def test_embedding_models_are_the_clients_and_do_not_run_prompts(sim: Simulator)
     assert both.embed(["a"])[0].ok
     with pytest.raises(ConfigurationError, match="use embed"):
         both.run(["hello"])
+
+
+def test_gemini_body_is_what_google_genai_sends() -> None:
+    from google.genai import _api_client, models
+
+    options = EmbeddingOptions(dimensions=64, input_kind="query")
+    gemini_embeddings.check(options)
+    body = gemini_embeddings.build_body("gemini-embedding-001", ["a", "b"], options)
+    config = {"task_type": "RETRIEVAL_QUERY", "output_dimensionality": 64}
+    sent = models._EmbedContentParametersPrivate_to_mldev(
+        _api_client.BaseApiClient(api_key="x"),
+        {"model": "gemini-embedding-001", "contents": ["a", "b"], "config": config},
+    )
+    theirs = [{**r, "content": r["content"].model_dump(exclude_none=True, exclude={"role"})} for r in sent["requests"]]
+    assert body == {"requests": theirs}
+
+
+def test_mistral_body_is_the_sdks_embedding_request() -> None:
+    from mistralai.client.models import EmbeddingRequest
+
+    options = EmbeddingOptions(dimensions=256, output_types=("int8",))
+    mistral_embeddings.check(options)
+    body = mistral_embeddings.build_body("codestral-embed", ["a", "b"], options)
+    assert body == {"model": "codestral-embed", "input": ["a", "b"], "output_dimension": 256, "output_dtype": "int8"}
+    assert EmbeddingRequest.model_validate(body).model_dump(exclude_none=True, by_alias=True) == body
+
+
+def test_gemini_packs_100_texts_with_each_entrys_settings(sim: Simulator) -> None:
+    client = client_on(sim, ["gemini-embedding-001"])
+    results = client.embed(
+        [f"g{i}" for i in range(250)], options=EmbeddingOptions(dimensions=64, input_kind="document")
+    )
+    assert sim.stats()["requests"] == 3
+    assert all(r.ok for r in results)
+    assert results[249].vector == pytest.approx(answers.embedding("g249", 64))
+    assert sum(r.usage.input_tokens for r in results) == client.tracker.input_tokens > 0
+
+
+def test_mistral_returns_the_dtype_asked_and_refuses_truncation(sim: Simulator) -> None:
+    client = client_on(sim, ["mistral-embed"])
+    results = client.embed([f"m{i}" for i in range(600)])
+    assert sim.stats()["requests"] == 2  # 512 texts a request
+    assert results[599].vector == pytest.approx(answers.embedding("m599", 1024))
+    with pytest.raises(UnsupportedOptionError, match="truncation"):
+        client.embed(["a"], options=EmbeddingOptions(truncation="end"))
+    (packed,) = client.embed(["m0"], options=EmbeddingOptions(output_types=("binary",)))
+    assert packed.vector is None and len(packed.vectors["binary"]) == 1024 // 8

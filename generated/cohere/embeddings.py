@@ -22,6 +22,8 @@ MAX_TOKENS: int | None = None
 """The most tokens one request's texts may add up to (None: no such limit)."""
 CLIENT_TRUNCATION = False
 """No truncation field: `truncation` cuts a text over the model's limit before sending."""
+SERVER_TRUNCATION = True
+"""The provider cuts a text over the model's limit itself, unless `truncation` is `none`."""
 INPUT_KIND: dict[str, Any] = {
     "query": "search_query",
     "document": "search_document",

@@ -22,6 +22,8 @@ MAX_TOKENS: int | None = 300000
 """The most tokens one request's texts may add up to (None: no such limit)."""
 CLIENT_TRUNCATION = True
 """No truncation field: `truncation` cuts a text over the model's limit before sending."""
+SERVER_TRUNCATION = False
+"""The provider cuts a text over the model's limit itself, unless `truncation` is `none`."""
 OUTPUT_TYPES: dict[str, Any] = {"float": "float"}
 VALUES: dict[str, dict[str, Any] | None] = {
     "dimensions": None,
