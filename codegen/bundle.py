@@ -28,6 +28,7 @@ from codegen.spec import (
     ModelsSpec,
     Placement,
     ProviderSpec,
+    RerankApiSpec,
     SchemaFileSpec,
 )
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
@@ -57,6 +58,8 @@ class ProviderBundle:
     """API name -> the provider whose generated options module holds its options model."""
     embed_apis: dict[str, EmbedApiSpec] = field(default_factory=dict)
     """Its embeddings APIs."""
+    rerank_apis: dict[str, RerankApiSpec] = field(default_factory=dict)
+    """Its rerank APIs."""
 
 
 def parse_model(model: type[M], spec: SpecFile, problems: list[Problem]) -> M | None:
@@ -225,6 +228,8 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
                 check_api(api_name, api, files["mapping"], schemas, problems, frozenset(api.response_fields))
             elif isinstance(api, EmbedApiSpec):
                 check_embed_api(api_name, api, files["mapping"], schemas, problems)
+            elif isinstance(api, RerankApiSpec):
+                check_rerank_api(api_name, api, files["mapping"], schemas, problems)
     if problems or provider is None or mapping is None:
         raise SpecError(problems)
     return ProviderBundle(
@@ -237,7 +242,34 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         apis={name: api for name, api in mapping.apis.items() if isinstance(api, ApiSpec)},
         options_packages={name: provider.name for name in mapping.apis},
         embed_apis={name: api for name, api in mapping.apis.items() if isinstance(api, EmbedApiSpec)},
+        rerank_apis={name: api for name, api in mapping.apis.items() if isinstance(api, RerankApiSpec)},
     )
+
+
+def check_rerank_api(
+    name: str, api: RerankApiSpec, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]
+) -> None:
+    """Every path of a rerank mapping against its request and response schemas."""
+    base: PathKey = ("apis", name)
+    for key, root in (("request", api.request), ("response", api.response)):
+        if root not in schemas:
+            problems.append(spec.problem((*base, key), f"{key} schema {root!r} is not defined in this provider folder"))
+            return
+    output = api.output
+    paths = [
+        ("request", ("model",), api.model),
+        ("request", ("query",), api.query),
+        ("request", ("documents",), api.documents),
+        ("request", ("top_n",), api.top_n),
+        ("response", ("output", "results"), output.results),
+        ("response", ("output", "index"), f"{output.results}.0.{output.index}"),
+        ("response", ("output", "score"), f"{output.results}.0.{output.score}"),
+        ("response", ("output", "searches"), output.searches),
+    ]
+    for side, loc, path in paths:
+        root = api.request if side == "request" else api.response
+        if path is not None and schema_at(schemas, root, split_path(path)) is None:
+            problems.append(spec.problem((*base, *loc), f"{path!r} is not a field of the {side} schema {root!r}"))
 
 
 def check_embed_api(

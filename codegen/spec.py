@@ -495,9 +495,39 @@ class EmbedApiSpec(SpecModel):
     output: EmbedOutput
 
 
+class RerankOutput(SpecModel):
+    results: str
+    """Response path of the list of ranked documents."""
+    index: str
+    """Field of a result holding the document's index in the request."""
+    score: str
+    """Field of a result holding its relevance score."""
+    searches: str | None = None
+    """Response path of the searches billed (Cohere's search units); null: one a request."""
+
+
+class RerankApiSpec(SpecModel):
+    """A rerank API: one query, many documents, their indices back ranked by relevance."""
+
+    kind: Literal["rerank"]
+    endpoint: Endpoint
+    request: str
+    response: str
+    model: str | None = "model"
+    query: str
+    """Request field of the query."""
+    documents: str
+    """Request field of the list of documents (texts)."""
+    top_n: str | None = None
+    """Request field of how many results to return; null: all come back, cut here."""
+    max_documents: int = Field(gt=0)
+    """The most documents one request takes; more are ranked in parts and merged by score."""
+    output: RerankOutput
+
+
 def _api_kind(data: Any) -> str:
-    if isinstance(data, dict) and data.get("kind") == "embeddings":
-        return "embeddings"
+    if isinstance(data, dict) and data.get("kind") in ("embeddings", "rerank"):
+        return str(data["kind"])
     return "extends" if isinstance(data, dict) and "extends" in data else "api"
 
 
@@ -507,7 +537,8 @@ class MappingSpec(SpecModel):
         Annotated[
             Annotated[ApiSpec, Tag("api")]
             | Annotated[ExtendsSpec, Tag("extends")]
-            | Annotated[EmbedApiSpec, Tag("embeddings")],
+            | Annotated[EmbedApiSpec, Tag("embeddings")]
+            | Annotated[RerankApiSpec, Tag("rerank")],
             Discriminator(_api_kind),
         ],
     ]

@@ -15,6 +15,7 @@ from cloudburst.generated.bedrock import provider as bedrock_provider
 from cloudburst.generated.cohere import chat as cohere_chat
 from cloudburst.generated.cohere import embeddings as cohere_embeddings
 from cloudburst.generated.cohere import provider as cohere_provider
+from cloudburst.generated.cohere import rerank as cohere_rerank
 from cloudburst.generated.gemini import embeddings as gemini_embeddings
 from cloudburst.generated.gemini import generate as gemini_generate
 from cloudburst.generated.gemini import provider as gemini_provider
@@ -92,3 +93,8 @@ EMBEDDING_APIS: dict[tuple[str, str], ModuleType] = {
     ("openai", "embeddings"): openai_embeddings,
 }
 """(provider, api) -> the embeddings adapter module with check(), build_body() and parse_body()."""
+
+RERANK_APIS: dict[tuple[str, str], ModuleType] = {
+    ("cohere", "rerank"): cohere_rerank,
+}
+"""(provider, api) -> the rerank adapter module with build_body() and parse_body()."""

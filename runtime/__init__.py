@@ -43,6 +43,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._prompt import Completed, InvalidPrompt, Prompt
 from cloudburst._registry import get_model, register_model
 from cloudburst._render import RenderedRequest, parse, render
+from cloudburst._rerank import Ranked, Reranking
 from cloudburst._response import APIResponse, TokenLogprob, Usage
 from cloudburst._sampling import ReasoningSetting, SamplingParams
 from cloudburst._sim import SimConfig, Simulator
@@ -111,6 +112,7 @@ __all__ = [
     "Prompt",
     "ProviderError",
     "QuotaExceededError",
+    "Ranked",
     "RateLimitedError",
     "RateLimits",
     "Reasoning",
@@ -120,6 +122,7 @@ __all__ = [
     "RequestOptions",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "Reranking",
     "RetryPolicy",
     "SQLiteCache",
     "SamplingParams",

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 from cloudburst._cache import CacheSpec, open_cache
 from cloudburst._config import FileUploadStrategy, LimitsSpec, RateLimits, RetryPolicy, Timeouts, default_file_uploads
 from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
-from cloudburst._embed import embed_all, embed_as_completed, embedder_for
+from cloudburst._direct import provider_of
+from cloudburst._embed import embed_all, embed_as_completed
 from cloudburst._embedding import Embedding, EmbeddingOptions
 from cloudburst._errors import ConfigurationError
 from cloudburst._files import FileUploads
@@ -39,8 +40,9 @@ from cloudburst._options import RequestOptions
 from cloudburst._progress import Display, ProgressKind, open_display
 from cloudburst._prompt import Completed, PromptLike
 from cloudburst._registry import get_model
-from cloudburst._render import adapter_for, check_provider_options
 from cloudburst._render import base_url as default_base_url
+from cloudburst._render import check_provider_options
+from cloudburst._rerank import Reranking, rerank
 from cloudburst._response import APIResponse
 from cloudburst._route import Route
 from cloudburst._sampling import SamplingParams
@@ -132,7 +134,7 @@ class LLMClient:
         self._bucket: dict[str, str] = {}
         total_concurrency = 0
         for model in self.models:
-            provider = embedder_for(model)[0] if model.kind == "embedding" else adapter_for(model)[0]
+            provider = provider_of(model)
             if provider.name not in self._keys:
                 self._keys[provider.name] = _api_key(provider.name, provider.auth.scheme, provider.auth.env, api_keys)
             url = (base_urls or {}).get(model.id) or (base_urls or {}).get(provider.name)
@@ -148,7 +150,7 @@ class LLMClient:
         self._transport_arg = transport
         self._total_concurrency = total_concurrency
         self._routes: dict[tuple[str, int, int], tuple[Route, SamplingParams, RequestOptions]] = {}
-        chat = [model for model in self.models if model.kind != "embedding"]
+        chat = [model for model in self.models if model.kind == "chat"]
         for model in chat:
             self.route(model, self.sampling, self.options)
         if chat:
@@ -247,9 +249,11 @@ class LLMClient:
     def _job(
         self, prompts: Iterable[PromptLike], total: int | None, journal: JournalLike | None
     ) -> tuple[Job, Display]:
-        embedders = [model.id for model in self.models if model.kind == "embedding"]
-        if embedders:
-            raise ConfigurationError(f"{', '.join(embedders)} embed texts: use embed(), or a client without them")
+        others = [f"{model.id} ({model.kind})" for model in self.models if model.kind != "chat"]
+        if others:
+            raise ConfigurationError(
+                f"{', '.join(others)} take no prompts: use embed() or rerank(), or a client without them"
+            )
         if total is None and isinstance(prompts, Sized):
             total = len(prompts)
         job_journal = None if journal is None else JobJournal.open(journal, self)
@@ -302,6 +306,19 @@ class LLMClient:
         of texts is read as capacity frees up, so memory stays flat however many there are."""
         async for embedding in embed_as_completed(self, texts, model, options):
             yield embedding
+
+    def rerank(
+        self, query: str, documents: Sequence[str], *, model: str | None = None, top_n: int | None = None
+    ) -> Reranking:
+        """`documents` ranked by relevance to `query`, best first (the `top_n` best): indices
+        into `documents` with scores, and the cost of the searches billed. `model` is one of
+        the client's rerank models (may be left out when it has one)."""
+        return run_sync(self.rerank_async(query, documents, model=model, top_n=top_n))
+
+    async def rerank_async(
+        self, query: str, documents: Sequence[str], *, model: str | None = None, top_n: int | None = None
+    ) -> Reranking:
+        return await rerank(self, query, documents, model, top_n)
 
     # batch jobs --------------------------------------------------------------------------------
     def submit_batch(

@@ -10,51 +10,25 @@ token limit and not to be truncated) gets its own typed error and travels with t
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sized
+from collections.abc import AsyncIterator, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cloudburst._cache import request_identity
-from cloudburst._conversation import Conversation
-from cloudburst._embedding import Embedding, EmbeddingOptions
-from cloudburst._errors import ConfigurationError, ContextOverflowError, InputError, InvalidResponseError
-from cloudburst._gc import fewer_collections
-from cloudburst._job import Job, Pending
-from cloudburst._limiter import Need
+from cloudburst._direct import DirectJob, FixedRoute, completions, model_of_kind
+from cloudburst._embedding import Embedding, EmbeddingOptions, Vectors
+from cloudburst._errors import ContextOverflowError, InputError, InvalidResponseError
+from cloudburst._job import Pending
 from cloudburst._models import ModelInfo
-from cloudburst._options import RequestOptions
-from cloudburst._progress import open_display
 from cloudburst._prompt import Completed
-from cloudburst._providers import ProviderInfo
-from cloudburst._registry import get_model
-from cloudburst._render import request_headers
 from cloudburst._response import APIResponse, Usage
-from cloudburst._route import Estimate, Route
-from cloudburst._sampling import SamplingParams
 from cloudburst._status import StatusTracker
 from cloudburst._tokens import encoding
-from cloudburst.generated import EMBEDDING_APIS, PROVIDERS
 
 if TYPE_CHECKING:
     from cloudburst._client import LLMClient
-    from cloudburst._embedding import Vectors
-
-_NO_CONVERSATION = Conversation()
-_NO_SAMPLING = SamplingParams()
-_NO_OPTIONS = RequestOptions()
-
-
-def embedder_for(model: ModelInfo) -> tuple[ProviderInfo, ModuleType]:
-    adapter = EMBEDDING_APIS.get((model.provider, model.api))
-    if adapter is None:
-        raise ConfigurationError(
-            f"{model.id} is a {model.kind} model of {model.provider}'s {model.api!r} API, which has no embeddings "
-            f"adapter; available: {', '.join(f'{p}/{a}' for p, a in sorted(EMBEDDING_APIS))}"
-        )
-    return PROVIDERS[model.provider], adapter
 
 
 @dataclass(slots=True)
@@ -114,55 +88,6 @@ def packs(
         yield pack
 
 
-class EmbedRoute(Route):
-    """A Route to an embeddings API: what the engine needs to send a pack (URL, headers, bucket,
-    identity); bodies are built per pack, from the texts, not from a conversation."""
-
-    __slots__ = ("embed_options",)
-
-    def __init__(
-        self, model: ModelInfo, options: EmbeddingOptions, *, key: str, base_url: str, api_key: str | None
-    ) -> None:
-        provider, adapter = embedder_for(model)
-        adapter.check(options)
-        self.model, self.provider, self.adapter, self.embed_options = model, provider, adapter, options
-        self.sampling, self.options, self.reasoning = _NO_SAMPLING, _NO_OPTIONS, None
-        self.key, self.base_url = key, base_url
-        self.method = adapter.METHOD
-        self.url = base_url + str(adapter.PATH).replace("{model}", model.name)
-        self.headers = request_headers(provider, _NO_OPTIONS, api_key)
-        self.identity = request_identity(model.id, self.url, self.headers, provider.auth.header)
-        self.signs = provider.auth.scheme == "sigv4" and api_key is None
-        self.max_output, self.output_schema, self.check_json = 0, None, False
-        self.ratio = provider.token_ratio or (1.0, 1.0)
-        self.uncounted = Need(0, 0)
-        names = provider.rate_limit_headers
-        self.reads_limits = bool(names.requests_remaining or names.tokens_remaining)
-
-    def pack_body(self, texts: list[str]) -> bytes:
-        return orjson.dumps(self.adapter.build_body(self.model.name, texts, self.embed_options))
-
-
-class _PackEstimate(Estimate):
-    """A pack's reservation: its texts' tokens as the provider counts them against its limits."""
-
-    __slots__ = ("tokens",)
-
-    def __init__(self, pack: Pack) -> None:
-        self.tokens = sum(pack.tokens)
-        self.chars = sum(len(text) for text in pack.texts)
-        self.plain, self.messages, self.text_tokens, self.extra = True, 1, None, None
-
-    def need(self, route: Route, conversation: Conversation) -> Need:
-        per_token = route.provider.rate_limit_chars_per_token
-        if per_token is not None:
-            return Need(int(self.chars // per_token) + 1, 0, as_counted=True)
-        return Need(self.tokens, 0)
-
-    def overflow(self, route: Route, conversation: Conversation) -> int | None:
-        return None  # each text was checked against the model's limit when packed
-
-
 @dataclass(slots=True)
 class PackResponse(APIResponse):
     """A pack's answer: the vectors, beside what every answer has (usage, cost, error)."""
@@ -170,68 +95,44 @@ class PackResponse(APIResponse):
     vectors: Vectors | None = None
 
 
-class EmbedJob(Job):
-    """A Job whose prompts are packs, on one embeddings route."""
+class EmbedJob(DirectJob):
+    """A DirectJob whose requests are packs of texts."""
 
-    def __init__(self, client: LLMClient, route: EmbedRoute, items: Iterator[Pack], tracker: StatusTracker) -> None:
-        super().__init__(client, items, tracker, client._make_transport())  # type: ignore[arg-type]
-        self.embed_route = route
+    def __init__(
+        self, client: LLMClient, route: FixedRoute, options: EmbeddingOptions, items: Iterator[Pack], total: int | None
+    ) -> None:
+        super().__init__(client, route, items, StatusTracker(total))
+        self.options = options
         self.packs: dict[int, Pack] = {}
 
     def pending(self, index: int, item: Any) -> Pending | Completed:
         pack: Pack = item
         self.packs[index] = pack
-        route = self.embed_route
+        route = self.fixed
         if not pack.texts:
             return Completed(index, None, APIResponse(route.provider.name, route.model.id, error=pack.refused[0].error))
-        body = route.pack_body(pack.texts)
-        return Pending(
-            index, None, _NO_CONVERSATION, _NO_SAMPLING, _NO_OPTIONS, _PackEstimate(pack), route.model.id, body
-        )
+        body = orjson.dumps(route.adapter.build_body(route.model.name, pack.texts, self.options))
+        return route.sized(sum(pack.tokens), sum(len(text) for text in pack.texts), body, index)
 
-    def route(self, model: ModelInfo, pending: Pending) -> Route:
-        return self.embed_route
-
-    def pick(self, avoid: ModelInfo | None = None) -> ModelInfo:
-        return self.embed_route.model
-
-    def bigger_than(self, model: ModelInfo) -> ModelInfo | None:
-        return None
-
-    async def _cached_model(self, pending: Pending, picked: ModelInfo, cache: Any) -> ModelInfo:
-        return picked
-
-    def _read(
-        self, route: Route, status: int, headers: Mapping[str, str], content: bytes, pending: Pending | None = None
-    ) -> APIResponse:
+    def answer(self, data: dict[str, Any], status: int, pending: Pending | None) -> APIResponse:
         """The pack's vectors; where the answer reports no usage (Gemini's API may not), the
         tokens counted here for it stand in, so cost and the token limit still count them."""
-        provider, model = route.provider, route.model
-        data: Any
-        try:
-            data = orjson.loads(content)
-        except orjson.JSONDecodeError:
-            data = content.decode(errors="replace")
-        if status >= 400:
-            return APIResponse(provider.name, model.id, status=status, error=provider.classify(status, headers, data))
-        if not isinstance(data, dict):
-            error = InvalidResponseError(f"{provider.title} answered {status} with a body that is not a JSON object")
-            return APIResponse(provider.name, model.id, status=status, error=error)
-        vectors = self.embed_route.adapter.parse_body(data)
-        counted = pending.estimate.tokens if pending is not None and isinstance(pending.estimate, _PackEstimate) else 0
+        model = self.fixed.model
+        vectors = self.fixed.adapter.parse_body(data)
+        counted = getattr(pending.estimate, "tokens", 0) if pending is not None else 0
         usage = Usage(input_tokens=vectors.input_tokens or counted)
         return PackResponse(
-            provider.name, model.id, status=status, usage=usage, cost=model.cost(usage), vectors=vectors
+            self.fixed.provider.name, model.id, status=status, usage=usage, cost=model.cost(usage), vectors=vectors
         )
 
     def spread(self, completed: Completed) -> list[Embedding]:
         """The results of a finished pack's texts (and of the refused texts it carried)."""
         pack = self.packs.pop(completed.index)
-        response, model = completed.response, self.embed_route.model.id
+        response, model = completed.response, self.fixed.model.id
         results = list(pack.refused)
         if not pack.texts:
             return results
-        asked = self.embed_route.embed_options.output_types or ("float",)
+        asked = self.options.output_types or ("float",)
         vectors = response.vectors if isinstance(response, PackResponse) else None
         error = response.error
         found = {kind: (vectors.by_type.get(kind) if vectors else None) for kind in asked}
@@ -242,7 +143,7 @@ class EmbedJob(Job):
             results += [Embedding(i, model, error=error, attempts=response.attempts) for i in pack.indices]
             return results
         shares = _shares(response.usage.input_tokens, pack.tokens)
-        info = self.embed_route.model
+        info = self.fixed.model
         for k, (index, share) in enumerate(zip(pack.indices, shares, strict=True)):
             each: dict[str, Any] = {kind: found[kind][k] for kind in asked}  # type: ignore[index]
             usage = Usage(input_tokens=share)
@@ -262,56 +163,22 @@ def _shares(total: int, sizes: list[int]) -> list[int]:
     return shares
 
 
-def embedding_model(client: LLMClient, name: str | None) -> ModelInfo:
-    """The client's embedding model by name, or its only one."""
-    mine = [m for m in client.models if m.kind == "embedding"]
-    if name is None:
-        if len(mine) != 1:
-            raise ConfigurationError(
-                f"this client has {len(mine)} embedding models ({', '.join(m.id for m in mine) or 'none'}); "
-                "name one with model=, after listing it in LLMClient(...)"
-            )
-        return mine[0]
-    wanted = get_model(name)
-    for model in mine:
-        if model.id == wanted.id:
-            return model
-    raise ConfigurationError(
-        f"{name} is not one of this client's embedding models ({', '.join(m.id for m in mine) or 'none'}); "
-        "list it in LLMClient(...)"
-    )
-
-
 async def embed_as_completed(
     client: LLMClient, texts: Iterable[object], model: str | None, options: EmbeddingOptions | None
 ) -> AsyncIterator[Embedding]:
     """Each text's result as soon as its request is final (`Embedding.index` says which)."""
-    info = embedding_model(client, model)
-    provider, _ = embedder_for(info)
-    route = EmbedRoute(
-        info,
-        options or EmbeddingOptions(),
-        key=client._bucket[info.id],
-        base_url=client.url_of(info),
-        api_key=client._keys[provider.name],
-    )
-    items = packs(texts, info, route.adapter, route.ratio, route.embed_options)
+    route = FixedRoute(client, model_of_kind(client, model, "embedding"))
+    options = options or EmbeddingOptions()
+    route.adapter.check(options)
+    items = packs(texts, route.model, route.adapter, route.ratio, options)
     total = None
     if isinstance(texts, Sized):
         listed = list(items)
         items, total = iter(listed), len(listed)
-    client.tracker = tracker = StatusTracker(total)
-    tracker.limiting_factor_source = client.limiter.limiting_factor
-    job = EmbedJob(client, route, items, tracker)
-    with fewer_collections():
-        try:
-            async for completed in job.results(open_display(client.progress, tracker)):
-                for embedding in job.spread(completed):
-                    yield embedding
-        finally:
-            await job.files.finish()
-            if client._own_transport:
-                await job.transport.aclose()
+    job = EmbedJob(client, route, options, items, total)
+    async for completed in completions(client, job):
+        for embedding in job.spread(completed):
+            yield embedding
 
 
 async def embed_all(

@@ -227,7 +227,17 @@ def _validate_embed(body: Any) -> None:
 
 CHAT = ModelEndpoint(validate_with(ChatRequestV2), chat_cost, chat_answer)
 EMBED = ModelEndpoint(_validate_embed, embed_cost, embed_answer)
-RERANK = ModelEndpoint(validate_with(RerankRequestV2), rerank_cost, rerank_answer)
+RERANK_MAX_DOCUMENTS = 1000
+_validate_rerank_body = validate_with(RerankRequestV2)
+
+
+def _validate_rerank(body: Any) -> None:
+    _validate_rerank_body(body)
+    if len(body["documents"]) > RERANK_MAX_DOCUMENTS:
+        raise invalid(f"too many documents: {len(body['documents'])}, the maximum is {RERANK_MAX_DOCUMENTS}")
+
+
+RERANK = ModelEndpoint(_validate_rerank, rerank_cost, rerank_answer)
 
 
 class Cohere(SimProvider):
