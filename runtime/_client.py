@@ -29,7 +29,7 @@ from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
 from cloudburst._direct import provider_of
 from cloudburst._embed import embed_all, embed_as_completed
 from cloudburst._embedding import Embedding, EmbeddingOptions
-from cloudburst._errors import ConfigurationError
+from cloudburst._errors import ConfigurationError, InputError
 from cloudburst._files import FileUploads
 from cloudburst._gc import fewer_collections
 from cloudburst._job import Job
@@ -286,25 +286,33 @@ class LLMClient:
 
     # embeddings --------------------------------------------------------------------------------
     def embed(
-        self, texts: Iterable[str], *, model: str | None = None, options: EmbeddingOptions | None = None
+        self, texts: Iterable[str | InputError], *, model: str | None = None, options: EmbeddingOptions | None = None
     ) -> list[Embedding]:
         """Each text's Embedding, in input order: texts packed many to a request up to the
-        provider's limits, under the same limits, retries and progress as prompts. `model` is
-        one of the client's embedding models (may be left out when it has one); an option the
-        provider has no place for is an UnsupportedOptionError before anything is sent."""
+        provider's limits, under the same limits, retries and progress as prompts. A text that
+        cannot be sent (empty, over the model's limit) is its own typed error; so is an
+        InputError in a text's place (a reader's verdict on a bad line). `model` is one of the
+        client's embedding models (may be left out when it has one); an option the provider has
+        no place for is an UnsupportedOptionError before anything is sent."""
         return run_sync(self.embed_async(texts, model=model, options=options))
 
     async def embed_async(
-        self, texts: Iterable[str], *, model: str | None = None, options: EmbeddingOptions | None = None
+        self, texts: Iterable[str | InputError], *, model: str | None = None, options: EmbeddingOptions | None = None
     ) -> list[Embedding]:
         return await embed_all(self, texts, model, options)
 
     async def embed_as_completed(
-        self, texts: Iterable[str], *, model: str | None = None, options: EmbeddingOptions | None = None
+        self,
+        texts: Iterable[str | InputError],
+        *,
+        model: str | None = None,
+        options: EmbeddingOptions | None = None,
+        total: int | None = None,
     ) -> AsyncIterator[Embedding]:
         """Each text's Embedding once its request is final (`index` says which text): a generator
-        of texts is read as capacity frees up, so memory stays flat however many there are."""
-        async for embedding in embed_as_completed(self, texts, model, options):
+        of texts is read as capacity frees up, so memory stays flat however many there are.
+        `total` sizes the progress bar when `texts` has no len()."""
+        async for embedding in embed_as_completed(self, texts, model, options, total):
             yield embedding
 
     def rerank(

@@ -4,7 +4,8 @@ as prompts (`Job`: limiter, retries, progress, tracker, cache), and spread back 
 A pack is one request: as many texts as the API takes (`MAX_TEXTS`) whose counted tokens fit
 its per-request limit (`MAX_TOKENS`). Texts are read as packs are pulled, so a generator over a
 huge file stays a generator. A text that cannot be sent (empty, not a string, over the model's
-token limit and not to be truncated) gets its own typed error and travels with the next pack.
+token limit and not to be truncated; a reader's InputError in its place) gets its own typed
+error and travels with the next pack.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import orjson
 
 from cloudburst._direct import DirectJob, FixedRoute, completions, model_of_kind
 from cloudburst._embedding import Embedding, EmbeddingOptions, Vectors
-from cloudburst._errors import ContextOverflowError, InputError, InvalidResponseError
+from cloudburst._errors import ContextOverflowError, InputError, InvalidResponseError, ProviderError
 from cloudburst._job import Pending
 from cloudburst._models import ModelInfo
 from cloudburst._prompt import Completed
@@ -59,6 +60,9 @@ def packs(
     tokenizer = encoding()
     pack, size = Pack(), 0
     for index, text in enumerate(texts):
+        if isinstance(text, ProviderError):  # a reader's verdict on an input line
+            pack.refused.append(Embedding(index, model.id, error=text))
+            continue
         if not isinstance(text, str) or not text:
             what = "empty" if text == "" else f"a {type(text).__name__}, not a string"
             pack.refused.append(Embedding(index, model.id, error=InputError(f"text {index} is {what}; not sent")))
@@ -96,7 +100,7 @@ class PackResponse(APIResponse):
 
 
 class EmbedJob(DirectJob):
-    """A DirectJob whose requests are packs of texts."""
+    """A DirectJob whose requests are packs of texts, its progress counted in texts."""
 
     def __init__(
         self, client: LLMClient, route: FixedRoute, options: EmbeddingOptions, items: Iterator[Pack], total: int | None
@@ -113,6 +117,24 @@ class EmbedJob(DirectJob):
             return Completed(index, None, APIResponse(route.provider.name, route.model.id, error=pack.refused[0].error))
         body = orjson.dumps(route.adapter.build_body(route.model.name, pack.texts, self.options))
         return route.sized(sum(pack.tokens), sum(len(text) for text in pack.texts), body, index)
+
+    async def _final(self, pending: Pending | Completed) -> Completed:
+        """The pack's result, counted by the tracker as its texts' (the job's progress is in
+        texts, not requests): each text sent succeeds or fails with the pack, each refused
+        one fails with its own error."""
+        completed = await super()._final(pending)
+        pack, tracker = self.packs[completed.index], self.tracker
+        error = completed.response.error
+        errors = [error] * len(pack.texts) + [text.error for text in pack.refused]
+        errors.remove(error if pack.texts else pack.refused[0].error)  # the one counted already
+        tracker.done += len(errors)
+        for each in errors:
+            if each is None:
+                tracker.succeeded += 1
+            else:
+                tracker.failed += 1
+                tracker.errors[each.kind] += 1
+        return completed
 
     def answer(self, data: dict[str, Any], status: int, pending: Pending | None) -> APIResponse:
         """The pack's vectors; where the answer reports no usage (Gemini's API may not), the
@@ -142,14 +164,13 @@ class EmbedJob(DirectJob):
         if error is not None:
             results += [Embedding(i, model, error=error, attempts=response.attempts) for i in pack.indices]
             return results
-        shares = _shares(response.usage.input_tokens, pack.tokens)
-        info = self.fixed.model
-        for k, (index, share) in enumerate(zip(pack.indices, shares, strict=True)):
+        billed = response.usage.input_tokens
+        per_token = response.cost / billed if billed else 0.0  # embeddings bill input tokens only, flat
+        for k, (index, share) in enumerate(zip(pack.indices, _shares(billed, pack.tokens), strict=True)):
             each: dict[str, Any] = {kind: found[kind][k] for kind in asked}  # type: ignore[index]
-            usage = Usage(input_tokens=share)
-            results.append(
-                Embedding(index, model, each.get("float"), each, usage, info.cost(usage), attempts=response.attempts)
-            )
+            embedding = Embedding(index, model, each.get("float"), each, Usage(share), share * per_token)
+            embedding.attempts = response.attempts
+            results.append(embedding)
         return results
 
 
@@ -164,18 +185,19 @@ def _shares(total: int, sizes: list[int]) -> list[int]:
 
 
 async def embed_as_completed(
-    client: LLMClient, texts: Iterable[object], model: str | None, options: EmbeddingOptions | None
+    client: LLMClient,
+    texts: Iterable[object],
+    model: str | None,
+    options: EmbeddingOptions | None,
+    total: int | None = None,
 ) -> AsyncIterator[Embedding]:
-    """Each text's result as soon as its request is final (`Embedding.index` says which)."""
+    """Each text's result as soon as its request is final (`Embedding.index` says which).
+    `total` (texts) sizes the progress bar when `texts` has no len()."""
     route = FixedRoute(client, model_of_kind(client, model, "embedding"))
     options = options or EmbeddingOptions()
     route.adapter.check(options)
     items = packs(texts, route.model, route.adapter, route.ratio, options)
-    total = None
-    if isinstance(texts, Sized):
-        listed = list(items)
-        items, total = iter(listed), len(listed)
-    job = EmbedJob(client, route, options, items, total)
+    job = EmbedJob(client, route, options, items, len(texts) if isinstance(texts, Sized) else total)
     async for completed in completions(client, job):
         for embedding in job.spread(completed):
             yield embedding

@@ -107,6 +107,9 @@ def test_a_text_over_the_models_limit_is_an_error_on_its_own_result(sim: Simulat
     assert isinstance(results[1].error, ContextOverflowError) and "truncation" in str(results[1].error)
     assert isinstance(results[2].error, InputError)
     assert sim.stats()["requests"] == 1
+    tracker = client.tracker  # progress counts texts, not requests
+    assert (tracker.total, tracker.done, tracker.succeeded, tracker.failed) == (4, 4, 2, 2)
+    assert tracker.errors == {"context_overflow": 1, "input": 1}
 
 
 def test_truncation_cuts_the_text_to_the_models_limit_as_openai_counts_it(sim: Simulator) -> None:
