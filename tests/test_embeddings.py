@@ -8,12 +8,13 @@ import asyncio
 import math
 import typing
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloudburst import EmbeddingOptions, LLMClient, SimConfig, Simulator
-from cloudburst._config import RetryPolicy, Timeouts
+from cloudburst._config import RateLimits, RetryPolicy, Timeouts
 from cloudburst._errors import ConfigurationError, ContextOverflowError, InputError, UnsupportedOptionError
 from cloudburst._sim import answers
 from cloudburst._tokens import encoding
@@ -222,3 +223,22 @@ def test_mistral_returns_the_dtype_asked_and_refuses_truncation(sim: Simulator) 
         client.embed(["a"], options=EmbeddingOptions(truncation="end"))
     (packed,) = client.embed(["m0"], options=EmbeddingOptions(output_types=("binary",)))
     assert packed.vector is None and len(packed.vectors["binary"]) == 1024 // 8
+
+
+def test_a_token_limit_is_held_on_the_tokens_sent_without_a_429(sim: Simulator) -> None:
+    sim.configure(tpm=120_000, window_seconds=1.0)  # about 7,000 tokens sent: a few seconds of budget
+    client = client_on(sim, ["embed-v4.0"], limits=RateLimits(tpm=120_000))
+    results = client.embed([f"a text of several words, number {i}" for i in range(600)])
+    assert all(r.ok for r in results)
+    assert sim.stats()["rate_limited"] == {}
+    assert client.tracker.attempts == sim.stats()["requests"] == math.ceil(600 / 96)
+
+
+def test_the_response_cache_answers_a_repeated_job_for_nothing(sim: Simulator, tmp_path: Path) -> None:
+    texts = [f"cached {i}" for i in range(300)]
+    first = client_on(sim, ["embed-v4.0"], cache=tmp_path / "cache.sqlite").embed(texts)
+    sent = sim.stats()["requests"]
+    again = client_on(sim, ["embed-v4.0"], cache=tmp_path / "cache.sqlite").embed(texts)
+    assert sim.stats()["requests"] == sent
+    assert [r.vector for r in again] == [r.vector for r in first]
+    assert sum(r.cost for r in again) == 0 < sum(r.cost for r in first)
