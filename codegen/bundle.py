@@ -291,6 +291,9 @@ def check_embed_api(
         if path is not None and schema_at(schemas, api.request, split_path(path)) is None:
             loc = (*base, *where.split(".", 1))
             problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
+    for kind in api.output.base64:
+        if kind not in api.output.vectors:
+            problems.append(spec.problem((*base, "output", "base64"), f"{kind!r} is not an output type under vectors"))
     response = [(("output", "vectors", kind), path) for kind, path in api.output.vectors.items()]
     response += [(("output", "input_tokens"), api.output.input_tokens), (("output", "model"), api.output.model)]
     for loc, path in response:

@@ -464,6 +464,8 @@ class EmbedOutput(SpecModel):
     input_tokens: str
     """Response path of the tokens billed."""
     model: str | None = None
+    base64: list[str] = []
+    """Output types whose vectors come as base64 of little-endian float32, decoded to floats."""
 
 
 EmbedSetting = Literal["dimensions", "input_kind", "truncation", "output_types"]

@@ -168,7 +168,8 @@ class EmbedJob(DirectJob):
         per_token = response.cost / billed if billed else 0.0  # embeddings bill input tokens only, flat
         for k, (index, share) in enumerate(zip(pack.indices, _shares(billed, pack.tokens), strict=True)):
             each: dict[str, Any] = {kind: found[kind][k] for kind in asked}  # type: ignore[index]
-            embedding = Embedding(index, model, each.get("float"), each, Usage(share), share * per_token)
+            vector = each.get("float", each.get("base64"))
+            embedding = Embedding(index, model, vector, each, Usage(share), share * per_token)
             embedding.attempts = response.attempts
             results.append(embedding)
         return results

@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import typing
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import orjson
 
 from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy
-from cloudburst._embedding import Embedding, EmbeddingOptions
+from cloudburst._embedding import Embedding, EmbeddingOptions, InputKind, OutputType, Truncation
 from cloudburst._errors import ConfigurationError, InputError
 from cloudburst._input import count_lines
 from cloudburst._progress import ProgressKind
@@ -131,11 +132,9 @@ def add_embed_command(commands: Any) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--model", required=True, help="an embedding model (cloudburst models --supports embeddings)")
     parser.add_argument("--dimensions", type=int)
-    parser.add_argument("--input-kind", choices=["query", "document", "classification", "clustering"])
-    parser.add_argument("--truncation", choices=["none", "start", "end"])
-    parser.add_argument(
-        "--output-type", action="append", choices=["float", "int8", "uint8", "binary", "ubinary"], help="repeatable"
-    )
+    parser.add_argument("--input-kind", choices=typing.get_args(InputKind))
+    parser.add_argument("--truncation", choices=typing.get_args(Truncation))
+    parser.add_argument("--output-type", action="append", choices=typing.get_args(OutputType), help="repeatable")
     parser.add_argument("--max-attempts", type=int, default=RetryPolicy().max_attempts)
     parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")

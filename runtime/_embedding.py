@@ -4,6 +4,10 @@ and call the helpers here."""
 
 from __future__ import annotations
 
+import binascii
+import sys
+from array import array
+from base64 import b64decode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,7 +20,7 @@ from cloudburst._wire import dig
 
 InputKind = Literal["query", "document", "classification", "clustering"]
 Truncation = Literal["none", "start", "end"]
-OutputType = Literal["float", "int8", "uint8", "binary", "ubinary"]
+OutputType = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
 
 
 class EmbeddingOptions(BaseModel):
@@ -38,8 +42,9 @@ class EmbeddingOptions(BaseModel):
     OpenAI (cut here, exactly: its tokenizer is the one cloudburst counts with). Unset: the
     provider's default, which for OpenAI is `none`."""
     output_types: tuple[OutputType, ...] | None = Field(None, min_length=1)
-    """Which vectors to get back: floats, or 8-bit and packed-bit ones where the model offers
-    them (Cohere: int8, uint8, binary, ubinary; OpenAI: float)."""
+    """Which vectors to get back: floats; `base64`, the same floats sent as base64 of float32
+    (a quarter of the bytes on the wire, decoded here; OpenAI, Cohere); or 8-bit and packed-bit
+    ones where the model offers them (Cohere, Mistral: int8, uint8, binary, ubinary)."""
 
 
 @dataclass(slots=True)
@@ -63,7 +68,8 @@ class Embedding:
     """The text's place in the input."""
     model: str
     vector: list[float] | None = None
-    """The float vector; None when only other output types were asked for, or on error."""
+    """The float vector (from `float` or `base64`); None when only integer types were asked
+    for, or on error."""
     vectors: dict[str, list[Any]] = field(default_factory=dict)
     """Each output type asked for -> its vector (ints for int8, uint8 and the packed binaries)."""
     usage: Usage = field(default_factory=Usage)
@@ -103,14 +109,27 @@ def check_settings(
         raise UnsupportedOptionError(f"{where} returns one output type a request; got {options.output_types}")
 
 
-def vectors_at(body: Any, path: tuple[str | int, ...]) -> list[Any] | None:
+def vectors_at(body: Any, path: tuple[str | int, ...], *, base64: bool = False) -> list[Any] | None:
     """The list of vectors at `path`: a list itself (`embeddings.float`), or one field of each
-    element of a list (`data.*.embedding`). None when the answer has none there."""
+    element of a list (`data.*.embedding`); with `base64`, each decoded from base64 of
+    little-endian float32. None when the answer has none there (or one does not decode)."""
     if "*" not in path:
         found = dig(body, path)
-        return found if isinstance(found, list) else None
-    star = path.index("*")
-    items = dig(body, path[:star])
-    if not isinstance(items, list):
+        vectors = found if isinstance(found, list) else None
+    else:
+        star = path.index("*")
+        items = dig(body, path[:star])
+        vectors = [dig(item, path[star + 1 :]) for item in items] if isinstance(items, list) else None
+    if not base64 or vectors is None:
+        return vectors
+    try:
+        return [_floats(vector) for vector in vectors]
+    except (TypeError, ValueError, binascii.Error):
         return None
-    return [dig(item, path[star + 1 :]) for item in items]
+
+
+def _floats(encoded: str) -> list[float]:
+    values = array("f", b64decode(encoded, validate=True))
+    if sys.byteorder != "little":  # pragma: no cover - the wire is little-endian
+        values.byteswap()
+    return values.tolist()

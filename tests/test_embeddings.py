@@ -242,3 +242,12 @@ def test_the_response_cache_answers_a_repeated_job_for_nothing(sim: Simulator, t
     assert sim.stats()["requests"] == sent
     assert [r.vector for r in again] == [r.vector for r in first]
     assert sum(r.cost for r in again) == 0 < sum(r.cost for r in first)
+
+
+def test_base64_vectors_travel_as_float32_and_come_back_as_floats(sim: Simulator) -> None:
+    openai = client_on(sim, ["text-embedding-3-small"])
+    (small,) = openai.embed(["b64"], options=EmbeddingOptions(output_types=("base64",)))
+    assert small.vector == pytest.approx(answers.embedding("b64", 1536), abs=1e-7)
+    cohere = client_on(sim, ["embed-v4.0"])
+    (both,) = cohere.embed(["b64"], options=EmbeddingOptions(output_types=("float", "base64"), dimensions=32))
+    assert both.vectors["base64"] == pytest.approx(both.vectors["float"], abs=1e-7)

@@ -33,6 +33,7 @@ INPUT_KIND: dict[str, Any] = {
 TRUNCATION: dict[str, Any] = {"none": "NONE", "start": "START", "end": "END"}
 OUTPUT_TYPES: dict[str, Any] = {
     "float": "float",
+    "base64": "base64",
     "int8": "int8",
     "uint8": "uint8",
     "binary": "binary",
@@ -46,7 +47,7 @@ VALUES: dict[str, dict[str, Any] | None] = {
 }
 """The EmbeddingOptions settings this API takes -> their values as it names them (None: as
 given); a setting or value left out is refused before sending."""
-OFFERED_TYPES: frozenset[str] = frozenset({"float", "int8", "uint8", "binary", "ubinary"})
+OFFERED_TYPES: frozenset[str] = frozenset({"float", "int8", "uint8", "binary", "ubinary", "base64"})
 """The output types its answers carry."""
 MANY_OUTPUT_TYPES = True
 """Whether one request returns several output types."""
@@ -84,6 +85,7 @@ def parse_body(body: dict[str, Any]) -> Vectors:
             "uint8": vectors_at(body, ("embeddings", "uint8")),
             "binary": vectors_at(body, ("embeddings", "binary")),
             "ubinary": vectors_at(body, ("embeddings", "ubinary")),
+            "base64": vectors_at(body, ("embeddings", "base64"), base64=True),
         },
         int(dig(body, ("meta", "billed_units", "input_tokens")) or 0),
     )

@@ -24,14 +24,14 @@ CLIENT_TRUNCATION = True
 """No truncation field: `truncation` cuts a text over the model's limit before sending."""
 SERVER_TRUNCATION = False
 """The provider cuts a text over the model's limit itself, unless `truncation` is `none`."""
-OUTPUT_TYPES: dict[str, Any] = {"float": "float"}
+OUTPUT_TYPES: dict[str, Any] = {"float": "float", "base64": "base64"}
 VALUES: dict[str, dict[str, Any] | None] = {
     "dimensions": None,
     "output_types": OUTPUT_TYPES,
 }
 """The EmbeddingOptions settings this API takes -> their values as it names them (None: as
 given); a setting or value left out is refused before sending."""
-OFFERED_TYPES: frozenset[str] = frozenset({"float"})
+OFFERED_TYPES: frozenset[str] = frozenset({"float", "base64"})
 """The output types its answers carry."""
 MANY_OUTPUT_TYPES = False
 """Whether one request returns several output types."""
@@ -59,6 +59,7 @@ def parse_body(body: dict[str, Any]) -> Vectors:
     return Vectors(
         {
             "float": vectors_at(body, ("data", "*", "embedding")),
+            "base64": vectors_at(body, ("data", "*", "embedding"), base64=True),
         },
         int(dig(body, ("usage", "prompt_tokens")) or 0),
         dig(body, ("model",)),
