@@ -294,8 +294,12 @@ def check_embed_api(
     for kind in api.output.base64:
         if kind not in api.output.vectors:
             problems.append(spec.problem((*base, "output", "base64"), f"{kind!r} is not an output type under vectors"))
+    if api.single and api.limits.max_texts != 1:
+        problems.append(spec.problem((*base, "limits", "max_texts"), "an API with single: true takes 1 text a request"))
     response = [(("output", "vectors", kind), path) for kind, path in api.output.vectors.items()]
-    response += [(("output", "input_tokens"), api.output.input_tokens), (("output", "model"), api.output.model)]
+    tokens = api.output.input_tokens
+    response += [(("output", "input_tokens"), None if tokens.startswith("header:") else tokens)]
+    response += [(("output", "model"), api.output.model)]
     for loc, path in response:
         if path is not None and schema_at(schemas, api.response, split_path(path)) is None:
             problems.append(

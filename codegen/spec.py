@@ -462,7 +462,7 @@ class EmbedOutput(SpecModel):
     """Output type (`float`, `int8`, ...) -> response path of the list of vectors, in input
     order; the types offered are these."""
     input_tokens: str
-    """Response path of the tokens billed."""
+    """Response path of the tokens billed, or `header:<name>` (Bedrock's token-count header)."""
     model: str | None = None
     base64: list[str] = []
     """Output types whose vectors come as base64 of little-endian float32, decoded to floats."""
@@ -480,7 +480,10 @@ class EmbedApiSpec(SpecModel):
     response: str
     model: str | None = "model"
     texts: str
-    """Request field holding the list of texts."""
+    """Request field holding the list of texts (with `single`, the one text)."""
+    single: bool = False
+    """The API embeds one text a request, sent as a string, and answers one vector at each
+    `output.vectors` path (Bedrock's Titan); `limits.max_texts` must then be 1."""
     item: Any = None
     """JSON template of each text's entry in that list (`$text`, `$model`); null: the text itself."""
     server_truncation: bool = False
@@ -624,7 +627,17 @@ class RateLimitTier(SpecModel):
 
 class ModelSpec(SpecModel):
     provider: str
-    api: Literal["chat", "responses", "messages", "generate", "converse", "embeddings", "rerank"]
+    api: Literal[
+        "chat",
+        "responses",
+        "messages",
+        "generate",
+        "converse",
+        "embeddings",
+        "rerank",
+        "titan_embeddings",
+        "cohere_embeddings",
+    ]
     name: str
     """The model name exactly as the provider expects it."""
     aliases: list[str] = []

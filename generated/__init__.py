@@ -9,9 +9,11 @@ from types import ModuleType
 from cloudburst._providers import ProviderInfo
 from cloudburst.generated.anthropic import messages as anthropic_messages
 from cloudburst.generated.anthropic import provider as anthropic_provider
+from cloudburst.generated.bedrock import cohere_embeddings as bedrock_cohere_embeddings
 from cloudburst.generated.bedrock import converse as bedrock_converse
 from cloudburst.generated.bedrock import messages as bedrock_messages
 from cloudburst.generated.bedrock import provider as bedrock_provider
+from cloudburst.generated.bedrock import titan_embeddings as bedrock_titan_embeddings
 from cloudburst.generated.cohere import chat as cohere_chat
 from cloudburst.generated.cohere import embeddings as cohere_embeddings
 from cloudburst.generated.cohere import provider as cohere_provider
@@ -87,6 +89,8 @@ APIS: dict[tuple[str, str], ModuleType] = {
 """(provider, api) -> the adapter module with build_body() and parse_body()."""
 
 EMBEDDING_APIS: dict[tuple[str, str], ModuleType] = {
+    ("bedrock", "titan_embeddings"): bedrock_titan_embeddings,
+    ("bedrock", "cohere_embeddings"): bedrock_cohere_embeddings,
     ("cohere", "embeddings"): cohere_embeddings,
     ("gemini", "embeddings"): gemini_embeddings,
     ("mistral", "embeddings"): mistral_embeddings,

@@ -22,7 +22,7 @@ from cloudburst._progress import open_display
 from cloudburst._prompt import Completed
 from cloudburst._providers import ProviderInfo
 from cloudburst._registry import get_model
-from cloudburst._render import adapter_for, request_headers
+from cloudburst._render import adapter_for, endpoint_path, request_headers
 from cloudburst._response import APIResponse
 from cloudburst._route import Estimate, Route
 from cloudburst._sampling import SamplingParams
@@ -84,7 +84,7 @@ class FixedRoute(Route):
         self.sampling, self.options, self.reasoning = _NO_SAMPLING, _NO_OPTIONS, None
         self.key, self.base_url = client._bucket[model.id], client.url_of(model)
         self.method = adapter.METHOD
-        self.url = self.base_url + str(adapter.PATH).replace("{model}", model.name)
+        self.url = self.base_url + endpoint_path(adapter, model)
         api_key = client._keys[provider.name]
         self.headers = request_headers(provider, _NO_OPTIONS, api_key)
         self.identity = request_identity(model.id, self.url, self.headers, provider.auth.header)
@@ -154,9 +154,11 @@ class DirectJob(Job):
         if not isinstance(data, dict):
             error = InvalidResponseError(f"{provider.title} answered {status} with a body that is not a JSON object")
             return APIResponse(provider.name, model.id, status=status, error=error)
-        return self.answer(data, status, pending)
+        return self.answer(data, status, headers, pending)
 
-    def answer(self, data: dict[str, Any], status: int, pending: Pending | None) -> APIResponse:
+    def answer(
+        self, data: dict[str, Any], status: int, headers: Mapping[str, str], pending: Pending | None
+    ) -> APIResponse:
         raise NotImplementedError
 
 

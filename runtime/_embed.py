@@ -11,7 +11,7 @@ error and travels with the next pack.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterable, Iterator, Sized
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -136,11 +136,13 @@ class EmbedJob(DirectJob):
                 tracker.errors[each.kind] += 1
         return completed
 
-    def answer(self, data: dict[str, Any], status: int, pending: Pending | None) -> APIResponse:
+    def answer(
+        self, data: dict[str, Any], status: int, headers: Mapping[str, str], pending: Pending | None
+    ) -> APIResponse:
         """The pack's vectors; where the answer reports no usage (Gemini's API may not), the
         tokens counted here for it stand in, so cost and the token limit still count them."""
         model = self.fixed.model
-        vectors = self.fixed.adapter.parse_body(data)
+        vectors = self.fixed.adapter.parse_body(data, headers)
         counted = getattr(pending.estimate, "tokens", 0) if pending is not None else 0
         usage = Usage(input_tokens=vectors.input_tokens or counted)
         return PackResponse(

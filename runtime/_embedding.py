@@ -109,13 +109,20 @@ def check_settings(
         raise UnsupportedOptionError(f"{where} returns one output type a request; got {options.output_types}")
 
 
-def vectors_at(body: Any, path: tuple[str | int, ...], *, base64: bool = False) -> list[Any] | None:
-    """The list of vectors at `path`: a list itself (`embeddings.float`), or one field of each
-    element of a list (`data.*.embedding`); with `base64`, each decoded from base64 of
-    little-endian float32. None when the answer has none there (or one does not decode)."""
+def vectors_at(
+    body: Any, path: tuple[str | int, ...], *, base64: bool = False, single: bool = False
+) -> list[Any] | None:
+    """The list of vectors at `path`: a list itself (`embeddings.float`), one field of each
+    element of a list (`data.*.embedding`), or with `single` the one vector there; with
+    `base64`, each decoded from base64 of little-endian float32. None when the answer has none
+    there (or one does not decode)."""
+    vectors: list[Any] | None
     if "*" not in path:
         found = dig(body, path)
-        vectors = found if isinstance(found, list) else None
+        if single:
+            vectors = [found] if isinstance(found, (list, str)) else None
+        else:
+            vectors = found if isinstance(found, list) else None
     else:
         star = path.index("*")
         items = dig(body, path[:star])

@@ -5,7 +5,7 @@ score), each part a request under the same limiter and retries as prompts."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +69,9 @@ class RerankJob(DirectJob):
         tokens = sum(count_text(text) for text in (self.query, *documents))
         return route.sized(math.ceil(tokens * route.ratio[1]), len(body), body, index)
 
-    def answer(self, data: dict[str, Any], status: int, pending: Pending | None) -> APIResponse:
+    def answer(
+        self, data: dict[str, Any], status: int, headers: Mapping[str, str], pending: Pending | None
+    ) -> APIResponse:
         model = self.fixed.model
         ranked, searches = self.fixed.adapter.parse_body(data)
         cost = searches * (model.prices.per_search or 0.0) / 1000

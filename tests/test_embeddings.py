@@ -251,3 +251,39 @@ def test_base64_vectors_travel_as_float32_and_come_back_as_floats(sim: Simulator
     cohere = client_on(sim, ["embed-v4.0"])
     (both,) = cohere.embed(["b64"], options=EmbeddingOptions(output_types=("float", "base64"), dimensions=32))
     assert both.vectors["base64"] == pytest.approx(both.vectors["float"], abs=1e-7)
+
+
+def test_bedrock_titan_takes_one_text_a_request_signed_with_sigv4(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cloudburst import _aws
+
+    sim.configure(aws_secret_access_key="sim-secret")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSIM")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sim-secret")
+    _aws._credentials.cache_clear()
+    try:
+        client = LLMClient(["bedrock-titan-embed-text-v2"], base_urls=sim.base_urls(), progress=None)
+        results = client.embed([f"titan {i}" for i in range(30)], options=EmbeddingOptions(dimensions=256))
+    finally:
+        _aws._credentials.cache_clear()
+    assert all(r.ok for r in results), results[0].error
+    assert sim.stats()["requests"] == 30
+    assert results[29].vector == pytest.approx(answers.embedding("titan 29", 256))
+    assert results[0].usage.input_tokens > 0
+    with pytest.raises(UnsupportedOptionError, match="input_kind"):
+        client.embed(["a"], options=EmbeddingOptions(input_kind="query"))
+
+
+def test_bedrock_cohere_packs_96_and_reads_the_token_count_from_bedrocks_header(sim: Simulator) -> None:
+    client = LLMClient(
+        ["bedrock-cohere-embed-v4"], base_urls=sim.base_urls(), api_keys={"bedrock": "ABSK-test"}, progress=None
+    )
+    results = client.embed([f"cohere on bedrock {i}" for i in range(200)], options=EmbeddingOptions(input_kind="query"))
+    assert sim.stats()["requests"] == 3
+    assert results[199].vector == pytest.approx(answers.embedding("cohere on bedrock 199", 1536))
+    billed = sum(
+        answers.prompt_tokens([f"cohere on bedrock {i}" for i in range(s, min(s + 96, 200))], 0) - 3
+        for s in range(0, 200, 96)
+    )
+    assert sum(r.usage.input_tokens for r in results) == billed == client.tracker.input_tokens

@@ -7,6 +7,7 @@ Pure functions, no I/O: the runtime packs the texts, and adds the URL, headers a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from cloudburst._embedding import EmbeddingOptions, Vectors, check_settings, vectors_at
@@ -55,7 +56,7 @@ def build_body(model: str, texts: list[str], options: EmbeddingOptions) -> dict[
     return body
 
 
-def parse_body(body: dict[str, Any]) -> Vectors:
+def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
     """The vectors of each output type the answer holds, in input order, and the tokens billed."""
     return Vectors(
         {
