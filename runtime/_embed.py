@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cloudburst._constants import REFUSED_PER_PACK
 from cloudburst._direct import DirectJob, FixedRoute, completions, model_of_kind
 from cloudburst._embedding import Embedding, EmbeddingOptions, Vectors
 from cloudburst._errors import ContextOverflowError, InputError, InvalidResponseError, ProviderError
@@ -57,9 +58,13 @@ def packs(
     client_cut = adapter.CLIENT_TRUNCATION
     low, high = (1.0, 1.0) if client_cut else ratio
     server_cuts = adapter.SERVER_TRUNCATION and options.truncation != "none"
+    hint = " (EmbeddingOptions(truncation='end') cuts it)" if client_cut or "truncation" in adapter.VALUES else ""
     tokenizer = encoding()
     pack, size = Pack(), 0
     for index, text in enumerate(texts):
+        if len(pack.refused) >= REFUSED_PER_PACK:  # a long run of bad lines: their results go now
+            yield pack
+            pack, size = Pack(), 0
         if isinstance(text, ProviderError):  # a reader's verdict on an input line
             pack.refused.append(Embedding(index, model.id, error=text))
             continue
@@ -75,8 +80,7 @@ def packs(
                 text, count = tokenizer.decode(kept), limit
             elif not server_cuts:
                 error = ContextOverflowError(
-                    f"text {index} has {count:,} tokens, over {model.id}'s limit of {limit:,}; not sent "
-                    "(EmbeddingOptions(truncation='end') cuts it)"
+                    f"text {index} has {count:,} tokens, over {model.id}'s limit of {limit:,}; not sent{hint}"
                 )
                 pack.refused.append(Embedding(index, model.id, error=error))
                 continue

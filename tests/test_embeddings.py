@@ -287,3 +287,13 @@ def test_bedrock_cohere_packs_96_and_reads_the_token_count_from_bedrocks_header(
         for s in range(0, 200, 96)
     )
     assert sum(r.usage.input_tokens for r in results) == billed == client.tracker.input_tokens
+
+
+def test_a_long_run_of_unsendable_texts_gets_each_its_own_result(sim: Simulator) -> None:
+    client = client_on(sim, ["mistral-embed"])
+    results = client.embed([*[""] * 2501, "the only text"])
+    assert [r.ok for r in results] == [False] * 2501 + [True]
+    assert sim.stats()["requests"] == 1
+    (too_long,) = client.embed(["word " * 12000])  # surely over 8,192 tokens, whatever Mistral's tokenizer
+    assert isinstance(too_long.error, ContextOverflowError)
+    assert "truncation" not in str(too_long.error)  # Mistral cuts nothing: no hint to ask it to
