@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/throttle.py
 	$(BIN)/python bench/shared_limit.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/embed.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,19 @@ from pydantic import BaseModel, ValidationError
 from codegen.errors import Problem, SpecError
 from codegen.load import PathKey, SpecFile, load_spec_file
 from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
-from codegen.spec import ApiSpec, Capability, FirstOf, MappingSpec, ModelsSpec, Placement, ProviderSpec, SchemaFileSpec
+from codegen.spec import (
+    ApiSpec,
+    Capability,
+    EmbedApiSpec,
+    EmbedPlacement,
+    FirstOf,
+    MappingSpec,
+    ModelsSpec,
+    Placement,
+    ProviderSpec,
+    RerankApiSpec,
+    SchemaFileSpec,
+)
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
@@ -45,6 +57,10 @@ class ProviderBundle:
     """Its wire APIs, those that extend another provider's resolved (see codegen.hosts)."""
     options_packages: dict[str, str] = field(default_factory=dict)
     """API name -> the provider whose generated options module holds its options model."""
+    embed_apis: dict[str, EmbedApiSpec] = field(default_factory=dict)
+    """Its embeddings APIs."""
+    rerank_apis: dict[str, RerankApiSpec] = field(default_factory=dict)
+    """Its rerank APIs."""
 
 
 def parse_model(model: type[M], spec: SpecFile, problems: list[Problem]) -> M | None:
@@ -211,6 +227,10 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         for api_name, api in mapping.apis.items():
             if isinstance(api, ApiSpec):
                 check_api(api_name, api, files["mapping"], schemas, problems, frozenset(api.response_fields))
+            elif isinstance(api, EmbedApiSpec):
+                check_embed_api(api_name, api, files["mapping"], schemas, problems)
+            elif isinstance(api, RerankApiSpec):
+                check_rerank_api(api_name, api, files["mapping"], schemas, problems)
     if problems or provider is None or mapping is None:
         raise SpecError(problems)
     return ProviderBundle(
@@ -222,7 +242,70 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         sources=[str(f.path) for f in files.values()],
         apis={name: api for name, api in mapping.apis.items() if isinstance(api, ApiSpec)},
         options_packages={name: provider.name for name in mapping.apis},
+        embed_apis={name: api for name, api in mapping.apis.items() if isinstance(api, EmbedApiSpec)},
+        rerank_apis={name: api for name, api in mapping.apis.items() if isinstance(api, RerankApiSpec)},
     )
+
+
+def check_rerank_api(
+    name: str, api: RerankApiSpec, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]
+) -> None:
+    """Every path of a rerank mapping against its request and response schemas."""
+    base: PathKey = ("apis", name)
+    for key, root in (("request", api.request), ("response", api.response)):
+        if root not in schemas:
+            problems.append(spec.problem((*base, key), f"{key} schema {root!r} is not defined in this provider folder"))
+            return
+    output = api.output
+    paths = [
+        ("request", ("model",), api.model),
+        ("request", ("query",), api.query),
+        ("request", ("documents",), api.documents),
+        ("request", ("top_n",), api.top_n),
+        ("response", ("output", "results"), output.results),
+        ("response", ("output", "index"), f"{output.results}.0.{output.index}"),
+        ("response", ("output", "score"), f"{output.results}.0.{output.score}"),
+        ("response", ("output", "searches"), output.searches),
+    ]
+    for side, loc, path in paths:
+        root = api.request if side == "request" else api.response
+        if path is not None and schema_at(schemas, root, split_path(path)) is None:
+            problems.append(spec.problem((*base, *loc), f"{path!r} is not a field of the {side} schema {root!r}"))
+
+
+def check_embed_api(
+    name: str, api: EmbedApiSpec, spec: SpecFile, schemas: Mapping[str, Any], problems: list[Problem]
+) -> None:
+    """Every path of an embeddings mapping against its request and response schemas."""
+    base: PathKey = ("apis", name)
+    for key, root in (("request", api.request), ("response", api.response)):
+        if root not in schemas:
+            problems.append(spec.problem((*base, key), f"{key} schema {root!r} is not defined in this provider folder"))
+            return
+    request = [("model", api.model), ("texts", api.texts)] + [(f"constants.{p}", p) for p in api.constants]
+    for setting, placement in api.settings.items():
+        path = placement.path if isinstance(placement, EmbedPlacement) else placement
+        per_item = isinstance(placement, EmbedPlacement) and placement.per_item
+        request.append((f"settings.{setting}", f"{api.texts}.0.{path}" if per_item else path))
+    _check_template(api.item, frozenset({"text", "model"}), (*base, "item"), spec, problems)
+    for where, path in request:
+        if path is not None and schema_at(schemas, api.request, split_path(path)) is None:
+            loc = (*base, *where.split(".", 1))
+            problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
+    for kind in api.output.base64:
+        if kind not in api.output.vectors:
+            problems.append(spec.problem((*base, "output", "base64"), f"{kind!r} is not an output type under vectors"))
+    if api.single and api.limits.max_texts != 1:
+        problems.append(spec.problem((*base, "limits", "max_texts"), "an API with single: true takes 1 text a request"))
+    response = [(("output", "vectors", kind), path) for kind, path in api.output.vectors.items()]
+    tokens = api.output.input_tokens
+    response += [(("output", "input_tokens"), None if tokens.startswith("header:") else tokens)]
+    response += [(("output", "model"), api.output.model)]
+    for loc, path in response:
+        if path is not None and schema_at(schemas, api.response, split_path(path)) is None:
+            problems.append(
+                spec.problem((*base, *loc), f"{path!r} is not a field of the response schema {api.response!r}")
+            )
 
 
 def _schema_kind(stem: str) -> str:

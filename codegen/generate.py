@@ -206,6 +206,20 @@ def render_provider(bundle: ProviderBundle, options: OptionClasses) -> dict[str,
         files[f"{name}/{api_name}.py"] = render_adapter(
             bundle.provider, api_name, api, bundle.options_packages[api_name], options, [mapping_file, *schema_sources]
         )
+    for api_name, embed_api in bundle.embed_apis.items():
+        files[f"{name}/{api_name}.py"] = _jinja.get_template("embeddings.py.jinja").render(
+            header=header([mapping_file, *schema_sources], "embeddings.py.jinja"),
+            provider=bundle.provider,
+            api_name=api_name,
+            api=embed_api,
+        )
+    for api_name, rerank_api in bundle.rerank_apis.items():
+        files[f"{name}/{api_name}.py"] = _jinja.get_template("rerank.py.jinja").render(
+            header=header([mapping_file, *schema_sources], "rerank.py.jinja"),
+            provider=bundle.provider,
+            api_name=api_name,
+            api=rerank_api,
+        )
     files[f"{name}/options.py"] = _jinja.get_template("options.py.jinja").render(
         header=header([mapping_file, *schema_sources], "options.py.jinja"),
         option_classes=options[name],

@@ -481,14 +481,118 @@ class ExtendsSpec(SpecModel):
     """Which of the other API's provider options this one takes; the others are refused."""
 
 
+class EmbedPlacement(SpecModel):
+    """Where one `EmbeddingOptions` setting goes, and its values as the provider names them."""
+
+    path: str
+    """Dotted request-body path."""
+    values: dict[str, Any] | None = None
+    """Unified value -> the provider's; None: sent as given. A value left out is refused."""
+    default: Any = None
+    """Sent when the setting is unset, for fields the provider requires (Cohere's input_type)."""
+    as_list: bool = False
+    """Output types: the provider takes a list of them (Cohere), not one (OpenAI)."""
+    per_item: bool = False
+    """The field is one of each text's entry (Gemini's `requests[].taskType`), not the body's."""
+
+
+class EmbedLimits(SpecModel):
+    """What one request may carry; texts are packed up to both, and split beyond."""
+
+    max_texts: int = Field(gt=0)
+    max_tokens: int | None = Field(None, gt=0)
+    """Tokens of all its texts together; null: the provider documents no such limit."""
+
+
+class EmbedOutput(SpecModel):
+    vectors: dict[str, str] = Field(min_length=1)
+    """Output type (`float`, `int8`, ...) -> response path of the list of vectors, in input
+    order; the types offered are these."""
+    input_tokens: str
+    """Response path of the tokens billed, or `header:<name>` (Bedrock's token-count header)."""
+    model: str | None = None
+    base64: list[str] = []
+    """Output types whose vectors come as base64 of little-endian float32, decoded to floats."""
+
+
+EmbedSetting = Literal["dimensions", "input_kind", "truncation", "output_types"]
+
+
+class EmbedApiSpec(SpecModel):
+    """An embeddings API: many texts in one request, one vector (per output type) back for each."""
+
+    kind: Literal["embeddings"]
+    endpoint: Endpoint
+    request: str
+    response: str
+    model: str | None = "model"
+    texts: str
+    """Request field holding the list of texts (with `single`, the one text)."""
+    single: bool = False
+    """The API embeds one text a request, sent as a string, and answers one vector at each
+    `output.vectors` path (Bedrock's Titan); `limits.max_texts` must then be 1."""
+    item: Any = None
+    """JSON template of each text's entry in that list (`$text`, `$model`); null: the text itself."""
+    server_truncation: bool = False
+    """The provider cuts a text over the model's limit itself unless `truncation` is `none`
+    (Cohere); otherwise such a text is refused (or cut here, with `client_truncation`)."""
+    limits: EmbedLimits
+    settings: dict[EmbedSetting, str | EmbedPlacement] = {}
+    """`EmbeddingOptions` field -> where it goes. A setting left out is refused before sending
+    (`truncation` aside, with `client_truncation`)."""
+    client_truncation: bool = False
+    """No truncation field: `truncation` cuts texts here, exactly where the reference tokenizer
+    is the provider's (OpenAI's cl100k_base)."""
+    constants: dict[str, Any] = {}
+    output: EmbedOutput
+
+
+class RerankOutput(SpecModel):
+    results: str
+    """Response path of the list of ranked documents."""
+    index: str
+    """Field of a result holding the document's index in the request."""
+    score: str
+    """Field of a result holding its relevance score."""
+    searches: str | None = None
+    """Response path of the searches billed (Cohere's search units); null: one a request."""
+
+
+class RerankApiSpec(SpecModel):
+    """A rerank API: one query, many documents, their indices back ranked by relevance."""
+
+    kind: Literal["rerank"]
+    endpoint: Endpoint
+    request: str
+    response: str
+    model: str | None = "model"
+    query: str
+    """Request field of the query."""
+    documents: str
+    """Request field of the list of documents (texts)."""
+    top_n: str | None = None
+    """Request field of how many results to return; null: all come back, cut here."""
+    max_documents: int = Field(gt=0)
+    """The most documents one request takes; more are ranked in parts and merged by score."""
+    output: RerankOutput
+
+
 def _api_kind(data: Any) -> str:
+    if isinstance(data, dict) and data.get("kind") in ("embeddings", "rerank"):
+        return str(data["kind"])
     return "extends" if isinstance(data, dict) and "extends" in data else "api"
 
 
 class MappingSpec(SpecModel):
     apis: dict[
         str,
-        Annotated[Annotated[ApiSpec, Tag("api")] | Annotated[ExtendsSpec, Tag("extends")], Discriminator(_api_kind)],
+        Annotated[
+            Annotated[ApiSpec, Tag("api")]
+            | Annotated[ExtendsSpec, Tag("extends")]
+            | Annotated[EmbedApiSpec, Tag("embeddings")]
+            | Annotated[RerankApiSpec, Tag("rerank")],
+            Discriminator(_api_kind),
+        ],
     ]
 
 
@@ -591,7 +695,17 @@ class RateLimitTier(SpecModel):
 
 class ModelSpec(SpecModel):
     provider: str
-    api: Literal["chat", "responses", "messages", "generate", "converse", "embeddings", "rerank"]
+    api: Literal[
+        "chat",
+        "responses",
+        "messages",
+        "generate",
+        "converse",
+        "embeddings",
+        "rerank",
+        "titan_embeddings",
+        "cohere_embeddings",
+    ]
     name: str
     """The model name exactly as the provider expects it."""
     aliases: list[str] = []

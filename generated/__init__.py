@@ -9,11 +9,16 @@ from types import ModuleType
 from cloudburst._providers import ProviderInfo
 from cloudburst.generated.anthropic import messages as anthropic_messages
 from cloudburst.generated.anthropic import provider as anthropic_provider
+from cloudburst.generated.bedrock import cohere_embeddings as bedrock_cohere_embeddings
 from cloudburst.generated.bedrock import converse as bedrock_converse
 from cloudburst.generated.bedrock import messages as bedrock_messages
 from cloudburst.generated.bedrock import provider as bedrock_provider
+from cloudburst.generated.bedrock import titan_embeddings as bedrock_titan_embeddings
 from cloudburst.generated.cohere import chat as cohere_chat
+from cloudburst.generated.cohere import embeddings as cohere_embeddings
 from cloudburst.generated.cohere import provider as cohere_provider
+from cloudburst.generated.cohere import rerank as cohere_rerank
+from cloudburst.generated.gemini import embeddings as gemini_embeddings
 from cloudburst.generated.gemini import generate as gemini_generate
 from cloudburst.generated.gemini import provider as gemini_provider
 from cloudburst.generated.hosts import deepseek as deepseek_provider
@@ -37,8 +42,10 @@ from cloudburst.generated.hosts import together as together_provider
 from cloudburst.generated.hosts import vllm as vllm_provider
 from cloudburst.generated.hosts import xai as xai_provider
 from cloudburst.generated.mistral import chat as mistral_chat
+from cloudburst.generated.mistral import embeddings as mistral_embeddings
 from cloudburst.generated.mistral import provider as mistral_provider
 from cloudburst.generated.openai import chat as openai_chat
+from cloudburst.generated.openai import embeddings as openai_embeddings
 from cloudburst.generated.openai import provider as openai_provider
 from cloudburst.generated.openai import responses as openai_responses
 
@@ -80,3 +87,18 @@ APIS: dict[tuple[str, str], ModuleType] = {
     ("xai", "chat"): xai_chat,
 }
 """(provider, api) -> the adapter module with build_body() and parse_body()."""
+
+EMBEDDING_APIS: dict[tuple[str, str], ModuleType] = {
+    ("bedrock", "titan_embeddings"): bedrock_titan_embeddings,
+    ("bedrock", "cohere_embeddings"): bedrock_cohere_embeddings,
+    ("cohere", "embeddings"): cohere_embeddings,
+    ("gemini", "embeddings"): gemini_embeddings,
+    ("mistral", "embeddings"): mistral_embeddings,
+    ("openai", "embeddings"): openai_embeddings,
+}
+"""(provider, api) -> the embeddings adapter module with check(), build_body() and parse_body()."""
+
+RERANK_APIS: dict[tuple[str, str], ModuleType] = {
+    ("cohere", "rerank"): cohere_rerank,
+}
+"""(provider, api) -> the rerank adapter module with build_body() and parse_body()."""

@@ -7,6 +7,7 @@ from cloudburst._cache import Cache, CachedAnswer, SQLiteCache
 from cloudburst._client import LLMClient
 from cloudburst._config import FileUploadStrategy, RateLimits, RetryPolicy, Timeouts, configure
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
+from cloudburst._embedding import Embedding, EmbeddingOptions
 from cloudburst._errors import (
     AuthError,
     BatchCancelledError,
@@ -42,6 +43,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._prompt import Completed, InvalidPrompt, Prompt
 from cloudburst._registry import get_model, register_model
 from cloudburst._render import RenderedRequest, parse, render
+from cloudburst._rerank import Ranked, Reranking
 from cloudburst._response import APIResponse, TokenLogprob, Usage
 from cloudburst._sampling import ReasoningSetting, SamplingParams
 from cloudburst._sim import SimConfig, Simulator
@@ -79,6 +81,8 @@ __all__ = [
     "ContextOverflowError",
     "Conversation",
     "Document",
+    "Embedding",
+    "EmbeddingOptions",
     "Estimate",
     "FileUploadStrategy",
     "GeminiOptions",
@@ -108,6 +112,7 @@ __all__ = [
     "Prompt",
     "ProviderError",
     "QuotaExceededError",
+    "Ranked",
     "RateLimitedError",
     "RateLimits",
     "Reasoning",
@@ -117,6 +122,7 @@ __all__ = [
     "RequestOptions",
     "RequestTimeoutError",
     "RequestTooLargeError",
+    "Reranking",
     "RetryPolicy",
     "SQLiteCache",
     "SamplingParams",

@@ -1,4 +1,5 @@
-"""The `cloudburst` command: list models, render a payload, estimate a job, run a job, serve the simulator."""
+"""The `cloudburst` command: list models, render a payload, estimate a job, run a job, embed texts,
+serve the simulator."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from cloudburst._batch.cli import add_batch_command
 from cloudburst._conversation import Conversation
+from cloudburst._embed_cli import add_embed_command
 from cloudburst._errors import CloudburstError
 from cloudburst._estimate import estimate
 from cloudburst._registry import REGISTRY
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     add_sim_command(commands)
     add_run_command(commands)
     add_batch_command(commands)
+    add_embed_command(commands)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

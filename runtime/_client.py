@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING
 from cloudburst._cache import CacheSpec, open_cache
 from cloudburst._config import FileUploadStrategy, LimitsSpec, RateLimits, RetryPolicy, Timeouts, default_file_uploads
 from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
-from cloudburst._errors import ConfigurationError
+from cloudburst._direct import provider_of
+from cloudburst._embed import embed_all, embed_as_completed
+from cloudburst._embedding import Embedding, EmbeddingOptions
+from cloudburst._errors import ConfigurationError, InputError
 from cloudburst._files import FileUploads
 from cloudburst._gc import fewer_collections
 from cloudburst._job import Job
@@ -37,8 +40,9 @@ from cloudburst._options import RequestOptions
 from cloudburst._progress import Display, ProgressKind, open_display
 from cloudburst._prompt import Completed, PromptLike
 from cloudburst._registry import get_model
-from cloudburst._render import adapter_for, check_provider_options
 from cloudburst._render import base_url as default_base_url
+from cloudburst._render import check_provider_options
+from cloudburst._rerank import Reranking, rerank
 from cloudburst._response import APIResponse
 from cloudburst._route import Route
 from cloudburst._sampling import SamplingParams
@@ -130,7 +134,7 @@ class LLMClient:
         self._bucket: dict[str, str] = {}
         total_concurrency = 0
         for model in self.models:
-            provider, _ = adapter_for(model)
+            provider = provider_of(model)
             if provider.name not in self._keys:
                 self._keys[provider.name] = _api_key(provider.name, provider.auth.scheme, provider.auth.env, api_keys)
             url = (base_urls or {}).get(model.id) or (base_urls or {}).get(provider.name)
@@ -146,9 +150,11 @@ class LLMClient:
         self._transport_arg = transport
         self._total_concurrency = total_concurrency
         self._routes: dict[tuple[str, int, int], tuple[Route, SamplingParams, RequestOptions]] = {}
-        for model in self.models:
+        chat = [model for model in self.models if model.kind == "chat"]
+        for model in chat:
             self.route(model, self.sampling, self.options)
-        check_provider_options(self.models, self.options)
+        if chat:
+            check_provider_options(chat, self.options)
         self.cache = open_cache(cache)
         self.files = FileUploads(
             file_uploads or default_file_uploads(), self.limiter, self.retry, self.timeouts, self.rng
@@ -243,6 +249,11 @@ class LLMClient:
     def _job(
         self, prompts: Iterable[PromptLike], total: int | None, journal: JournalLike | None
     ) -> tuple[Job, Display]:
+        others = [f"{model.id} ({model.kind})" for model in self.models if model.kind != "chat"]
+        if others:
+            raise ConfigurationError(
+                f"{', '.join(others)} take no prompts: use embed() or rerank(), or a client without them"
+            )
         if total is None and isinstance(prompts, Sized):
             total = len(prompts)
         job_journal = None if journal is None else JobJournal.open(journal, self)
@@ -272,6 +283,50 @@ class LLMClient:
         """`run_async`, from synchronous code; inside a running event loop (Jupyter) the job runs
         in a worker thread with its own loop."""
         return run_sync(self.run_async(prompts, total=total, journal=journal))
+
+    # embeddings --------------------------------------------------------------------------------
+    def embed(
+        self, texts: Iterable[str | InputError], *, model: str | None = None, options: EmbeddingOptions | None = None
+    ) -> list[Embedding]:
+        """Each text's Embedding, in input order: texts packed many to a request up to the
+        provider's limits, under the same limits, retries and progress as prompts. A text that
+        cannot be sent (empty, over the model's limit) is its own typed error; so is an
+        InputError in a text's place (a reader's verdict on a bad line). `model` is one of the
+        client's embedding models (may be left out when it has one); an option the provider has
+        no place for is an UnsupportedOptionError before anything is sent."""
+        return run_sync(self.embed_async(texts, model=model, options=options))
+
+    async def embed_async(
+        self, texts: Iterable[str | InputError], *, model: str | None = None, options: EmbeddingOptions | None = None
+    ) -> list[Embedding]:
+        return await embed_all(self, texts, model, options)
+
+    async def embed_as_completed(
+        self,
+        texts: Iterable[str | InputError],
+        *,
+        model: str | None = None,
+        options: EmbeddingOptions | None = None,
+        total: int | None = None,
+    ) -> AsyncIterator[Embedding]:
+        """Each text's Embedding once its request is final (`index` says which text): a generator
+        of texts is read as capacity frees up, so memory stays flat however many there are.
+        `total` sizes the progress bar when `texts` has no len()."""
+        async for embedding in embed_as_completed(self, texts, model, options, total):
+            yield embedding
+
+    def rerank(
+        self, query: str, documents: Sequence[str], *, model: str | None = None, top_n: int | None = None
+    ) -> Reranking:
+        """`documents` ranked by relevance to `query`, best first (the `top_n` best): indices
+        into `documents` with scores, and the cost of the searches billed. `model` is one of
+        the client's rerank models (may be left out when it has one)."""
+        return run_sync(self.rerank_async(query, documents, model=model, top_n=top_n))
+
+    async def rerank_async(
+        self, query: str, documents: Sequence[str], *, model: str | None = None, top_n: int | None = None
+    ) -> Reranking:
+        return await rerank(self, query, documents, model, top_n)
 
     # batch jobs --------------------------------------------------------------------------------
     def submit_batch(

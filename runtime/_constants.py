@@ -136,3 +136,7 @@ thread, so the event loop keeps serving the other requests meanwhile."""
 FROM_PATH_CACHE = 64
 """Files `Image.from_path` / `Document.from_path` keep as one shared object each (the most
 recently used), so a file named by many prompts is read once."""
+
+REFUSED_PER_PACK = 1000
+"""Texts refused before sending (empty, too long, a bad line) that one embedding request carries
+the results of at most, so a long run of them goes out at once instead of piling up."""

@@ -150,6 +150,16 @@ class Job:
     def pending(self, index: int, item: PromptLike) -> Pending | Completed:
         return prepare(self.client, index, item, self.client.models)
 
+    # which model and route an attempt takes (an embedding job has one of each) ----------------
+    def route(self, model: ModelInfo, pending: Pending) -> Route:
+        return self.client.route(model, pending.sampling, pending.options)
+
+    def pick(self, avoid: ModelInfo | None = None) -> ModelInfo:
+        return self.client.pick(avoid)
+
+    def bigger_than(self, model: ModelInfo) -> ModelInfo | None:
+        return self.client.bigger_than(model)
+
     async def results(self, display: Display) -> AsyncIterator[Completed]:
         """Each prompt's result as soon as it is final, through a bounded queue (a slow consumer
         holds the workers back rather than piling results up)."""
@@ -257,7 +267,7 @@ class Job:
         """Attempts until an answer is final: the retry policy decides, the limiter paces."""
         client = self.client
         tracker, limiter, policy = self.tracker, client.limiter, client.retry
-        model = client.pick()
+        model = self.pick()
         cache = self.shared.cache if self.shared is not None else None
         if cache is not None and len(client.models) > 1:
             model = await self._cached_model(pending, model, cache)
@@ -266,7 +276,7 @@ class Job:
         attempt = 0
         while True:
             attempt += 1
-            route = client.route(model, pending.sampling, pending.options)
+            route = self.route(model, pending)
             response = await self._attempt(route, pending)
             response.reasoning = route.reasoning
             error = response.error
@@ -274,13 +284,13 @@ class Job:
             next_model = model
             if decision.retry:
                 if decision.move == "bigger":
-                    bigger = client.bigger_than(model)
+                    bigger = self.bigger_than(model)
                     if bigger is None:
                         decision = FINAL
                     else:
                         next_model = bigger
                 elif decision.move == "other":
-                    next_model = client.pick(avoid=model)
+                    next_model = self.pick(avoid=model)
             if error is not None and error.kind in _PACING_KINDS:
                 if error.kind == "rate_limited":
                     limiter.rate_limited(route.key, decision.cooldown)
@@ -308,7 +318,7 @@ class Job:
         built for the model chosen is kept for its attempt."""
         client = self.client
         for model in (picked, *(m for m in client.models if m is not picked)):
-            route = client.route(model, pending.sampling, pending.options)
+            route = self.route(model, pending)
             try:
                 body = route.body(pending.conversation)
             except ConfigurationError:
@@ -381,7 +391,10 @@ class Job:
         response.cached = True
         return response
 
-    def _read(self, route: Route, status: int, headers: Mapping[str, str], content: bytes) -> APIResponse:
+    def _read(
+        self, route: Route, status: int, headers: Mapping[str, str], content: bytes, pending: Pending | None = None
+    ) -> APIResponse:
+        """The attempt's answer; `pending` is the prompt it answers, when it was sent for it."""
         response = parse(route.model, status, headers, content, output_schema=route.output_schema)
         if route.check_json and response.error is None:
             response.error = invalid_json(response)
@@ -421,7 +434,7 @@ class Job:
             tracker.in_flight -= 1
             raise
         try:
-            response = self._read(route, status, headers, content)
+            response = self._read(route, status, headers, content, pending)
             reported = (
                 read_limits(headers, route.provider.rate_limit_headers, provider=route.provider.name)
                 if route.reads_limits

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import math
 import random
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -189,6 +190,25 @@ def embedding(text: str, dimensions: int) -> list[float]:
     vector = [rng.gauss(0.0, 1.0) for _ in range(dimensions)]
     norm = math.sqrt(sum(x * x for x in vector)) or 1.0
     return [x / norm for x in vector]
+
+
+def quantised(vector: list[float], kind: str) -> Any:
+    """The vector as Cohere and Mistral send `kind`: floats, bytes scaled to the largest component, sign
+    bits packed eight to a byte, or little-endian float32 in base64."""
+    scale = 127 / (max(abs(x) for x in vector) or 1.0)
+    if kind == "int8":
+        return [round(x * scale) for x in vector]
+    if kind == "uint8":
+        return [round(x * scale) + 128 for x in vector]
+    if kind in ("binary", "ubinary"):
+        packed = []
+        for start in range(0, len(vector) - len(vector) % 8, 8):
+            byte = sum(1 << (7 - i) for i, x in enumerate(vector[start : start + 8]) if x > 0)
+            packed.append(byte - 128 if kind == "binary" else byte)
+        return packed
+    if kind == "base64":
+        return base64.b64encode(array("f", vector).tobytes()).decode()
+    return vector
 
 
 def fraction(text: str) -> float:

@@ -1,6 +1,7 @@
 """Amazon Bedrock's runtime as the simulator plays it: Converse (`bedrock_converse`) and
 InvokeModel with Anthropic's messages body (`anthropic_version: bedrock-2023-05-31`, answered with
-an Anthropic message), under `/model/{modelId}/…` at the server's root.
+an Anthropic message) or an embedding model's (`bedrock_embed`), under `/model/{modelId}/…` at
+the server's root.
 
 Auth is a Bedrock API key as `Authorization: Bearer`, or SigV4: the header's structure, its
 scope (service `bedrock`, the date of `x-amz-date`) and its signed headers are checked, and the
@@ -18,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cloudburst._sim import anthropic, sigv4
+from cloudburst._sim import anthropic, bedrock_embed, sigv4
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.bedrock_converse import CONVERSE, validation
 from cloudburst._sim.config import SimConfig
@@ -46,9 +47,14 @@ def _anthropic_body(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validate_invoke(body: Any) -> None:
+    embedder = bedrock_embed.endpoint_for(body["model"])
+    if embedder is not None:
+        embedder.validate(body)
+        return
     if "anthropic." not in body["model"]:
         raise validation(
-            "The simulator's InvokeModel speaks only Anthropic's messages body; use Converse for other models."
+            "The simulator's InvokeModel speaks Anthropic's messages body and Titan's and Cohere's embedding "
+            "bodies; use Converse for other models."
         )
     if body.get("anthropic_version") != VERSION:
         raise validation(
@@ -63,11 +69,17 @@ def validate_invoke(body: Any) -> None:
 
 
 def invoke_cost(body: dict[str, Any]) -> Cost:
+    embedder = bedrock_embed.endpoint_for(body["model"])
+    if embedder is not None:
+        return embedder.cost(body)
     cost = anthropic.messages_cost(_anthropic_body(body))
     return Cost(tokens=cost.input_tokens + cost.output_tokens)
 
 
 def invoke_answer(body: dict[str, Any], draw: Draw) -> Answer:
+    embedder = bedrock_embed.endpoint_for(body["model"])
+    if embedder is not None:
+        return embedder.answer(body, draw)
     answer = anthropic.messages_answer(_anthropic_body(body), draw)
     named = _VERSIONED.match(body["model"])
     message = {**answer.body, "id": "msg_bdrk_" + answer.body["id"].removeprefix("msg_")}

@@ -10,10 +10,8 @@ each asked type; rerank scores mix word overlap with the query and a hash.
 
 from __future__ import annotations
 
-import base64
 import math
 import re
-from array import array
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -172,31 +170,12 @@ def embed_cost(body: dict[str, Any]) -> Cost:
     return Cost(tokens=_estimate(iter(_embed_texts(body))))
 
 
-def _quantised(vector: list[float], kind: str) -> Any:
-    """The vector as Cohere sends `kind`: floats, bytes scaled to the largest component, sign
-    bits packed eight to a byte, or little-endian float32 in base64."""
-    scale = 127 / (max(abs(x) for x in vector) or 1.0)
-    if kind == "int8":
-        return [round(x * scale) for x in vector]
-    if kind == "uint8":
-        return [round(x * scale) + 128 for x in vector]
-    if kind in ("binary", "ubinary"):
-        packed = []
-        for start in range(0, len(vector) - len(vector) % 8, 8):
-            byte = sum(1 << (7 - i) for i, x in enumerate(vector[start : start + 8]) if x > 0)
-            packed.append(byte - 128 if kind == "binary" else byte)
-        return packed
-    if kind == "base64":
-        return base64.b64encode(array("f", vector).tobytes()).decode()
-    return vector
-
-
 def embed_answer(body: dict[str, Any], draw: Draw) -> Answer:
     texts = _embed_texts(body)
     size = body.get("output_dimension") or EMBEDDING_DIMENSIONS.get(body["model"], 1024)
     vectors = [answers.embedding(text, size) for text in texts]
     kinds = body.get("embedding_types") or ["float"]
-    embeddings = {kind: [_quantised(vector, kind) for vector in vectors] for kind in kinds}
+    embeddings = {kind: [answers.quantised(vector, kind) for vector in vectors] for kind in kinds}
     tokens = answers.prompt_tokens(texts, 0) - 3
     return Answer(
         {
@@ -248,7 +227,17 @@ def _validate_embed(body: Any) -> None:
 
 CHAT = ModelEndpoint(validate_with(ChatRequestV2), chat_cost, chat_answer)
 EMBED = ModelEndpoint(_validate_embed, embed_cost, embed_answer)
-RERANK = ModelEndpoint(validate_with(RerankRequestV2), rerank_cost, rerank_answer)
+RERANK_MAX_DOCUMENTS = 1000
+_validate_rerank_body = validate_with(RerankRequestV2)
+
+
+def _validate_rerank(body: Any) -> None:
+    _validate_rerank_body(body)
+    if len(body["documents"]) > RERANK_MAX_DOCUMENTS:
+        raise invalid(f"too many documents: {len(body['documents'])}, the maximum is {RERANK_MAX_DOCUMENTS}")
+
+
+RERANK = ModelEndpoint(_validate_rerank, rerank_cost, rerank_answer)
 
 
 class Cohere(SimProvider):

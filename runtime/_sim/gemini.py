@@ -11,6 +11,7 @@ turns it off (400 on Pro models, which cannot). Thoughts count toward `maxOutput
 thinking budget at or above it spends the whole of it thinking: `MAX_TOKENS` and no text. Thought
 tokens are always in `thoughtsTokenCount`; a thought summary part comes only with
 `includeThoughts`. Function calls follow the tool rule of the other providers (see `answers`).
+`batchEmbedContents` answers up to 100 texts with unit vectors of `outputDimensionality`.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from cloudburst._sim.openai_chat import stop_at
 from cloudburst._sim.provider import Answer, Handler, MiB, ModelEndpoint, Problem, Refused, SimProvider
 from cloudburst._sim.store import Store
 from cloudburst._sim.validation import check
-from cloudburst.generated.gemini.models import GenerateContentRequest
+from cloudburst.generated.gemini.models import BatchEmbedContentsRequest, GenerateContentRequest
 
 STATUSES = {
     400: "INVALID_ARGUMENT",
@@ -330,11 +331,61 @@ GENERATE = ModelEndpoint(
 )
 
 
+EMBED_MAX_REQUESTS = 100
+EMBED_INPUT_TOKENS = {"gemini-embedding-001": 2048}
+"""Each text's limit by model; others take 8,192."""
+EMBEDDING_DIMENSIONS = 3072
+
+
+def validate_embed(body: Any) -> None:
+    problem = check(BatchEmbedContentsRequest, {k: v for k, v in body.items() if k != "model"})
+    if problem is not None:
+        raise invalid(f"Invalid value at '{'.'.join(map(str, problem.path))}': {problem.message}")
+    requests = body["requests"]
+    if len(requests) > EMBED_MAX_REQUESTS:
+        raise invalid(
+            f"* BatchEmbedContentsRequest.requests: at most {EMBED_MAX_REQUESTS} requests can be in one batch"
+        )
+    limit = EMBED_INPUT_TOKENS.get(body["model"], 8192)
+    for index, request in enumerate(requests):
+        if request["model"] != f"models/{body['model']}":
+            raise invalid(f"* BatchEmbedContentsRequest.requests[{index}].model: the model must match the URL's")
+        tokens = answers.prompt_tokens(_part_texts(request["content"].get("parts")), 0) - 3
+        if tokens > limit:
+            raise invalid(f"The input token count ({tokens}) exceeds the maximum number of tokens allowed ({limit}).")
+
+
+def embed_cost(body: dict[str, Any]) -> Cost:
+    return Cost(tokens=answers.prompt_tokens(_embed_texts(body), 0))
+
+
+def _embed_texts(body: Mapping[str, Any]) -> list[str]:
+    return [" ".join(_part_texts(request["content"].get("parts"))) for request in body["requests"]]
+
+
+def embed_answer(body: dict[str, Any], draw: Draw) -> Answer:
+    texts = _embed_texts(body)
+    embeddings = [
+        {"values": answers.embedding(text, request.get("outputDimensionality") or EMBEDDING_DIMENSIONS)}
+        for text, request in zip(texts, body["requests"], strict=True)
+    ]
+    tokens = answers.prompt_tokens(texts, 0) - 3
+    usage = {"promptTokenCount": tokens, "totalTokenCount": tokens}
+    return Answer({"embeddings": embeddings, "usageMetadata": usage}, tokens, 0)
+
+
+EMBED = ModelEndpoint(validate_embed, embed_cost, embed_answer)
+
+
 class Gemini(SimProvider):
     name = "gemini"
     request_id_header = None
     model_routes = MappingProxyType(
-        {"/v1beta/models/{}:generateContent": GENERATE, "/v1/models/{}:generateContent": GENERATE}
+        {
+            "/v1beta/models/{}:generateContent": GENERATE,
+            "/v1/models/{}:generateContent": GENERATE,
+            "/v1beta/models/{}:batchEmbedContents": EMBED,
+        }
     )
     routes: Mapping[tuple[str, str], Handler] = MappingProxyType({**gemini_files.ROUTES, **gemini_batches.ROUTES})
     prefixes = ("/v1beta/", "/upload/", "/download/")

@@ -6,7 +6,8 @@ list for an invalid body).
 
 Reasoning (a `magistral-*` model, `prompt_mode: reasoning` or a `reasoning_effort` other than
 none) answers content as chunks, a thinking chunk then the text, the thinking counting toward
-`max_tokens`. Tool calls follow the rule of the other providers (see `answers`).
+`max_tokens`. Tool calls follow the rule of the other providers (see `answers`). Embeddings answer OpenAI's
+shape, quantised per `output_dtype`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cloudburst._sim.limits import Cost, RateLimiter, Refusal
 from cloudburst._sim.openai_chat import char_estimate, last_user_text, message_texts, output_schema, stop_at
 from cloudburst._sim.provider import Answer, Handler, ModelEndpoint, Problem, Refused, SimProvider
 from cloudburst._sim.validation import check
-from cloudburst.generated.mistral.models import ChatCompletionRequest
+from cloudburst.generated.mistral.models import ChatCompletionRequest, EmbeddingRequest
 
 GATEWAY = "gateway"
 """The type of problems answered by Mistral's gateway, whose bodies are a bare message."""
@@ -139,13 +140,66 @@ def chat_answer(body: dict[str, Any], draw: Draw) -> Answer:
     )
 
 
+EMBED_MAX_INPUTS = 512
+EMBED_MAX_TOKENS = 16_384
+"""What one embeddings request may carry here (Mistral documents neither; its answer to more
+is a 400 "Too many inputs in request, split into more batches.")."""
+EMBEDDING_DIMENSIONS = 1024
+
+
+def validate_embeddings(body: Any) -> None:
+    problem = check(EmbeddingRequest, body)
+    if problem is not None:
+        detail = {"type": problem.kind, "loc": ["body", *problem.path], "msg": problem.message}
+        raise Refused(Problem(422, "invalid_request_error", problem.message, details=(detail,)))
+    texts = _embedding_texts(body)
+    if len(texts) > EMBED_MAX_INPUTS:
+        raise _invalid("Too many inputs in request, split into more batches.")
+    if answers.prompt_tokens(texts, 0) > EMBED_MAX_TOKENS:
+        raise _invalid("Too many tokens in request, split into more batches.")
+    if body.get("output_dimension") is not None and body["model"] == "mistral-embed":
+        raise _invalid("output_dimension is not supported for mistral-embed")
+
+
+def _embedding_texts(body: Mapping[str, Any]) -> list[str]:
+    raw = body["input"]
+    return [raw] if isinstance(raw, str) else list(raw)
+
+
+def embeddings_cost(body: dict[str, Any]) -> Cost:
+    return Cost(tokens=char_estimate(iter(_embedding_texts(body))))
+
+
+def embeddings_answer(body: dict[str, Any], draw: Draw) -> Answer:
+    texts = _embedding_texts(body)
+    size = body.get("output_dimension") or EMBEDDING_DIMENSIONS
+    kind = body.get("output_dtype") or "float"
+    data = [
+        {"object": "embedding", "index": index, "embedding": answers.quantised(answers.embedding(text, size), kind)}
+        for index, text in enumerate(texts)
+    ]
+    tokens = answers.prompt_tokens(texts, 0) - 3
+    return Answer(
+        {
+            "id": draw.digest.hex(),
+            "object": "list",
+            "model": body["model"],
+            "data": data,
+            "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens},
+        },
+        tokens,
+        0,
+    )
+
+
 CHAT = ModelEndpoint(validate_chat, chat_cost, chat_answer)
+EMBEDDINGS = ModelEndpoint(validate_embeddings, embeddings_cost, embeddings_answer)
 
 
 class Mistral(SimProvider):
     name = "mistral"
     request_id_header = "mistral-correlation-id"
-    model_routes = MappingProxyType({"/mistral/v1/chat/completions": CHAT})
+    model_routes = MappingProxyType({"/mistral/v1/chat/completions": CHAT, "/mistral/v1/embeddings": EMBEDDINGS})
     routes: Mapping[tuple[str, str], Handler] = MappingProxyType({})
     prefixes = ("/mistral/",)
     base_path = "/mistral/v1"

@@ -20,7 +20,8 @@ from cloudburst._sim.provider import Answer, ModelEndpoint, Problem, Refused
 from cloudburst._sim.schema import strict_problem
 from cloudburst._sim.store import Store, file_ids
 from cloudburst._sim.validation import check
-from cloudburst.generated.openai.models import CreateChatCompletionRequest
+from cloudburst._tokens import count_text
+from cloudburst.generated.openai.models import CreateChatCompletionRequest, CreateEmbeddingRequest
 
 EMBEDDING_DIMENSIONS = {"text-embedding-3-large": 3072}
 """Vector sizes that differ from the default 1536."""
@@ -262,12 +263,41 @@ def _embedding_inputs(body: dict[str, Any]) -> list[str]:
     return [item if isinstance(item, str) else " ".join(map(str, item or ())) for item in items]
 
 
+EMBEDDING_MAX_INPUTS = 2048
+EMBEDDING_INPUT_TOKENS = 8192
+EMBEDDING_REQUEST_TOKENS = 300_000
+"""OpenAI's per-request limits: inputs, tokens of one input, tokens of all of them."""
+_validate_embedding_body = validate_with(CreateEmbeddingRequest)
+
+
 def validate_embeddings(body: Any) -> None:
     if not isinstance(body.get("model"), str):
         raise invalid("Missing required parameter: 'model'.", "model", "missing_required_parameter")
     raw = body.get("input")
     if raw is None or raw == "" or raw == []:
         raise invalid("'input' must be a non-empty string or array.", "input", "invalid_value")
+    if isinstance(raw, list) and len(raw) > EMBEDDING_MAX_INPUTS:
+        raise invalid(
+            f"Invalid 'input': array too long. Expected an array with maximum length {EMBEDDING_MAX_INPUTS}, "
+            f"but got an array with length {len(raw)} instead.",
+            "input",
+            "array_above_max_length",
+        )
+    _validate_embedding_body(body)
+    counts = [count_text(text) for text in _embedding_inputs(body)]
+    longest = max(counts, default=0)
+    if longest > EMBEDDING_INPUT_TOKENS:
+        raise invalid(
+            f"This model's maximum context length is {EMBEDDING_INPUT_TOKENS} tokens, however you requested "
+            f"{longest} tokens ({longest} in your prompt; 0 for the completion). Please reduce your prompt; or "
+            "completion length."
+        )
+    if sum(counts) > EMBEDDING_REQUEST_TOKENS:
+        raise invalid(
+            f"Requested {sum(counts)} tokens, max {EMBEDDING_REQUEST_TOKENS} tokens per request",
+            "input",
+            "max_tokens_per_request",
+        )
     if body.get("encoding_format", "float") not in ("float", "base64"):
         raise invalid("'encoding_format' must be 'float' or 'base64'.", "encoding_format", "invalid_value")
     dimensions = body.get("dimensions")
