@@ -147,7 +147,7 @@ def test_mapping_to_a_field_the_response_schema_lacks(specs_copy: Path) -> None:
 
 def test_unknown_template_variable(specs_copy: Path) -> None:
     mapping = specs_copy / "openai" / "mapping.yaml"
-    replace_in(mapping, "image_url: {url: $url, detail?: $detail}}", "image_url: {url: $uri, detail?: $detail}}")
+    replace_in(mapping, 'image_url: {url: $url, "detail?": $detail}}', 'image_url: {url: $uri, "detail?": $detail}}')
     file, line, message = only_problem(errors_for(specs_copy))
     assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "$uri"))
     assert "unknown template variable $uri (expected one of: $detail, $detail_or_auto, $media_type, $url)" in message
