@@ -286,20 +286,32 @@ class LLMClient:
 
     # embeddings --------------------------------------------------------------------------------
     def embed(
-        self, texts: Iterable[str | InputError], *, model: str | None = None, options: EmbeddingOptions | None = None
+        self,
+        texts: Iterable[str | InputError],
+        *,
+        model: str | None = None,
+        options: EmbeddingOptions | None = None,
+        as_numpy: bool = False,
     ) -> list[Embedding]:
         """Each text's Embedding, in input order: texts packed many to a request up to the
         provider's limits, under the same limits, retries and progress as prompts. A text that
         cannot be sent (empty, over the model's limit) is its own typed error; so is an
         InputError in a text's place (a reader's verdict on a bad line). `model` is one of the
         client's embedding models (may be left out when it has one); an option the provider has
-        no place for is an UnsupportedOptionError before anything is sent."""
-        return run_sync(self.embed_async(texts, model=model, options=options))
+        no place for is an UnsupportedOptionError before anything is sent. `as_numpy` makes
+        each vector a numpy array (float32; `numpy.stack` of them is the job's 2-D array),
+        numpy being the caller's to install."""
+        return run_sync(self.embed_async(texts, model=model, options=options, as_numpy=as_numpy))
 
     async def embed_async(
-        self, texts: Iterable[str | InputError], *, model: str | None = None, options: EmbeddingOptions | None = None
+        self,
+        texts: Iterable[str | InputError],
+        *,
+        model: str | None = None,
+        options: EmbeddingOptions | None = None,
+        as_numpy: bool = False,
     ) -> list[Embedding]:
-        return await embed_all(self, texts, model, options)
+        return await embed_all(self, texts, model, options, as_numpy)
 
     async def embed_as_completed(
         self,
@@ -308,11 +320,12 @@ class LLMClient:
         model: str | None = None,
         options: EmbeddingOptions | None = None,
         total: int | None = None,
+        as_numpy: bool = False,
     ) -> AsyncIterator[Embedding]:
         """Each text's Embedding once its request is final (`index` says which text): a generator
         of texts is read as capacity frees up, so memory stays flat however many there are.
         `total` sizes the progress bar when `texts` has no len()."""
-        async for embedding in embed_as_completed(self, texts, model, options, total):
+        async for embedding in embed_as_completed(self, texts, model, options, total, as_numpy):
             yield embedding
 
     def rerank(

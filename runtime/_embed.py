@@ -20,7 +20,7 @@ import orjson
 
 from cloudburst._constants import REFUSED_PER_PACK
 from cloudburst._direct import DirectJob, FixedRoute, completions, model_of_kind
-from cloudburst._embedding import Embedding, EmbeddingOptions, Vectors
+from cloudburst._embedding import Embedding, EmbeddingOptions, Vectors, numpy_module, with_arrays
 from cloudburst._errors import ContextOverflowError, InputError, InvalidResponseError, ProviderError
 from cloudburst._job import Pending
 from cloudburst._models import ModelInfo
@@ -197,9 +197,12 @@ async def embed_as_completed(
     model: str | None,
     options: EmbeddingOptions | None,
     total: int | None = None,
+    as_numpy: bool = False,
 ) -> AsyncIterator[Embedding]:
     """Each text's result as soon as its request is final (`Embedding.index` says which).
-    `total` (texts) sizes the progress bar when `texts` has no len()."""
+    `total` (texts) sizes the progress bar when `texts` has no len(); `as_numpy` makes the
+    vectors numpy arrays (numpy missing is an error before anything is sent)."""
+    numpy = numpy_module() if as_numpy else None
     route = FixedRoute(client, model_of_kind(client, model, "embedding"))
     options = options or EmbeddingOptions()
     route.adapter.check(options)
@@ -207,15 +210,15 @@ async def embed_as_completed(
     job = EmbedJob(client, route, options, items, len(texts) if isinstance(texts, Sized) else total)
     async for completed in completions(client, job):
         for embedding in job.spread(completed):
-            yield embedding
+            yield embedding if numpy is None else with_arrays(embedding, numpy)
 
 
 async def embed_all(
-    client: LLMClient, texts: Iterable[object], model: str | None, options: EmbeddingOptions | None
+    client: LLMClient, texts: Iterable[object], model: str | None, options: EmbeddingOptions | None, as_numpy: bool
 ) -> list[Embedding]:
     """Every text's result, in input order."""
     results: list[Embedding | None] = [None] * len(texts) if isinstance(texts, Sized) else []
-    async for embedding in embed_as_completed(client, texts, model, options):
+    async for embedding in embed_as_completed(client, texts, model, options, as_numpy=as_numpy):
         if embedding.index >= len(results):
             results.extend([None] * (embedding.index + 1 - len(results)))
         results[embedding.index] = embedding

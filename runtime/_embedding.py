@@ -10,13 +10,17 @@ from array import array
 from base64 import b64decode
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloudburst._errors import ProviderError, UnsupportedOptionError
+from cloudburst._errors import ConfigurationError, ProviderError, UnsupportedOptionError
 from cloudburst._response import Usage
 from cloudburst._wire import dig
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 InputKind = Literal["query", "document", "classification", "clustering"]
 Truncation = Literal["none", "start", "end"]
@@ -67,11 +71,12 @@ class Embedding:
     index: int
     """The text's place in the input."""
     model: str
-    vector: list[float] | None = None
+    vector: list[float] | NDArray[Any] | None = None
     """The float vector (from `float` or `base64`); None when only integer types were asked
-    for, or on error."""
-    vectors: dict[str, list[Any]] = field(default_factory=dict)
-    """Each output type asked for -> its vector (ints for int8, uint8 and the packed binaries)."""
+    for, or on error. A numpy array with `as_numpy=True`."""
+    vectors: dict[str, list[Any] | NDArray[Any]] = field(default_factory=dict)
+    """Each output type asked for -> its vector (ints for int8, uint8 and the packed binaries);
+    numpy arrays with `as_numpy=True` (dtypes in `NUMPY_DTYPES`)."""
     usage: Usage = field(default_factory=Usage)
     cost: float = 0.0
     error: ProviderError | None = None
@@ -81,6 +86,38 @@ class Embedding:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+NUMPY_DTYPES = {
+    "float": "float32",
+    "base64": "float32",
+    "int8": "int8",
+    "uint8": "uint8",
+    "binary": "int8",
+    "ubinary": "uint8",
+}
+"""Each output type's numpy dtype with `as_numpy=True`: float32, as the providers compute and
+vector stores keep them (half the memory of Python's floats); the packed binaries are bytes,
+signed for `binary` as Cohere returns them."""
+
+
+def numpy_module() -> ModuleType:
+    """numpy, imported only when asked for: cloudburst does not depend on it."""
+    try:
+        import numpy
+    except ImportError:
+        raise ConfigurationError(
+            "as_numpy=True needs numpy, which cloudburst does not install: pip install numpy"
+        ) from None
+    return numpy
+
+
+def with_arrays(embedding: Embedding, numpy: ModuleType) -> Embedding:
+    """`embedding` with its vectors as numpy arrays (`numpy.stack` of a job's gives one 2-D array)."""
+    embedding.vectors = {kind: numpy.asarray(v, dtype=NUMPY_DTYPES[kind]) for kind, v in embedding.vectors.items()}
+    if embedding.vector is not None:
+        embedding.vector = embedding.vectors.get("float", embedding.vectors.get("base64"))
+    return embedding
 
 
 def check_settings(

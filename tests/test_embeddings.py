@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import sys
 import typing
 from collections import Counter
 from pathlib import Path
@@ -297,3 +298,32 @@ def test_a_long_run_of_unsendable_texts_gets_each_its_own_result(sim: Simulator)
     (too_long,) = client.embed(["word " * 12000])  # surely over 8,192 tokens, whatever Mistral's tokenizer
     assert isinstance(too_long.error, ContextOverflowError)
     assert "truncation" not in str(too_long.error)  # Mistral cuts nothing: no hint to ask it to
+
+
+def test_as_numpy_gives_float32_arrays_that_stack_into_the_jobs_matrix(sim: Simulator) -> None:
+    import numpy
+
+    client = client_on(sim, ["embed-v4.0"])
+    options = EmbeddingOptions(dimensions=64, output_types=("float", "int8", "ubinary"))
+    texts = [f"doc {i}" for i in range(150)]
+    results = client.embed(["", *texts], options=options, as_numpy=True)
+    assert results[0].error is not None and results[0].vector is None
+    first = results[1]
+    assert isinstance(first.vector, numpy.ndarray) and first.vector.dtype == numpy.float32
+    assert first.vector is first.vectors["float"]
+    assert first.vectors["int8"].dtype == numpy.int8 and first.vectors["ubinary"].dtype == numpy.uint8
+    assert first.vector.tolist() == pytest.approx(answers.embedding("doc 0", 64), abs=1e-7)
+    matrix = numpy.stack([r.vector for r in results[1:]])
+    assert matrix.shape == (150, 64)
+    assert numpy.linalg.norm(matrix, axis=1) == pytest.approx(numpy.ones(150), abs=1e-6)
+
+
+def test_as_numpy_without_numpy_says_how_to_install_it_before_sending(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "numpy", None)  # what `import numpy` meets where it is not installed
+    client = client_on(sim, ["embed-v4.0"])
+    with pytest.raises(ConfigurationError, match="pip install numpy"):
+        client.embed(["a"], as_numpy=True)
+    assert sim.stats()["requests"] == 0
+    assert client.embed(["a"])[0].ok
