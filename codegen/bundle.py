@@ -288,6 +288,13 @@ def check_embed_api(
         per_item = isinstance(placement, EmbedPlacement) and placement.per_item
         request.append((f"settings.{setting}", f"{api.texts}.0.{path}" if per_item else path))
     _check_template(api.item, frozenset({"text", "model"}), (*base, "item"), spec, problems)
+    if api.images is not None:
+        if api.images.field is None and api.item is None:
+            problems.append(spec.problem((*base, "images"), "images in the texts' list need an `item` template"))
+        request.append(("images.field", api.images.field or api.texts))
+        _check_template(api.images.text, frozenset({"text"}), (*base, "images", "text"), spec, problems)
+        variables = frozenset({"data_url", "data", "media_type", "model"})
+        _check_template(api.images.image, variables, (*base, "images", "image"), spec, problems)
     for where, path in request:
         if path is not None and schema_at(schemas, api.request, split_path(path)) is None:
             loc = (*base, *where.split(".", 1))

@@ -515,6 +515,23 @@ class EmbedOutput(SpecModel):
     """Output types whose vectors come as base64 of little-endian float32, decoded to floats."""
 
 
+class EmbedImages(SpecModel):
+    """How a pack that holds images is sent, where the API embeds them (the model's registry
+    capability `images` says which models do)."""
+
+    field: str | None = None
+    """Request field of the list of entries of such a pack; null: `texts`, as for text."""
+    text: Any = None
+    """JSON template of a text's entry there (`$text`); null: `item`, as for text."""
+    image: Any
+    """JSON template of an image's entry (`$data_url`, `$data` (base64), `$media_type`, `$model`);
+    the per-item settings apply to it as to a text's."""
+    max_bytes: int = Field(gt=0)
+    """The most base64 image bytes one request carries (more go in the next)."""
+    media_types: list[str] = Field(min_length=1)
+    """The image types it takes; another is an error on its own result."""
+
+
 EmbedSetting = Literal["dimensions", "input_kind", "truncation", "output_types"]
 
 
@@ -544,6 +561,8 @@ class EmbedApiSpec(SpecModel):
     """No truncation field: `truncation` cuts texts here, exactly where the reference tokenizer
     is the provider's (OpenAI's cl100k_base)."""
     constants: dict[str, Any] = {}
+    images: EmbedImages | None = None
+    """Null: the API embeds text only."""
     output: EmbedOutput
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from cloudburst._cache import CacheSpec, open_cache
 from cloudburst._config import FileUploadStrategy, LimitsSpec, RateLimits, RetryPolicy, Timeouts, default_file_uploads
 from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
+from cloudburst._conversation import Image
 from cloudburst._direct import provider_of
 from cloudburst._embed import embed_all, embed_as_completed
 from cloudburst._embedding import Embedding, EmbeddingOptions
@@ -287,7 +288,7 @@ class LLMClient:
     # embeddings --------------------------------------------------------------------------------
     def embed(
         self,
-        texts: Iterable[str | InputError],
+        texts: Iterable[str | Image | InputError],
         *,
         model: str | None = None,
         options: EmbeddingOptions | None = None,
@@ -296,7 +297,9 @@ class LLMClient:
         """Each text's Embedding, in input order: texts packed many to a request up to the
         provider's limits, under the same limits, retries and progress as prompts. A text that
         cannot be sent (empty, over the model's limit) is its own typed error; so is an
-        InputError in a text's place (a reader's verdict on a bad line). `model` is one of the
+        InputError in a text's place (a reader's verdict on a bad line). An Image in a text's place
+        is embedded where the model embeds images (Cohere embed-v4, gemini-embedding-2), and is
+        an InputError on its result elsewhere. `model` is one of the
         client's embedding models (may be left out when it has one); an option the provider has
         no place for is an UnsupportedOptionError before anything is sent. `as_numpy` makes
         each vector a numpy array (float32; `numpy.stack` of them is the job's 2-D array),
@@ -305,7 +308,7 @@ class LLMClient:
 
     async def embed_async(
         self,
-        texts: Iterable[str | InputError],
+        texts: Iterable[str | Image | InputError],
         *,
         model: str | None = None,
         options: EmbeddingOptions | None = None,
@@ -315,7 +318,7 @@ class LLMClient:
 
     async def embed_as_completed(
         self,
-        texts: Iterable[str | InputError],
+        texts: Iterable[str | Image | InputError],
         *,
         model: str | None = None,
         options: EmbeddingOptions | None = None,

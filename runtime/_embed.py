@@ -5,7 +5,9 @@ A pack is one request: as many texts as the API takes (`MAX_TEXTS`) whose counte
 its per-request limit (`MAX_TOKENS`). Texts are read as packs are pulled, so a generator over a
 huge file stays a generator. A text that cannot be sent (empty, not a string, over the model's
 token limit and not to be truncated; a reader's InputError in its place) gets its own typed
-error and travels with the next pack.
+error and travels with the next pack. An `Image` in a text's place goes inline where the model
+embeds images (its `images` capability), up to the API's `IMAGE_BYTES` a request; to another
+model it is an InputError on its own result.
 """
 
 from __future__ import annotations
@@ -19,15 +21,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cloudburst._constants import REFUSED_PER_PACK
+from cloudburst._conversation import Image
 from cloudburst._direct import DirectJob, FixedRoute, completions, model_of_kind
-from cloudburst._embedding import Embedding, EmbeddingOptions, Vectors, numpy_module, with_arrays
+from cloudburst._embedding import Embedding, EmbeddingOptions, InlineImage, Vectors, numpy_module, with_arrays
 from cloudburst._errors import ContextOverflowError, InputError, InvalidResponseError, ProviderError
 from cloudburst._job import Pending
 from cloudburst._models import ModelInfo
 from cloudburst._prompt import Completed
 from cloudburst._response import APIResponse, Usage
 from cloudburst._status import StatusTracker
-from cloudburst._tokens import encoding
+from cloudburst._tokens import IMAGE_TOKENS, encoding
 
 if TYPE_CHECKING:
     from cloudburst._client import LLMClient
@@ -39,9 +42,13 @@ class Pack:
     texts before them that are not sent (their results travel with this pack)."""
 
     indices: list[int] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
+    texts: list[str | InlineImage] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     refused: list[Embedding] = field(default_factory=list)
+    size: int = 0
+    """Its tokens, as `tokens` add up."""
+    image_bytes: int = 0
+    """Its images' base64 bytes."""
 
 
 def packs(
@@ -60,40 +67,81 @@ def packs(
     server_cuts = adapter.SERVER_TRUNCATION and options.truncation != "none"
     hint = " (EmbeddingOptions(truncation='end') cuts it)" if client_cut or "truncation" in adapter.VALUES else ""
     tokenizer = encoding()
-    pack, size = Pack(), 0
+    pack = Pack()
     for index, text in enumerate(texts):
         if len(pack.refused) >= REFUSED_PER_PACK:  # a long run of bad lines: their results go now
             yield pack
-            pack, size = Pack(), 0
+            pack = Pack()
         if isinstance(text, ProviderError):  # a reader's verdict on an input line
             pack.refused.append(Embedding(index, model.id, error=text))
             continue
-        if not isinstance(text, str) or not text:
-            what = "empty" if text == "" else f"a {type(text).__name__}, not a string"
-            pack.refused.append(Embedding(index, model.id, error=InputError(f"text {index} is {what}; not sent")))
-            continue
-        tokens = tokenizer.encode(text, disallowed_special=())
-        count = len(tokens)
-        if math.floor(count * low) > limit:
-            if client_cut and options.truncation in ("start", "end"):
-                kept = tokens[:limit] if options.truncation == "end" else tokens[-limit:]
-                text, count = tokenizer.decode(kept), limit
-            elif not server_cuts:
-                error = ContextOverflowError(
-                    f"text {index} has {count:,} tokens, over {model.id}'s limit of {limit:,}; not sent{hint}"
-                )
-                pack.refused.append(Embedding(index, model.id, error=error))
+        entry: str | InlineImage
+        if isinstance(text, Image):
+            image = _inline(text, index, model, adapter)
+            if isinstance(image, InputError):
+                pack.refused.append(Embedding(index, model.id, error=image))
                 continue
-        need = min(math.ceil(count * high), limit) if server_cuts else math.ceil(count * high)
-        if pack.texts and (len(pack.texts) >= max_texts or (max_tokens is not None and size + need > max_tokens)):
+            entry, need, image_bytes = image, IMAGE_TOKENS[1], len(image.data)
+        else:
+            if not isinstance(text, str) or not text:
+                what = "empty" if text == "" else f"a {type(text).__name__}, not a string"
+                pack.refused.append(Embedding(index, model.id, error=InputError(f"text {index} is {what}; not sent")))
+                continue
+            tokens = tokenizer.encode(text, disallowed_special=())
+            count = len(tokens)
+            if math.floor(count * low) > limit:
+                if client_cut and options.truncation in ("start", "end"):
+                    kept = tokens[:limit] if options.truncation == "end" else tokens[-limit:]
+                    text, count = tokenizer.decode(kept), limit
+                elif not server_cuts:
+                    error = ContextOverflowError(
+                        f"text {index} has {count:,} tokens, over {model.id}'s limit of {limit:,}; not sent{hint}"
+                    )
+                    pack.refused.append(Embedding(index, model.id, error=error))
+                    continue
+            need = min(math.ceil(count * high), limit) if server_cuts else math.ceil(count * high)
+            entry, image_bytes = text, 0
+        full = (
+            len(pack.texts) >= max_texts
+            or (max_tokens is not None and pack.size + need > max_tokens)
+            or (image_bytes and pack.image_bytes + image_bytes > adapter.IMAGE_BYTES)
+        )
+        if pack.texts and full:
             yield pack
-            pack, size = Pack(), 0
+            pack = Pack()
         pack.indices.append(index)
-        pack.texts.append(text)
+        pack.texts.append(entry)
         pack.tokens.append(need)
-        size += need
+        pack.size += need
+        pack.image_bytes += image_bytes
     if pack.texts or pack.refused:
         yield pack
+
+
+def _inline(image: Image, index: int, model: ModelInfo, adapter: ModuleType) -> InlineImage | InputError:
+    """The image as the API takes it (inline, in base64), or why it cannot be sent."""
+    limit = adapter.IMAGE_BYTES
+    if limit is None or not model.supports("images"):
+        return InputError(f"text {index} is an image; {model.id} does not embed images (it has no `images` capability)")
+    try:
+        kind, wire = image.wire()
+    except ValueError as error:
+        return InputError(f"text {index}: {error}")
+    if kind != "image_base64":
+        how = "a link" if kind == "image_url" else "a file id"
+        return InputError(
+            f"text {index} is an image by {how}; {model.id} embeds images sent inline: Image(data=...), "
+            "Image.from_path(...) or a data: URL"
+        )
+    if wire["media_type"] not in adapter.IMAGE_TYPES:
+        return InputError(
+            f"text {index} is an image of type {wire['media_type']}; {model.id} takes {', '.join(adapter.IMAGE_TYPES)}"
+        )
+    if len(wire["data"]) > limit:
+        return InputError(
+            f"text {index} is an image of {len(wire['data']):,} bytes in base64, over the {limit:,} a request takes"
+        )
+    return InlineImage(wire["data"], wire["media_type"])
 
 
 @dataclass(slots=True)
@@ -120,7 +168,8 @@ class EmbedJob(DirectJob):
         if not pack.texts:
             return Completed(index, None, APIResponse(route.provider.name, route.model.id, error=pack.refused[0].error))
         body = orjson.dumps(route.adapter.build_body(route.model.name, pack.texts, self.options))
-        return route.sized(sum(pack.tokens), sum(len(text) for text in pack.texts), body, index)
+        chars = sum(len(text) if isinstance(text, str) else len(text.data) for text in pack.texts)
+        return route.sized(pack.size, chars, body, index)
 
     async def _final(self, pending: Pending | Completed) -> Completed:
         """The pack's result, counted by the tracker as its texts' (the job's progress is in

@@ -51,6 +51,18 @@ class EmbeddingOptions(BaseModel):
     ones where the model offers them (Cohere, Mistral: int8, uint8, binary, ubinary)."""
 
 
+@dataclass(frozen=True, slots=True)
+class InlineImage:
+    """An image as the embeddings APIs take it, its content inline: base64 and media type."""
+
+    data: str
+    media_type: str
+
+    @property
+    def data_url(self) -> str:
+        return f"data:{self.media_type};base64,{self.data}"
+
+
 @dataclass(slots=True)
 class Vectors:
     """One answer's vectors by output type, in the order of its texts, and the tokens billed."""

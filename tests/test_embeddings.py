@@ -5,6 +5,7 @@ model's limit an error on its own result (or cut when asked), cost split exactly
 from __future__ import annotations
 
 import asyncio
+import base64
 import math
 import sys
 import typing
@@ -14,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from cloudburst import EmbeddingOptions, LLMClient, SimConfig, Simulator
+from cloudburst import EmbeddingOptions, Image, LLMClient, SimConfig, Simulator
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
+from cloudburst._embedding import InlineImage
 from cloudburst._errors import ConfigurationError, ContextOverflowError, InputError, UnsupportedOptionError
 from cloudburst._sim import answers
 from cloudburst._tokens import encoding
@@ -327,3 +329,92 @@ def test_as_numpy_without_numpy_says_how_to_install_it_before_sending(
         client.embed(["a"], as_numpy=True)
     assert sim.stats()["requests"] == 0
     assert client.embed(["a"])[0].ok
+
+
+PNG = Image(data=b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, media_type="image/png")
+
+
+def test_cohere_images_go_among_texts_as_inputs_the_sdk_takes() -> None:
+    import cohere
+
+    image = InlineImage(base64.b64encode(PNG.data or b"").decode(), "image/png")
+    body = cohere_embeddings.build_body("embed-v4.0", ["a caption", image], EmbeddingOptions(dimensions=256))
+    assert body["inputs"] == [
+        {"content": [{"type": "text", "text": "a caption"}]},
+        {"content": [{"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image.data}"}}]},
+    ]
+    assert "texts" not in body and body["input_type"] == "search_document"
+    for entry in body["inputs"]:
+        assert cohere.EmbedInput.model_validate(entry).model_dump(exclude_none=True, by_alias=True) == entry
+    assert cohere_embeddings.build_body("embed-v4.0", ["a"], EmbeddingOptions())["texts"] == ["a"]
+
+
+def test_gemini_image_entries_are_what_google_genai_sends() -> None:
+    from google.genai import _api_client, models, types
+
+    assert PNG.data is not None
+    image = InlineImage(base64.b64encode(PNG.data).decode(), "image/png")
+    options = EmbeddingOptions(dimensions=64, input_kind="document")
+    body = gemini_embeddings.build_body("gemini-embedding-2", [image, "b"], options)
+    sent = models._EmbedContentParametersPrivate_to_mldev(
+        _api_client.BaseApiClient(api_key="x"),
+        {
+            "model": "gemini-embedding-2",
+            "contents": [types.Content(parts=[types.Part.from_bytes(data=PNG.data, mime_type="image/png")]), "b"],
+            "config": {"task_type": "RETRIEVAL_DOCUMENT", "output_dimensionality": 64},
+        },
+    )
+    content = [
+        r["content"].model_dump(mode="json", exclude_none=True, by_alias=True, exclude={"role"})
+        for r in sent["requests"]
+    ]
+    blob = content[0]["parts"][0]["inlineData"]  # the SDK writes URL-safe base64; the API reads both
+    blob["data"] = base64.b64encode(base64.urlsafe_b64decode(blob["data"])).decode()
+    theirs = [{**r, "content": c} for r, c in zip(sent["requests"], content, strict=True)]
+    assert body == {"requests": theirs}
+
+
+@pytest.mark.parametrize("model", ["embed-v4.0", "gemini-embedding-2"])
+def test_images_embed_among_texts_in_order_where_the_model_embeds_them(sim: Simulator, model: str) -> None:
+    client = client_on(sim, [model])
+    other = Image(url="data:image/jpeg;base64," + base64.b64encode(b"another image").decode())
+    results = client.embed(["before", PNG, "after", other], options=EmbeddingOptions(dimensions=32))
+    assert [r.ok for r in results] == [True] * 4 and sim.stats()["requests"] == 1
+    assert results[0].vector == pytest.approx(answers.embedding("before", 32))
+    encoded = base64.b64encode(PNG.data or b"").decode()
+    drawn_from = f"data:image/png;base64,{encoded}" if model == "embed-v4.0" else encoded
+    assert results[1].vector == pytest.approx(answers.embedding(drawn_from, 32))
+    assert results[3].vector != results[1].vector
+    assert sum(r.usage.input_tokens for r in results) == client.tracker.input_tokens > 0
+
+
+@pytest.mark.parametrize("model", ["text-embedding-3-small", "gemini-embedding-001", "mistral-embed"])
+def test_an_image_to_a_model_that_embeds_no_images_is_an_error_on_its_own_result(sim: Simulator, model: str) -> None:
+    results = client_on(sim, [model]).embed(["a", PNG, "b"])
+    assert [r.ok for r in results] == [True, False, True]
+    error = results[1].error
+    assert isinstance(error, InputError) and f"{model} does not embed images" in str(error)
+    assert sim.stats()["requests"] == 1
+
+
+def test_an_image_that_cannot_go_inline_or_is_too_big_is_an_error_before_sending(sim: Simulator) -> None:
+    too_big = Image(data=bytes(16_000_000))  # 21.3 MB in base64, over Cohere's 20 MB a request
+    linked = Image(url="https://example.com/cat.png")
+    results = client_on(sim, ["embed-v4.0"]).embed([linked, "a", too_big])
+    assert [r.ok for r in results] == [False, True, False]
+    assert "sent inline" in str(results[0].error) and "over the 20,000,000" in str(results[2].error)
+    assert sim.stats()["requests"] == 1
+
+
+def test_images_are_packed_up_to_the_bytes_a_request_takes(sim: Simulator) -> None:
+    images = [Image(data=bytes([i]) * 6_000_000) for i in range(3)]  # 8 MB each in base64: two a request
+    results = client_on(sim, ["embed-v4.0"]).embed([*images, "a caption"])
+    assert all(r.ok for r in results)
+    assert sim.stats()["requests"] == 2
+
+
+def test_an_image_type_the_api_does_not_take_is_an_error_on_its_own_result(sim: Simulator) -> None:
+    webp = Image(data=b"RIFF....WEBP", media_type="image/webp")
+    cohere, gemini = client_on(sim, ["embed-v4.0"]).embed([webp]), client_on(sim, ["gemini-embedding-2"]).embed([webp])
+    assert cohere[0].ok and sim.stats()["requests"] == 1
+    assert "takes image/png, image/jpeg" in str(gemini[0].error)

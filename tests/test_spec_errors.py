@@ -153,6 +153,20 @@ def test_unknown_template_variable(specs_copy: Path) -> None:
     assert "unknown template variable $uri (expected one of: $detail, $detail_or_auto, $media_type, $url)" in message
 
 
+def test_an_embeddings_image_entry_names_its_variables_and_a_field_the_schema_has(specs_copy: Path) -> None:
+    mapping = specs_copy / "cohere" / "mapping.yaml"
+    replace_in(mapping, "image_url: {url: $data_url}", "image_url: {url: $url}")
+    replace_in(mapping, "      field: inputs", "      field: input")
+    problems = {(p.line, p.message) for p in errors_for(specs_copy).problems}
+    assert problems == {
+        (
+            line_of(mapping, "image: {content:"),
+            "unknown template variable $url (expected one of: $data, $data_url, $media_type, $model)",
+        ),
+        (line_of(mapping, "field: input"), "'input' is not a field of the request schema 'EmbedRequestV2'"),
+    }
+
+
 def test_unknown_spec_file_and_all_problems_reported_together(specs_copy: Path) -> None:
     (specs_copy / "openai" / "requests.yaml").write_text("schemas: {}\n")
     replace_in(

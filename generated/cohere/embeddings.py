@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cloudburst._embedding import EmbeddingOptions, Vectors, check_settings, vectors_at
+from cloudburst._embedding import EmbeddingOptions, InlineImage, Vectors, check_settings, vectors_at
 from cloudburst._wire import dig
 
 PROVIDER = "cohere"
@@ -52,6 +52,10 @@ OFFERED_TYPES: frozenset[str] = frozenset({"float", "int8", "uint8", "binary", "
 """The output types its answers carry."""
 MANY_OUTPUT_TYPES = True
 """Whether one request returns several output types."""
+IMAGE_BYTES: int | None = 20000000
+"""The most base64 image bytes one request carries (None: the API embeds text only)."""
+IMAGE_TYPES: list[str] = ["image/jpeg", "image/png", "image/webp", "image/gif"]
+"""The image media types it takes."""
 
 
 def check(options: EmbeddingOptions) -> None:
@@ -59,11 +63,20 @@ def check(options: EmbeddingOptions) -> None:
     check_settings(options, VALUES, OFFERED_TYPES, CLIENT_TRUNCATION, MANY_OUTPUT_TYPES, "Cohere embeddings")
 
 
-def build_body(model: str, texts: list[str], options: EmbeddingOptions) -> dict[str, Any]:
+def build_body(model: str, texts: list[str | InlineImage], options: EmbeddingOptions) -> dict[str, Any]:
     """The JSON body for `texts` (checked options), as plain data."""
     body: dict[str, Any] = {}
     body["model"] = model
-    body["texts"] = texts
+    if any(isinstance(text, InlineImage) for text in texts):
+        entries = [
+            _image_entry(model, text, options)
+            if isinstance(text, InlineImage)
+            else {"content": [{"type": "text", "text": text}]}
+            for text in texts
+        ]
+        body["inputs"] = entries
+    else:
+        body["texts"] = texts
     if options.dimensions is not None:
         body["output_dimension"] = options.dimensions
     if options.input_kind is not None:
@@ -90,3 +103,9 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
         },
         int(dig(body, ("meta", "billed_units", "input_tokens")) or 0),
     )
+
+
+def _image_entry(model: str, image: InlineImage, options: EmbeddingOptions) -> dict[str, Any]:
+    """One image's entry in the request's list."""
+    entry: dict[str, Any] = {"content": [{"type": "image_url", "image_url": {"url": image.data_url}}]}
+    return entry

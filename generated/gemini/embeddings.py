@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cloudburst._embedding import EmbeddingOptions, Vectors, check_settings, vectors_at
+from cloudburst._embedding import EmbeddingOptions, InlineImage, Vectors, check_settings, vectors_at
 from cloudburst._wire import dig
 
 PROVIDER = "gemini"
@@ -41,6 +41,10 @@ OFFERED_TYPES: frozenset[str] = frozenset({"float"})
 """The output types its answers carry."""
 MANY_OUTPUT_TYPES = False
 """Whether one request returns several output types."""
+IMAGE_BYTES: int | None = 20000000
+"""The most base64 image bytes one request carries (None: the API embeds text only)."""
+IMAGE_TYPES: list[str] = ["image/png", "image/jpeg"]
+"""The image media types it takes."""
 
 
 def check(options: EmbeddingOptions) -> None:
@@ -48,10 +52,13 @@ def check(options: EmbeddingOptions) -> None:
     check_settings(options, VALUES, OFFERED_TYPES, CLIENT_TRUNCATION, MANY_OUTPUT_TYPES, "Gemini embeddings")
 
 
-def build_body(model: str, texts: list[str], options: EmbeddingOptions) -> dict[str, Any]:
+def build_body(model: str, texts: list[str | InlineImage], options: EmbeddingOptions) -> dict[str, Any]:
     """The JSON body for `texts` (checked options), as plain data."""
     body: dict[str, Any] = {}
-    entries = [_entry(model, text, options) for text in texts]
+    entries = [
+        _image_entry(model, text, options) if isinstance(text, InlineImage) else _entry(model, text, options)
+        for text in texts
+    ]
     body["requests"] = entries
     return body
 
@@ -69,6 +76,19 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
 def _entry(model: str, text: str, options: EmbeddingOptions) -> dict[str, Any]:
     """One text's entry in the request's list, with the settings each entry carries."""
     entry: dict[str, Any] = {"model": f"models/{model}", "content": {"parts": [{"text": text}]}}
+    if options.dimensions is not None:
+        entry["outputDimensionality"] = options.dimensions
+    if options.input_kind is not None:
+        entry["taskType"] = INPUT_KIND[options.input_kind]
+    return entry
+
+
+def _image_entry(model: str, image: InlineImage, options: EmbeddingOptions) -> dict[str, Any]:
+    """One image's entry in the request's list, with the settings each entry carries."""
+    entry: dict[str, Any] = {
+        "model": f"models/{model}",
+        "content": {"parts": [{"inlineData": {"mimeType": image.media_type, "data": image.data}}]},
+    }
     if options.dimensions is not None:
         entry["outputDimensionality"] = options.dimensions
     if options.input_kind is not None:

@@ -42,6 +42,10 @@ OFFERED_TYPES: frozenset[str] = frozenset({"float", "int8", "uint8", "binary", "
 """The output types its answers carry."""
 MANY_OUTPUT_TYPES = False
 """Whether one request returns several output types."""
+IMAGE_BYTES: int | None = None
+"""The most base64 image bytes one request carries (None: the API embeds text only)."""
+IMAGE_TYPES: list[str] = []
+"""The image media types it takes."""
 
 
 def check(options: EmbeddingOptions) -> None:

@@ -4,8 +4,9 @@ only that the limit was passed: Cohere documents no rate-limit or retry-after he
 
 Chat thinks (a thinking block before the text, counting toward `max_tokens`) when `thinking` is
 enabled, or on a reasoning model unless disabled. Tool calls follow the rule of the other
-providers (see `answers`), with a `tool_plan`. Embeddings are drawn per text and quantised for
-each asked type; rerank scores mix word overlap with the query and a hash.
+providers (see `answers`), with a `tool_plan`. Embeddings are drawn per text (an image's from
+its data URL, billed as image tokens) and quantised for each asked type; rerank scores mix word
+overlap with the query and a hash.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ from cloudburst.generated.cohere.models import ChatRequestV2, EmbedRequestV2, Re
 
 EMBEDDING_DIMENSIONS = {"embed-v4.0": 1536}
 """Vector sizes by model; other models give 1024, as Cohere's v3 embedders do."""
+EMBED_IMAGE_BYTES = 20_000_000
+"""Embed v4: the images of a request together (the reference's `images`)."""
+EMBED_IMAGE_TOKENS = 1_000
+"""Image tokens billed an image (`meta.billed_units.image_tokens`; the real count varies with size)."""
 TEMPLATE_TOKENS = 64
 """What Cohere's prompt template adds to the input it counts (`usage.tokens`) but does not bill."""
 _WORD = re.compile(r"\w+")
@@ -160,32 +165,45 @@ def _meta(**billed: int) -> dict[str, Any]:
 def _embed_texts(body: Mapping[str, Any]) -> list[str]:
     if body.get("texts"):
         return list(body["texts"])
-    return [
-        " ".join(item.get("text") or "" for item in entry.get("content") or () if item.get("type") == "text")
-        for entry in body.get("inputs") or ()
-    ] or [str(image) for image in body.get("images") or ()]
+    return [" ".join(map(_content_text, entry.get("content") or ())) for entry in body.get("inputs") or ()] or [
+        str(image) for image in body.get("images") or ()
+    ]
+
+
+def _content_text(item: Mapping[str, Any]) -> str:
+    """What an input's content part is embedded from: its text, or an image's data URL."""
+    return str(item.get("text") if item.get("type") == "text" else (item.get("image_url") or {}).get("url"))
+
+
+def _embed_split(body: Mapping[str, Any]) -> tuple[list[str], list[str], int]:
+    """Each input's key (its text, or an image's data URL), the texts, and how many images."""
+    keys = _embed_texts(body)
+    texts = [key for key in keys if not key.startswith("data:")]
+    return keys, texts, len(keys) - len(texts)
 
 
 def embed_cost(body: dict[str, Any]) -> Cost:
-    return Cost(tokens=_estimate(iter(_embed_texts(body))))
+    _, texts, images = _embed_split(body)
+    return Cost(tokens=_estimate(iter(texts)) + EMBED_IMAGE_TOKENS * images)
 
 
 def embed_answer(body: dict[str, Any], draw: Draw) -> Answer:
-    texts = _embed_texts(body)
+    keys, texts, images = _embed_split(body)
     size = body.get("output_dimension") or EMBEDDING_DIMENSIONS.get(body["model"], 1024)
-    vectors = [answers.embedding(text, size) for text in texts]
+    vectors = [answers.embedding(key, size) for key in keys]
     kinds = body.get("embedding_types") or ["float"]
     embeddings = {kind: [answers.quantised(vector, kind) for vector in vectors] for kind in kinds}
     tokens = answers.prompt_tokens(texts, 0) - 3
+    billed = {"images": images, "image_tokens": EMBED_IMAGE_TOKENS * images} if images else {}
     return Answer(
         {
             "id": _uuid(draw),
             "texts": texts,
             "embeddings": embeddings,
-            "meta": _meta(input_tokens=tokens),
+            "meta": _meta(input_tokens=tokens, **billed),
             "response_type": "embeddings_by_type",
         },
-        tokens,
+        tokens + EMBED_IMAGE_TOKENS * images,
         0,
     )
 
@@ -223,6 +241,9 @@ def _validate_embed(body: Any) -> None:
     _validate_embed_body(body)
     if not (body.get("texts") or body.get("images") or body.get("inputs")):
         raise invalid("one of texts, images or inputs must be given")
+    images = sum(len(key) for key in _embed_texts(body) if key.startswith("data:"))
+    if images > EMBED_IMAGE_BYTES:
+        raise invalid(f"the images of one request may add up to {EMBED_IMAGE_BYTES:,} bytes; these are {images:,}")
 
 
 CHAT = ModelEndpoint(validate_with(ChatRequestV2), chat_cost, chat_answer)

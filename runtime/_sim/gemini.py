@@ -335,6 +335,8 @@ EMBED_MAX_REQUESTS = 100
 EMBED_INPUT_TOKENS = {"gemini-embedding-001": 2048}
 """Each text's limit by model; others take 8,192."""
 EMBEDDING_DIMENSIONS = 3072
+EMBEDS_IMAGES = frozenset({"gemini-embedding-2"})
+"""Models whose entries may carry images (`inlineData` parts)."""
 
 
 def validate_embed(body: Any) -> None:
@@ -350,17 +352,34 @@ def validate_embed(body: Any) -> None:
     for index, request in enumerate(requests):
         if request["model"] != f"models/{body['model']}":
             raise invalid(f"* BatchEmbedContentsRequest.requests[{index}].model: the model must match the URL's")
-        tokens = answers.prompt_tokens(_part_texts(request["content"].get("parts")), 0) - 3
+        parts = request["content"].get("parts") or ()
+        if body["model"] not in EMBEDS_IMAGES and any("inlineData" in part for part in parts):
+            raise invalid(f"* BatchEmbedContentsRequest.requests[{index}]: {body['model']} embeds text only")
+        tokens = answers.prompt_tokens(_part_texts(parts), 0) - 3
         if tokens > limit:
             raise invalid(f"The input token count ({tokens}) exceeds the maximum number of tokens allowed ({limit}).")
 
 
 def embed_cost(body: dict[str, Any]) -> Cost:
-    return Cost(tokens=answers.prompt_tokens(_embed_texts(body), 0))
+    return Cost(tokens=_embed_tokens(body) + 3)
+
+
+def _embed_parts(body: Mapping[str, Any]) -> list[Any]:
+    return [request["content"].get("parts") or () for request in body["requests"]]
 
 
 def _embed_texts(body: Mapping[str, Any]) -> list[str]:
-    return [" ".join(_part_texts(request["content"].get("parts"))) for request in body["requests"]]
+    """What each entry is embedded from: its texts, and its images' base64."""
+    return [
+        " ".join([*_part_texts(parts), *(part["inlineData"]["data"] for part in parts if "inlineData" in part)])
+        for parts in _embed_parts(body)
+    ]
+
+
+def _embed_tokens(body: Mapping[str, Any]) -> int:
+    """The entries' text tokens, and MEDIA_TOKENS an image."""
+    parts = [part for entry in _embed_parts(body) for part in entry]
+    return answers.prompt_tokens(_part_texts(parts), 0) - 3 + MEDIA_TOKENS * sum("inlineData" in p for p in parts)
 
 
 def embed_answer(body: dict[str, Any], draw: Draw) -> Answer:
@@ -369,7 +388,7 @@ def embed_answer(body: dict[str, Any], draw: Draw) -> Answer:
         {"values": answers.embedding(text, request.get("outputDimensionality") or EMBEDDING_DIMENSIONS)}
         for text, request in zip(texts, body["requests"], strict=True)
     ]
-    tokens = answers.prompt_tokens(texts, 0) - 3
+    tokens = _embed_tokens(body)
     usage = {"promptTokenCount": tokens, "totalTokenCount": tokens}
     return Answer({"embeddings": embeddings, "usageMetadata": usage}, tokens, 0)
 
