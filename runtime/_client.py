@@ -297,11 +297,11 @@ class LLMClient:
         """Each text's Embedding, in input order: texts packed many to a request up to the
         provider's limits, under the same limits, retries and progress as prompts. A text that
         cannot be sent (empty, over the model's limit) is its own typed error; so is an
-        InputError in a text's place (a reader's verdict on a bad line). An Image in a text's place
-        is embedded where the model embeds images (Cohere embed-v4, gemini-embedding-2), and is
-        an InputError on its result elsewhere. `model` is one of the
-        client's embedding models (may be left out when it has one); an option the provider has
-        no place for is an UnsupportedOptionError before anything is sent. `as_numpy` makes
+        InputError in a text's place (a reader's verdict on a bad line). An Image in a text's
+        place is embedded where the model embeds images (Cohere embed-v4, gemini-embedding-2),
+        and is an InputError on its result elsewhere. `model` is one of the client's embedding
+        models (may be left out when it has one); an option the provider has no place for is
+        an UnsupportedOptionError before anything is sent. `as_numpy` makes
         each vector a numpy array (float32; `numpy.stack` of them is the job's 2-D array),
         numpy being the caller's to install."""
         return run_sync(self.embed_async(texts, model=model, options=options, as_numpy=as_numpy))
