@@ -510,6 +510,8 @@ class EmbedOutput(SpecModel):
     order; the types offered are these."""
     input_tokens: str
     """Response path of the tokens billed, or `header:<name>` (Bedrock's token-count header)."""
+    image_tokens: str | None = None
+    """Response path of image tokens billed apart from the text's (Cohere), at `image_input`."""
     model: str | None = None
     base64: list[str] = []
     """Output types whose vectors come as base64 of little-endian float32, decoded to floats."""
@@ -667,6 +669,8 @@ class Prices(SpecModel):
     """Fraction the batch API takes off every price (0.5: half price)."""
     per_search: float | None = Field(None, ge=0)
     """Rerank models: USD per 1,000 searches."""
+    image_input: float | None = Field(None, ge=0)
+    """Embedding models that bill image tokens apart from text (Cohere embed-v4)."""
     tiers: list[PriceTier] = []
     service_tiers: list[ServiceTierPrices] = []
     """Tiers the answer may say served it, at their own prices; other tiers get the base ones."""

@@ -1212,7 +1212,7 @@ MODELS: tuple[ModelInfo, ...] = (
         name="embed-v4.0",
         kind="embedding",
         context_window=128000,
-        prices=Prices(input=0.12),
+        prices=Prices(input=0.12, image_input=0.47),
         capabilities=("embeddings", "images"),
         dimensions=1536,
     ),

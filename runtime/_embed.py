@@ -197,10 +197,10 @@ class EmbedJob(DirectJob):
         model = self.fixed.model
         vectors = self.fixed.adapter.parse_body(data, headers)
         counted = getattr(pending.estimate, "tokens", 0) if pending is not None else 0
-        usage = Usage(input_tokens=vectors.input_tokens or counted)
-        return PackResponse(
-            self.fixed.provider.name, model.id, status=status, usage=usage, cost=model.cost(usage), vectors=vectors
-        )
+        text = Usage(input_tokens=vectors.input_tokens or counted)
+        cost = model.cost(text) + vectors.image_tokens * _image_price(model) / 1_000_000
+        usage = Usage(input_tokens=text.input_tokens + vectors.image_tokens)
+        return PackResponse(self.fixed.provider.name, model.id, status=status, usage=usage, cost=cost, vectors=vectors)
 
     def spread(self, completed: Completed) -> list[Embedding]:
         """The results of a finished pack's texts (and of the refused texts it carried)."""
@@ -228,6 +228,12 @@ class EmbedJob(DirectJob):
             embedding.attempts = response.attempts
             results.append(embedding)
         return results
+
+
+def _image_price(model: ModelInfo) -> float:
+    """USD per million image tokens: the model's own price for them, else its input price."""
+    prices = model.prices
+    return prices.image_input if prices.image_input is not None else prices.input or 0.0
 
 
 def _shares(total: int, sizes: list[int]) -> list[int]:

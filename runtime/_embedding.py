@@ -70,6 +70,8 @@ class Vectors:
     by_type: dict[str, list[Any] | None]
     input_tokens: int
     model: str | None = None
+    image_tokens: int = 0
+    """Billed apart from `input_tokens`, where the provider does (Cohere's images)."""
 
 
 @dataclass(slots=True)

@@ -42,6 +42,8 @@ class Prices:
     output: float | None = None
     batch_discount: float | None = None
     per_search: float | None = None
+    image_input: float | None = None
+    """USD per million image tokens, where they are billed apart from text (embeddings)."""
     tiers: tuple[PriceTier, ...] = ()
     service_tiers: tuple[ServiceTierPrices, ...] = ()
 

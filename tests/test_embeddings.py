@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cloudburst import EmbeddingOptions, Image, LLMClient, SimConfig, Simulator
+from cloudburst import EmbeddingOptions, Image, LLMClient, SimConfig, Simulator, get_model
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
 from cloudburst._embedding import InlineImage
 from cloudburst._errors import ConfigurationError, ContextOverflowError, InputError, UnsupportedOptionError
@@ -418,3 +418,20 @@ def test_an_image_type_the_api_does_not_take_is_an_error_on_its_own_result(sim: 
     cohere, gemini = client_on(sim, ["embed-v4.0"]).embed([webp]), client_on(sim, ["gemini-embedding-2"]).embed([webp])
     assert cohere[0].ok and sim.stats()["requests"] == 1
     assert "takes image/png, image/jpeg" in str(gemini[0].error)
+
+
+def test_cohere_image_tokens_are_priced_at_their_own_rate(sim: Simulator) -> None:
+    """embed-v4 bills an image's tokens apart from the text's (meta.billed_units.image_tokens)."""
+    from cloudburst._sim.cohere import EMBED_IMAGE_TOKENS
+
+    client = client_on(sim, ["embed-v4.0"])
+    texts_only = client.embed(["a caption", "another"])
+    text_cost = sum(r.cost for r in texts_only)
+    text_tokens = sum(r.usage.input_tokens for r in texts_only)
+    with_image = client.embed(["a caption", PNG, "another"])
+    prices = get_model("embed-v4.0").prices
+    assert prices.input is not None and prices.image_input is not None and prices.image_input > prices.input
+    expected = text_cost + EMBED_IMAGE_TOKENS * prices.image_input / 1e6
+    assert sum(r.cost for r in with_image) == pytest.approx(expected)
+    assert sum(r.usage.input_tokens for r in with_image) == text_tokens + EMBED_IMAGE_TOKENS
+    assert text_cost == pytest.approx(text_tokens * prices.input / 1e6)

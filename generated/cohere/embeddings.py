@@ -102,6 +102,7 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
             "base64": vectors_at(body, ("embeddings", "base64"), base64=True),
         },
         int(dig(body, ("meta", "billed_units", "input_tokens")) or 0),
+        image_tokens=int(dig(body, ("meta", "billed_units", "image_tokens")) or 0),
     )
 
 
