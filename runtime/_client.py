@@ -27,7 +27,7 @@ from cloudburst._cache import CacheSpec, open_cache
 from cloudburst._config import FileUploadStrategy, LimitsSpec, RateLimits, RetryPolicy, Timeouts, default_file_uploads
 from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
 from cloudburst._conversation import Image
-from cloudburst._direct import provider_of
+from cloudburst._direct import model_of_kind, provider_of
 from cloudburst._embed import embed_all, embed_as_completed
 from cloudburst._embedding import Embedding, EmbeddingOptions
 from cloudburst._errors import ConfigurationError, InputError
@@ -390,18 +390,7 @@ class LLMClient:
         from cloudburst._batch import BatchJob
 
         where = None if directory is None else Path(directory)
-        return BatchJob.render(self, prompts, self._batch_model(model), where, part_requests)
-
-    def _batch_model(self, name: str | None) -> ModelInfo:
-        if name is None:
-            if len(self.models) > 1:
-                raise ConfigurationError(f"this client has {len(self.models)} models; name the batch's with model=")
-            return self.models[0]
-        wanted = get_model(name)
-        for model in self.models:
-            if model.id == wanted.id:
-                return model
-        raise ConfigurationError(f"{name} is not one of this client's models ({', '.join(m.id for m in self.models)})")
+        return BatchJob.render(self, prompts, model_of_kind(self, model, "chat"), where, part_requests)
 
     def url_of(self, model: ModelInfo) -> str:
         """The base URL requests to `model` go to."""

@@ -208,9 +208,9 @@ def test_a_provider_or_model_without_a_batch_api_is_refused_before_anything_is_w
         client_on(sim, "mistral-small-latest").submit_batch(["x"], directory=tmp_path / "m")
     assert not (tmp_path / "m").exists()
     client = LLMClient(["gpt-4.1-mini", "claude-haiku-4-5"], api_keys=KEYS, progress=None)
-    with pytest.raises(ConfigurationError, match="name the batch's with model="):
+    with pytest.raises(ConfigurationError, match=r"2 chat models .*; name one with model="):
         client.submit_batch(["x"])
-    with pytest.raises(ConfigurationError, match="not one of this client's models"):
+    with pytest.raises(ConfigurationError, match="not one of this client's chat models"):
         client.submit_batch(["x"], model="gpt-4.1")
 
 
