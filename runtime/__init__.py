@@ -1,5 +1,6 @@
 """cloudburst: run very many LLM requests across providers, as fast as their limits allow."""
 
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING
 
 from cloudburst._batch import BatchJob, BatchStatus, PartStatus
@@ -59,6 +60,9 @@ from cloudburst.generated.openai.options import OpenAIOptions
 
 if TYPE_CHECKING:
     from cloudburst._limiter.redis import RedisLimiter
+
+__version__ = _version("cloudburst")
+"""The installed distribution's version (pyproject.toml)."""
 
 __all__ = [
     "APIResponse",
@@ -143,6 +147,7 @@ __all__ = [
     "UnsupportedContentError",
     "UnsupportedOptionError",
     "Usage",
+    "__version__",
     "configure",
     "estimate",
     "get_model",

@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
+from importlib.metadata import version as _version
 from pathlib import Path
 
 from cloudburst._batch.cli import add_batch_command
@@ -122,6 +123,7 @@ def _sampling_flags(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cloudburst", description="Run very many LLM requests across providers.")
+    parser.add_argument("--version", action="version", version=f"cloudburst {_version('cloudburst')}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     models = commands.add_parser("models", help="list the model registry")

@@ -430,10 +430,10 @@ def _weights(weights: Sequence[float] | None, count: int) -> list[float]:
 
 def _api_key(provider: str, scheme: str, env: str | None, given: Mapping[str, str] | None) -> str | None:
     if given and provider in given:
-        return given[provider]
+        return _clean(given[provider], f"api_keys[{provider!r}]")
     if scheme == "none":
         return None
-    key = os.environ.get(env) if env else None
+    key = _clean(os.environ.get(env), env) if env else None
     if not key and scheme == "sigv4":
         from cloudburst._aws import check_credentials
 
@@ -442,6 +442,14 @@ def _api_key(provider: str, scheme: str, env: str | None, given: Mapping[str, st
     if not key:
         where = f"set {env} or pass " if env else "pass "
         raise ConfigurationError(f"no API key for {provider}: {where}api_keys={{{provider!r}: ...}}")
+    return key
+
+
+def _clean(key: str | None, where: str) -> str | None:
+    """A key as given; one with spaces or a line break around or in it (a copied `.env` line)
+    would fail in a header on every request, so it fails here, naming where it came from."""
+    if key and (key != key.strip() or any(c in key for c in " \t\r\n")):
+        raise ConfigurationError(f"the API key in {where} has spaces or a line break in it; remove them")
     return key
 
 

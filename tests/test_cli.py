@@ -41,3 +41,17 @@ def test_bad_input_is_a_clear_error_with_file_and_line(tmp_path: Path, capsys: p
     assert f"{prompts}:2: expected a string or an object" in capsys.readouterr().err
     assert main(["render", "gpt-4o-mni", "hi"]) == 2
     assert "closest known: gpt-4o-mini" in capsys.readouterr().err
+
+
+def test_the_version_is_one_and_the_same_for_python_and_the_shell() -> None:
+    import subprocess
+    import sys
+    from importlib.metadata import version
+
+    import cloudburst
+
+    assert cloudburst.__version__ == version("cloudburst")
+    shown = subprocess.run(
+        [sys.executable, "-m", "cloudburst", "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert shown.strip() == f"cloudburst {cloudburst.__version__}"

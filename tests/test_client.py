@@ -482,3 +482,15 @@ def test_a_wait_the_provider_asks_for_in_its_body_is_honoured_too(monkeypatch: p
     monkeypatch.setattr(client.limiter, "rate_limited", lambda key, seconds: cooled.append(seconds))
     (result,) = client.run(["a"])
     assert result.completion == "ok" and cooled == [0.01]  # asked for 5 s, capped at 10 ms
+
+
+def test_an_api_key_with_a_line_break_or_spaces_is_refused_naming_where_it_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cloudburst._errors import ConfigurationError
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test\n")
+    with pytest.raises(ConfigurationError, match="the API key in OPENAI_API_KEY has spaces or a line break"):
+        LLMClient("gpt-4.1-mini", progress=None)
+    with pytest.raises(ConfigurationError, match=r"api_keys\['anthropic'\] has spaces"):
+        LLMClient("claude-haiku-4-5", api_keys={"anthropic": " sk-ant"}, progress=None)
