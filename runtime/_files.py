@@ -408,12 +408,17 @@ def _describe(part: FilePart) -> str:
 
 
 def _url(template: str, target: _Target, uploaded: Uploaded) -> str:
-    origin = target.base_url.split("/", 3)
+    return expand_url(template, target.base_url, uploaded.reference, uploaded.name)
+
+
+def expand_url(template: str, base_url: str, reference: str = "", name: str | None = None) -> str:
+    """A spec's Files API URL (`{base_url}/files`, `{origin}/upload/v1beta/files`) for a base URL."""
+    origin = base_url.split("/", 3)
     return (
-        template.replace("{base_url}", target.base_url)
+        template.replace("{base_url}", base_url)
         .replace("{origin}", "/".join(origin[:3]))
-        .replace("{reference}", uploaded.reference)
-        .replace("{name}", uploaded.name or uploaded.reference)
+        .replace("{reference}", reference)
+        .replace("{name}", name or reference)
     )
 
 

@@ -22,6 +22,9 @@ from cloudburst._errors import BatchCancelledError, BatchExpiredError, InvalidRe
 from cloudburst._providers import ProviderInfo
 from cloudburst._route import Route
 
+OPEN, CLOSE = b'{"requests":[', b"]}"
+"""What wraps a part's requests into the create call's body."""
+
 
 class AnthropicBatches:
     def __init__(self, provider: ProviderInfo) -> None:
@@ -35,12 +38,13 @@ class AnthropicBatches:
 
     async def submit(self, job: Manifest, part: Part, route: Route, control: Control, save: Save) -> None:
         path = job.file(part, "input")
+        # the part's lines joined by commas instead of newlines, between OPEN and CLOSE
+        length = len(OPEN) + part.size - 1 + len(CLOSE)
         batch = await control.json(
             "POST",
             "/messages/batches",
-            stream=lambda: file_chunks(path, b'{"requests":[', b",", b"]}"),
-            # the lines joined by commas instead of newlines, between the prefix and suffix:
-            headers={"content-type": "application/json", "content-length": str(part.size + 14)},
+            stream=lambda: file_chunks(path, OPEN, b",", CLOSE),
+            headers={"content-type": "application/json", "content-length": str(length)},
         )
         part.provider_id = str(batch["id"])
 

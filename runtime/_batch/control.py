@@ -9,6 +9,7 @@ provider's requested wait; anything else is raised as the provider's typed error
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -89,47 +90,40 @@ class Control:
         path: str,
         body: Callable[[], Body] | None = None,
         headers: Mapping[str, str] | None = None,
+        into: Path | None = None,
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One call with retries; `body` makes a fresh body for each attempt (a stream cannot be
-        sent twice). A failure that is not transient is raised, typed."""
+        sent twice). With `into`, a successful answer's body is streamed there (through a file
+        beside it, renamed when complete) instead of returned. A failure that is not transient is
+        raised, typed."""
+        aside = into.with_suffix(".download") if into is not None else None
         attempt = 0
         while True:
             attempt += 1
             try:
-                status, answer_headers, content = await self._send(method, path, body() if body else None, headers)
+                with aside.open("wb") if aside is not None else contextlib.nullcontext() as out:
+                    status, answer_headers, content = await self._send(
+                        method, path, body() if body else None, headers, out
+                    )
             except (RequestTimeoutError, ConnectionFailedError) as exc:
                 error: ProviderError = exc
             else:
                 if status < 400:
+                    if aside is not None and into is not None:
+                        os.replace(aside, into)
                     return status, answer_headers, content
                 error = self.provider.classify(status, answer_headers, _loads(content))
             decision = decide(error, attempt, self.retry, error.retry_after)
             if not error.retryable or not decision.retry:
+                if aside is not None:
+                    aside.unlink(missing_ok=True)
                 raise error
             log.info("%s %s: %s; retrying in %.1f s", method, path, error, decision.delay)
             await asyncio.sleep(decision.delay)
 
     async def download(self, path: str, into: Path) -> None:
-        """A results file streamed to `into` (through a file beside it, renamed when complete)."""
-        aside = into.with_suffix(".download")
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                with aside.open("wb") as out:
-                    status, headers, content = await self._send("GET", path, None, None, out)
-            except (RequestTimeoutError, ConnectionFailedError) as exc:
-                error: ProviderError = exc
-            else:
-                if status < 400:
-                    os.replace(aside, into)
-                    return
-                error = self.provider.classify(status, headers, _loads(content))
-            decision = decide(error, attempt, self.retry, error.retry_after)
-            if not error.retryable or not decision.retry:
-                aside.unlink(missing_ok=True)
-                raise error
-            await asyncio.sleep(decision.delay)
+        """A results file streamed to `into`."""
+        await self.call("GET", path, into=into)
 
     async def _send(
         self, method: str, path: str, body: Body, headers: Mapping[str, str] | None, into: Any = None

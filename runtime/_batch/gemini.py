@@ -19,6 +19,7 @@ from cloudburst._batch.control import Control
 from cloudburst._batch.manifest import Manifest, Part
 from cloudburst._batch.protocol import Item, Save, counted
 from cloudburst._errors import BatchCancelledError, BatchExpiredError, InvalidResponseError
+from cloudburst._files import expand_url
 from cloudburst._providers import ProviderInfo
 from cloudburst._route import Route
 
@@ -39,10 +40,16 @@ class GeminiBatches:
         assert provider.batch is not None
         self.inline_max_bytes = provider.batch.inline_max_bytes or 0
         self.error_status = provider.batch.item_error_status
+        upload = provider.files.upload
+        assert upload is not None, "a Gemini batch bigger than its inline limit goes through its Files API"
+        self.upload_template = upload.url
         """A failed request's Status carries a gRPC code: the HTTP status it stands for."""
 
     def line(self, custom_id: str, route: Route, body: bytes) -> bytes:
         return b'{"key":"%s","request":%s}' % (custom_id.encode(), body)
+
+    def upload_url(self, base_url: str) -> str:
+        return expand_url(self.upload_template, base_url)
 
     def _name(self, job: Manifest, part: Part) -> str:
         return f"cloudburst-{job.id}-{part.name}"
@@ -72,7 +79,7 @@ class GeminiBatches:
         path = job.file(part, "input")
         _, headers, _ = await control.call(
             "POST",
-            _root(control.base_url, "upload") + "/files",
+            self.upload_url(control.base_url),
             lambda: orjson.dumps({"file": {"displayName": f"{self._name(job, part)}.jsonl"}}),
             {
                 "content-type": "application/json",
@@ -164,6 +171,7 @@ class GeminiBatches:
 
 
 def _root(base_url: str, kind: str) -> str:
-    """The upload or download root beside the API's: `.../v1beta` → `.../upload/v1beta`."""
+    """The download root beside the API's: `.../v1beta` → `.../download/v1beta` (the spec's
+    Files API names no download URL: Gemini downloads only files it wrote)."""
     head, _, version = base_url.rstrip("/").rpartition("/")
     return f"{head}/{kind}/{version}"

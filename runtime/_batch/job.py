@@ -195,12 +195,15 @@ class BatchJob:
     async def status_async(self) -> BatchStatus:
         """Every running part polled once."""
         async with self._control() as control:
-            for part in self.manifest.parts:
-                if part.step == "submitted":
-                    await self.protocol.poll(part, control)
-                    if part.ended:
-                        log.info("batch %s %s ended %s: %s", self.id, part.name, part.outcome, part.counts)
-            self.manifest.save()
+            return await self._poll(control)
+
+    async def _poll(self, control: Control) -> BatchStatus:
+        for part in self.manifest.parts:
+            if part.step == "submitted":
+                await self.protocol.poll(part, control)
+                if part.ended:
+                    log.info("batch %s %s ended %s: %s", self.id, part.name, part.outcome, part.counts)
+        self.manifest.save()
         return BatchStatus(self.id, tuple(self.parts))
 
     async def wait_async(self, poll: float = BATCH_POLL_SECONDS, timeout: float | None = None) -> BatchStatus:
@@ -214,17 +217,18 @@ class BatchJob:
         display = open_display(self.progress, tracker) if self.progress is not None else None
         gap = min(poll, BATCH_FIRST_POLL_SECONDS)
         try:
-            while True:
-                status = await self.status_async()
-                count_into(tracker, status)
-                if display is not None:
-                    display.refresh()
-                if status.ended:
-                    return status
-                if deadline is not None and time.monotonic() + gap > deadline:
-                    raise TimeoutError(f"{status}; still running after {timeout} s")
-                await asyncio.sleep(gap)
-                gap = min(poll, gap * 2)
+            async with self._control() as control:  # one session for every poll
+                while True:
+                    status = await self._poll(control)
+                    count_into(tracker, status)
+                    if display is not None:
+                        display.refresh()
+                    if status.ended:
+                        return status
+                    if deadline is not None and time.monotonic() + gap > deadline:
+                        raise TimeoutError(f"{status}; still running after {timeout} s")
+                    await asyncio.sleep(gap)
+                    gap = min(poll, gap * 2)
         finally:
             tracker.finish()
             if display is not None:
