@@ -27,7 +27,7 @@ from cloudburst._response import APIResponse
 from cloudburst._route import Estimate, Route
 from cloudburst._sampling import SamplingParams
 from cloudburst._status import StatusTracker
-from cloudburst.generated import EMBEDDING_APIS, PROVIDERS, RERANK_APIS
+from cloudburst.generated import EMBEDDING_APIS, RERANK_APIS
 
 if TYPE_CHECKING:
     from cloudburst._client import LLMClient
@@ -40,14 +40,7 @@ _TABLES = {"embedding": EMBEDDING_APIS, "rerank": RERANK_APIS}
 
 def direct_adapter(model: ModelInfo) -> tuple[ProviderInfo, ModuleType]:
     """The provider and adapter of an embedding or rerank model."""
-    table = _TABLES.get(model.kind, {})
-    adapter = table.get((model.provider, model.api))
-    if adapter is None:
-        raise ConfigurationError(
-            f"{model.id} is a {model.kind} model of {model.provider}'s {model.api!r} API, which has no adapter yet; "
-            f"available: {', '.join(f'{p}/{a}' for p, a in sorted(table))}"
-        )
-    return PROVIDERS[model.provider], adapter
+    return adapter_for(model, _TABLES.get(model.kind, {}))
 
 
 def provider_of(model: ModelInfo) -> ProviderInfo:

@@ -53,12 +53,16 @@ class RenderedRequest:
         return orjson.dumps(self.body)
 
 
-def adapter_for(model: ModelInfo) -> tuple[ProviderInfo, ModuleType]:
-    adapter = APIS.get((model.provider, model.api))
+def adapter_for(
+    model: ModelInfo, table: Mapping[tuple[str, str], ModuleType] = APIS
+) -> tuple[ProviderInfo, ModuleType]:
+    """The provider and generated adapter of `model`'s API, from `table` (chat APIs by default;
+    the embedding and rerank tables for those models)."""
+    adapter = table.get((model.provider, model.api))
     if adapter is None:
         raise ConfigurationError(
-            f"{model.id} speaks {model.provider}'s {model.api!r} API, which has no adapter yet; "
-            f"available: {', '.join(f'{p}/{a}' for p, a in sorted(APIS))}"
+            f"{model.id} is a {model.kind} model of {model.provider}'s {model.api!r} API, which has no adapter "
+            f"yet; available: {', '.join(f'{p}/{a}' for p, a in sorted(table))}"
         )
     return PROVIDERS[model.provider], adapter
 
