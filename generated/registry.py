@@ -1184,6 +1184,7 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=8000,
         prices=Prices(input=2.5, cached_input=0.0, output=10.0),
         capabilities=("tools", "json_mode", "structured_output"),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
     ),
     ModelInfo(
         id="command-r-plus-08-2024",
@@ -1194,6 +1195,7 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=4000,
         prices=Prices(input=2.5, output=10.0),
         capabilities=("tools", "json_mode", "structured_output"),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
     ),
     ModelInfo(
         id="command-r-08-2024",
@@ -1204,6 +1206,7 @@ MODELS: tuple[ModelInfo, ...] = (
         max_output_tokens=4000,
         prices=Prices(input=0.15, cached_input=0.0, output=0.6),
         capabilities=("tools", "json_mode", "structured_output"),
+        bounds=(SamplingBound(setting="temperature", min=0.0, max=1.0),),
     ),
     ModelInfo(
         id="embed-v4.0",

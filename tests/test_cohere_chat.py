@@ -77,6 +77,8 @@ def test_what_cohere_lacks_is_refused_before_sending() -> None:
         cloudburst.render(MODEL, Conversation.user(["What is this?", Image(url="https://example.com/a.png")]))
     auto = cloudburst.render(MODEL, "Hi", options=RequestOptions(tools=[LookupOrder], tool_choice="auto")).body
     assert "tool_choice" not in auto  # auto is Cohere's default
+    with pytest.raises(cloudburst.UnsupportedOptionError, match=r"takes temperature from 0(\.0)? to 1(\.0)?, not 1\.5"):
+        cloudburst.render(MODEL, "Hi", SamplingParams(temperature=1.5))  # the OpenAPI document's maximum
 
 
 def answer(message: dict[str, Any], finish: str = "COMPLETE") -> dict[str, Any]:
