@@ -31,6 +31,7 @@ import orjson
 
 from cloudburst import APIResponse, LLMClient, ProviderError, RateLimits, RetryPolicy, SamplingParams, Timeouts
 from cloudburst._prompt import Completed
+from cloudburst._sim.config import WINDOW_SECONDS
 
 MODEL = "gpt-4.1-mini"
 KEY = "sk-bench"
@@ -312,7 +313,7 @@ def faults(sizes: Sizes) -> list[Row]:
     ended = len(results) == 2 * each and all(r.ok or isinstance(r.error, ProviderError) for r in results)
     kinds = Counter(r.error.kind for r in results if r.error is not None)
     seen = sum(c.tracker.rate_limited for c in pair)
-    ideal = (2 * each - limit) / (limit / 60)
+    ideal = (2 * each - limit * WINDOW_SECONDS / 60) / (limit / 60)  # a window's share at once, then the rate
     rows.append(
         Row(
             f"4 faults: 429s, two clients sharing one {limit:,} RPM limit, each told all of it, {each:,} prompts each",
