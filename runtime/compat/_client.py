@@ -119,10 +119,7 @@ class LLMClient(_client.LLMClient):
             if field in rates:
                 old.warn(keyword, "limits", f"limits=RateLimits({field}=...)")
         if rates:
-            typed["limits"] = {
-                m.id: dataclasses.replace(_client.limits_for(m, None, models), **rates)  # type: ignore[arg-type]
-                for m in models
-            }
+            typed["limits"] = {m.id: dataclasses.replace(_client.limits_for(m, None, models), **rates) for m in models}
         if max_attempts is not None:
             old.warn("max_attempts", "retry", "retry=RetryPolicy(max_attempts=...)")
             typed["retry"] = RetryPolicy(max_attempts=max_attempts)
@@ -285,7 +282,7 @@ class LLMClient(_client.LLMClient):
             options = RequestOptions(**{**dict(self.options), **changes})
         items = [to_prompt(p) for p in (prompts if isinstance(prompts, (list, tuple)) else [prompts])]
         if sampling is self.sampling and options is self.options:
-            return items
+            return list(items)
         return [p if isinstance(p, InvalidPrompt) else Prompt(p, sampling=sampling, options=options) for p in items]
 
     def _sampling_with(self, output_schema: Any) -> SamplingParams:

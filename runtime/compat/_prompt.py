@@ -46,10 +46,10 @@ def as_image(data: ImageLike, media_type: str | None = None, detail: str | None 
         image = Image(url=data, media_type=media_type or "image/png")
     else:
         image = Image.from_path(data)
-    changes = {"media_type": media_type} if media_type and not isinstance(data, bytes) else {}
-    if detail in ("low", "high"):
-        changes["detail"] = detail
-    return dataclasses.replace(image, **changes) if changes else image  # type: ignore[arg-type]
+    if (media_type and media_type != image.media_type) or detail in ("low", "high"):
+        chosen = detail if detail in ("low", "high") else image.detail
+        image = dataclasses.replace(image, media_type=media_type or image.media_type, detail=chosen)  # type: ignore[arg-type]
+    return image
 
 
 def File(
@@ -75,8 +75,11 @@ def File(
         document = Document.from_path(data)
     else:
         raise ValueError("File needs data (a path, URL, data URL or bytes) or a file_id")
-    changes = {k: v for k, v in (("media_type", media_type), ("filename", filename)) if v}
-    return dataclasses.replace(document, **changes) if changes else document
+    if media_type or filename:
+        document = dataclasses.replace(
+            document, media_type=media_type or document.media_type, filename=filename or document.filename
+        )
+    return document
 
 
 def _sniff(data: bytes) -> str:
