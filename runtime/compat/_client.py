@@ -25,7 +25,6 @@ from cloudburst._response import APIResponse as TypedResponse
 from cloudburst._route import Route
 from cloudburst._sampling import ReasoningEffort, SamplingParams
 from cloudburst._sync import run_sync
-from cloudburst._tools import Tool
 from cloudburst.compat._models import our_name
 from cloudburst.compat._prompt import deprecated, to_prompt
 from cloudburst.compat._response import APIResponse
@@ -35,7 +34,7 @@ RATE_KEYWORDS = {
     "tpm": "max_tokens_per_minute",
     "max_concurrency": "max_concurrent_requests",
 }
-"""RateLimits fields, by lm-deluge's keyword for them."""
+"""lm-deluge's keyword for each RateLimits field."""
 
 CACHE_PATTERNS: dict[str, CachePattern] = {"tools_only": "tools"}
 """lm-deluge's prompt-cache pattern names where ours differ."""
@@ -43,11 +42,11 @@ CACHE_PATTERNS: dict[str, CachePattern] = {"tools_only": "tools"}
 NO_COUNTERPART = {
     "name": "the progress display names the models",
     "thinking_prefix_mismatch": "thinking is sent back as the provider signed it",
-    "stateless_responses": "use OpenAIOptions on the model's `@responses` API",
+    "stateless_responses": "use OpenAIOptions(store=False) on the model's `@responses` API",
     "background": "use submit_batch() for work that may wait",
     "global_effort": "use SamplingParams(reasoning_effort=...)",
-    "verbosity": "use OpenAIOptions(verbosity=...) where the spec has it",
-    "task_budget": "use SamplingParams(thinking_budget=...)",
+    "verbosity": "use RequestOptions(provider=OpenAIOptions(verbosity=...))",
+    "task_budget": "SamplingParams(thinking_budget=...) bounds thinking per request",
     "force_local_mcp": "MCP servers are not supported; give Tool values",
     "postprocess": "post-process the list run() returns",
 }
@@ -209,8 +208,8 @@ class LLMClient(_client.LLMClient):
     ) -> list[APIResponse] | list[str | None]:
         """`LLMClient.run(prompts)` in cloudburst: each prompt's result, in input order."""
         deprecated("LLMClient.process_prompts_sync(prompts)", "LLMClient.run(prompts)")
-        items = self._call(prompts, return_completions_only, show_progress, tools, output_schema, cache)
-        return self._shaped(run_sync(self._run(items, show_progress)), return_completions_only)
+        call = self._call("sync", prompts, return_completions_only, show_progress, tools, output_schema, cache)
+        return self._shaped(run_sync(self._run(*call, show_progress)), return_completions_only)
 
     @overload
     async def process_prompts_async(
@@ -246,20 +245,21 @@ class LLMClient(_client.LLMClient):
     ) -> list[APIResponse] | list[str | None]:
         """`await LLMClient.run_async(prompts)` in cloudburst."""
         deprecated("LLMClient.process_prompts_async(prompts)", "await LLMClient.run_async(prompts)")
-        items = self._call(prompts, return_completions_only, show_progress, tools, output_schema, cache)
-        return self._shaped(await self._run(items, show_progress), return_completions_only)
+        call = self._call("async", prompts, return_completions_only, show_progress, tools, output_schema, cache)
+        return self._shaped(await self._run(*call, show_progress), return_completions_only)
 
     def _call(
         self,
+        kind: str,
         prompts: Any,
         completions_only: bool,
         show_progress: bool,
         tools: Sequence[Any] | None,
         output_schema: Any,
         cache: str | None,
-    ) -> list[PromptLike]:
-        """The prompts as cloudburst takes them, carrying this call's settings; one warning for
-        each lm-deluge keyword given (the caller's frame is four up)."""
+    ) -> tuple[list[PromptLike], SamplingParams]:
+        """The prompts as cloudburst takes them, carrying this call's settings, and the call's
+        sampling; one warning for each lm-deluge keyword given (the caller's frame is four up)."""
         replaced = {
             "return_completions_only": (completions_only, "[r.completion for r in client.run(prompts)]"),
             "show_progress": (not show_progress, "LLMClient(progress=None)"),
@@ -269,21 +269,23 @@ class LLMClient(_client.LLMClient):
         }
         for keyword, (given, new) in replaced.items():
             if given:
-                deprecated(f"process_prompts_*({keyword}=...)", new, stacklevel=4)
+                deprecated(f"process_prompts_{kind}({keyword}=...)", new, stacklevel=4)
         sampling, options = self.sampling, self.options
         if output_schema is not None:
             sampling = self._sampling_with(output_schema)
         if tools is not None or cache is not None:
             changes: dict[str, Any] = {}
             if tools is not None:
-                changes["tools"] = [t if isinstance(t, Tool) or callable(t) else _tool(t) for t in tools]
+                changes["tools"] = tools
             if cache is not None:
                 changes["cache"] = CACHE_PATTERNS.get(cache, cache)
             options = RequestOptions(**{**dict(self.options), **changes})
         items = [to_prompt(p) for p in (prompts if isinstance(prompts, (list, tuple)) else [prompts])]
         if sampling is self.sampling and options is self.options:
-            return list(items)
-        return [p if isinstance(p, InvalidPrompt) else Prompt(p, sampling=sampling, options=options) for p in items]
+            return list(items), sampling
+        return [
+            p if isinstance(p, InvalidPrompt) else Prompt(p, sampling=sampling, options=options) for p in items
+        ], sampling
 
     def _sampling_with(self, output_schema: Any) -> SamplingParams:
         """The client's sampling with this call's schema, per model where they differ."""
@@ -294,14 +296,14 @@ class LLMClient(_client.LLMClient):
             self._per_model[id(own)] = (own, mine)
         return own
 
-    async def _run(self, items: list[PromptLike], show_progress: bool) -> list[TypedResponse]:
+    async def _run(self, items: list[PromptLike], sampling: SamplingParams, show_progress: bool) -> list[TypedResponse]:
         self.progress = self._progress if show_progress else None  # read as the job starts, before any await
         try:
             return await self.run_async(items)
         finally:
             self.progress = self._progress
-            for key in [k for k in self._per_model if k != id(self.sampling)]:
-                del self._per_model[key]
+            if sampling is not self.sampling:
+                self._per_model.pop(id(sampling), None)
 
     @staticmethod
     def _shaped(results: list[TypedResponse], completions_only: bool) -> list[APIResponse] | list[str | None]:
@@ -350,14 +352,6 @@ def _given(**values: Any) -> dict[str, Any]:
 def _with(params: SamplingParams, *updates: dict[str, Any]) -> SamplingParams:
     merged = {k: v for update in updates for k, v in update.items()}
     return SamplingParams(**{**dict(params), **merged}) if merged else params
-
-
-def _tool(tool: Any) -> Tool:
-    """An lm-deluge tool given as a dict: OpenAI's function shape or a bare {name, parameters}."""
-    spec = tool.get("function", tool) if isinstance(tool, dict) else None
-    if not isinstance(spec, dict) or "name" not in spec:
-        raise ConfigurationError(f"a tool is a Tool, a function, a pydantic model or a dict with a name, not {tool!r}")
-    return Tool(spec["name"], spec.get("description", ""), spec.get("parameters", {"type": "object", "properties": {}}))
 
 
 def SqliteCache(path: str, cache_key: str = "default") -> SQLiteCache:
