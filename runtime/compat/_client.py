@@ -280,12 +280,10 @@ class LLMClient(_client.LLMClient):
             if cache is not None:
                 changes["cache"] = CACHE_PATTERNS.get(cache, cache)
             options = RequestOptions(**{**dict(self.options), **changes})
-        items = [to_prompt(p) for p in (prompts if isinstance(prompts, (list, tuple)) else [prompts])]
+        items: list[PromptLike] = [to_prompt(p) for p in (prompts if isinstance(prompts, (list, tuple)) else [prompts])]
         if sampling is self.sampling and options is self.options:
-            return list(items), sampling
-        return [
-            p if isinstance(p, InvalidPrompt) else Prompt(p, sampling=sampling, options=options) for p in items
-        ], sampling
+            return items, sampling
+        return [_with_call(p, sampling, options) for p in items], sampling
 
     def _sampling_with(self, output_schema: Any) -> SamplingParams:
         """The client's sampling with this call's schema, per model where they differ."""
@@ -310,6 +308,15 @@ class LLMClient(_client.LLMClient):
         if completions_only:
             return [r.completion for r in results]
         return [APIResponse.of(r) for r in results]
+
+
+def _with_call(prompt: PromptLike, sampling: SamplingParams, options: RequestOptions) -> PromptLike:
+    """The prompt carrying a call's settings, where it has none of its own."""
+    if isinstance(prompt, InvalidPrompt):
+        return prompt
+    if isinstance(prompt, Prompt):
+        return dataclasses.replace(prompt, sampling=prompt.sampling or sampling, options=prompt.options or options)
+    return Prompt(prompt, sampling=sampling, options=options)
 
 
 class _Old:

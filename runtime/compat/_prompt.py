@@ -20,11 +20,12 @@ from typing import Any, Literal
 from cloudburst import _conversation as typed
 from cloudburst._conversation import Document, Image, Part, Role, Text, ToolResult
 from cloudburst._errors import InputError
-from cloudburst._prompt import InvalidPrompt
+from cloudburst._prompt import InvalidPrompt, Prompt, PromptLike
 from cloudburst._response import APIResponse
 
 ImageLike = bytes | str | Path | io.BytesIO | Image
 FileLike = bytes | str | Path | io.BytesIO | Document
+Detail = Literal["low", "high", "auto"]
 
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"GIF8", "image/gif"), (b"RIFF", "image/webp"))
 
@@ -34,7 +35,7 @@ def deprecated(old: str, new: str, stacklevel: int = 3) -> None:
     warnings.warn(f"{old} is lm-deluge's; in cloudburst write {new}", DeprecationWarning, stacklevel=stacklevel)
 
 
-def as_image(data: ImageLike, media_type: str | None = None, detail: str | None = None) -> Image:
+def as_image(data: ImageLike, media_type: str | None = None, detail: Detail = "auto") -> Image:
     """An Image from what lm-deluge takes: a path, an http(s) or data URL, bytes, a BytesIO."""
     if isinstance(data, io.BytesIO):
         data = data.getvalue()
@@ -47,8 +48,8 @@ def as_image(data: ImageLike, media_type: str | None = None, detail: str | None 
     else:
         image = Image.from_path(data)
     if (media_type and media_type != image.media_type) or detail in ("low", "high"):
-        chosen = detail if detail in ("low", "high") else image.detail
-        image = dataclasses.replace(image, media_type=media_type or image.media_type, detail=chosen)  # type: ignore[arg-type]
+        chosen = image.detail if detail == "auto" else detail
+        image = dataclasses.replace(image, media_type=media_type or image.media_type, detail=chosen)
     return image
 
 
@@ -128,7 +129,7 @@ class Message:
         data: ImageLike,
         *,
         media_type: str | None = None,
-        detail: Literal["low", "high", "auto"] = "auto",
+        detail: Detail = "auto",
     ) -> Message:
         deprecated("Message.with_image(...)", "an Image part: Image.from_path(path), Image(url=...), Image(data=...)")
         self.parts.append(as_image(data, media_type, detail))
@@ -142,12 +143,6 @@ class Message:
     add_text = with_text
     add_image = with_image
     add_file = with_file
-
-    @property
-    def completion(self) -> str | None:
-        """The text parts, joined (None without any)."""
-        texts = [part.text for part in self.parts if isinstance(part, Text)]
-        return "".join(texts) if texts else None
 
     def to_cloudburst(self) -> typed.Message:
         return typed.Message(self.role, tuple(self.parts))
@@ -241,19 +236,20 @@ class Conversation:
         return out
 
 
-def to_prompt(prompt: object) -> str | typed.Conversation | InvalidPrompt:
+def to_prompt(prompt: object) -> PromptLike:
     """What lm-deluge takes as a prompt (a string, a Conversation, a Message, or OpenAI-style
-    message dicts) as cloudburst takes it; anything else is that prompt's InputError result."""
-    if isinstance(prompt, (str, typed.Conversation)):
+    message dicts) as cloudburst takes it (cloudburst's own prompts pass as they are); anything
+    else is that prompt's InputError result."""
+    if isinstance(prompt, (str, typed.Conversation, Prompt, InvalidPrompt)):
         return prompt
     if isinstance(prompt, Conversation):
         return prompt.to_cloudburst()
     if isinstance(prompt, Message):
         return typed.Conversation((prompt.to_cloudburst(),))
-    try:
-        if isinstance(prompt, list):
+    if isinstance(prompt, list):
+        try:
             return typed.Conversation.from_openai(prompt)
-    except (TypeError, ValueError, KeyError) as exc:
-        return InvalidPrompt(InputError(f"a list of message dicts that is not OpenAI's shape: {exc}"))
+        except (TypeError, ValueError, KeyError) as exc:
+            return InvalidPrompt(InputError(f"a list of message dicts that is not OpenAI's shape: {exc}"))
     kind = type(prompt).__name__
     return InvalidPrompt(InputError(f"a prompt is a str, Conversation, Message or list of message dicts, not {kind}"))
