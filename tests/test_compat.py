@@ -334,6 +334,17 @@ def test_each_old_keyword_warns_once_naming_its_typed_replacement(sim_env: Simul
     assert (given.rpm, given.tpm) == (100, published.tpm)
 
 
+def test_attempts_and_timeout_set_on_the_client_take_effect(sim_env: Simulator) -> None:
+    client = LLMClient("gpt-4.1-mini")  # lm-deluge's own examples set these after building
+    with pytest.warns(DeprecationWarning, match=r"RetryPolicy\(max_attempts=n\)"):
+        client.max_attempts = 1
+    with pytest.warns(DeprecationWarning, match=r"Timeouts\(total=s\)"):
+        client.request_timeout = 30
+    assert (client.retry.max_attempts, client.timeouts.total) == (1, 30)
+    sim_env.configure(faults={"500": 1.0})
+    assert client.run(["Hi"])[0].attempts == 1
+
+
 def test_an_old_keyword_beside_its_typed_twin_is_an_error(sim_env: Simulator) -> None:
     with pytest.raises(ConfigurationError, match="max_attempts= and retry="), warnings.catch_warnings():
         warnings.simplefilter("ignore")

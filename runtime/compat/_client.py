@@ -166,6 +166,26 @@ class LLMClient(_client.LLMClient):
         deprecated("LLMClient.basic(...)", "LLMClient(...)")
         return cls(model_names, **kwargs)
 
+    @property
+    def max_attempts(self) -> int:
+        """`client.retry.max_attempts`; lm-deluge's programs set it on the client."""
+        return self.retry.max_attempts
+
+    @max_attempts.setter
+    def max_attempts(self, value: int) -> None:
+        deprecated("client.max_attempts = n", "LLMClient(retry=RetryPolicy(max_attempts=n))", stacklevel=2)
+        self.retry = dataclasses.replace(self.retry, max_attempts=value)
+
+    @property
+    def request_timeout(self) -> float:
+        """`client.timeouts.total`; lm-deluge's programs set it on the client."""
+        return self.timeouts.total
+
+    @request_timeout.setter
+    def request_timeout(self, value: float) -> None:
+        deprecated("client.request_timeout = s", "LLMClient(timeouts=Timeouts(total=s))", stacklevel=2)
+        self.timeouts = dataclasses.replace(self.timeouts, total=value)
+
     def route(self, model: ModelInfo, sampling: SamplingParams, options: RequestOptions) -> Route:
         """With one SamplingParams per model, `sampling` stands for them all: each model gets
         its own."""
