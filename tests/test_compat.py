@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from cloudburst import (
+    AiohttpTransport,
     ConfigurationError,
     Document,
     Image,
@@ -30,7 +31,6 @@ from cloudburst import (
 from cloudburst import Conversation as TypedConversation
 from cloudburst import RetryPolicy as TypedRetry
 from cloudburst import SamplingParams as TypedSampling
-from cloudburst._transport import AiohttpTransport
 from cloudburst.compat import LM_DELUGE_NAMES, APIResponse, Conversation, File, LLMClient, Message, SamplingParams
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64)
