@@ -12,7 +12,7 @@ import orjson
 
 from cloudburst._cache import request_identity
 from cloudburst._conversation import Conversation
-from cloudburst._errors import ConfigurationError, InvalidResponseError
+from cloudburst._errors import ConfigurationError, InvalidResponseError, MalformedResponseError
 from cloudburst._gc import fewer_collections
 from cloudburst._job import Job, Pending
 from cloudburst._limiter import Need
@@ -22,7 +22,7 @@ from cloudburst._progress import open_display
 from cloudburst._prompt import Completed
 from cloudburst._providers import ProviderInfo
 from cloudburst._registry import get_model
-from cloudburst._render import adapter_for, endpoint_path, request_headers
+from cloudburst._render import adapter_for, endpoint_path, malformed_answer, request_headers
 from cloudburst._response import APIResponse
 from cloudburst._route import Estimate, Route
 from cloudburst._sampling import SamplingParams
@@ -147,7 +147,11 @@ class DirectJob(Job):
         if not isinstance(data, dict):
             error = InvalidResponseError(f"{provider.title} answered {status} with a body that is not a JSON object")
             return APIResponse(provider.name, model.id, status=status, error=error)
-        return self.answer(data, status, headers, pending)
+        try:
+            return self.answer(data, status, headers, pending)
+        except MalformedResponseError as exc:
+            error = malformed_answer(provider, status, data, exc)
+            return APIResponse(provider.name, model.id, status=status, error=error, raw=data)
 
     def answer(
         self, data: dict[str, Any], status: int, headers: Mapping[str, str], pending: Pending | None

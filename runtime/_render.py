@@ -22,6 +22,7 @@ from cloudburst._errors import (
     ConfigurationError,
     InvalidOutputError,
     InvalidResponseError,
+    MalformedResponseError,
     ProviderError,
     UnsupportedOptionError,
 )
@@ -203,7 +204,11 @@ def parse(
         )
     if error is not None:
         return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
-    response: APIResponse = adapter.parse_body(data)
+    try:
+        response: APIResponse = adapter.parse_body(data)
+    except MalformedResponseError as exc:
+        error = malformed_answer(provider, status, data, exc)
+        return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
     response.model = info.id
     response.status = status
     response.request_id = request_id
@@ -218,6 +223,15 @@ def parse(
             exc.status = status
             response.error = exc
     return response
+
+
+def malformed_answer(
+    provider: ProviderInfo, status: int, data: Any, exc: MalformedResponseError
+) -> MalformedResponseError:
+    """The error of a success whose body is not the provider's shape (what is wrong in `exc`)."""
+    return MalformedResponseError(
+        f"{provider.title} answered {status} with a malformed body: {exc}", status=status, body=data
+    )
 
 
 def _not_an_answer(response: APIResponse, provider: str) -> ProviderError | None:
