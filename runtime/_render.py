@@ -38,6 +38,10 @@ from cloudburst._wire import check_sampling, header_value
 from cloudburst.generated import APIS, PROVIDERS
 
 REDACTED = "<redacted>"
+AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"})
+"""Headers that carry credentials whoever the provider is (with its own auth header besides)."""
+SHORTEST_SECRET = 8
+"""A credential shorter than this is not looked for in answers: it would match ordinary text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +156,24 @@ def request_headers(provider: ProviderInfo, options: RequestOptions, api_key: st
         headers[provider.auth.header] = api_key
     headers.update(options.extra_headers)
     return headers
+
+
+def secrets_of(headers: Mapping[str, str], auth_header: str | None = None) -> tuple[bytes, ...]:
+    """The credentials `headers` carry (each value, and the key after `Bearer `), longest first:
+    what an answer echoing them (a proxy's error page, say) must not keep."""
+    names = (AUTH_HEADERS | {auth_header.lower()}) if auth_header else AUTH_HEADERS
+    found = {
+        part for name, value in headers.items() if name.lower() in names for part in (value, value.partition(" ")[2])
+    }
+    return tuple(sorted((s.encode() for s in found if len(s) >= SHORTEST_SECRET), key=len, reverse=True))
+
+
+def redact(content: bytes, secrets: tuple[bytes, ...]) -> bytes:
+    """`content` with each of `secrets` replaced by <redacted>, before anything reads or stores it."""
+    for secret in secrets:
+        if secret in content:
+            content = content.replace(secret, REDACTED.encode())
+    return content
 
 
 def render(
