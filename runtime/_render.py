@@ -224,12 +224,12 @@ def parse(
         error = InvalidResponseError(
             f"{provider.title} answered {status} with a body that is not a JSON object", status=status, body=data
         )
+    else:
+        try:
+            response: APIResponse = adapter.parse_body(data)
+        except MalformedResponseError as exc:
+            error = malformed_answer(provider, status, data, exc)
     if error is not None:
-        return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
-    try:
-        response: APIResponse = adapter.parse_body(data)
-    except MalformedResponseError as exc:
-        error = malformed_answer(provider, status, data, exc)
         return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
     response.model = info.id
     response.status = status
