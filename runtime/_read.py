@@ -101,19 +101,23 @@ def real(value: Any, where: Path | str) -> float:
 def token_logprob(item: Any, token: str, logprob: str, top: Any = None) -> TokenLogprob:
     """One generated token from its logprobs object (`token` and `logprob` name its fields), with
     its alternatives from `top`, a list of such objects. An absent field is its zero value, as
-    protobuf JSON (Gemini's) leaves zeros out."""
-    if not isinstance(item, dict):
-        raise malformed("a logprobs item", item, "an object")
-    value = item.get(token)
-    if value is not None and not isinstance(value, str):
-        raise malformed(f"a logprobs item's {token}", value, "a string")
-    if top is not None and not isinstance(top, list):
-        raise malformed(f"the alternatives to token {value!r}", top, "a list")
-    return TokenLogprob(
-        value or "",
-        real(item.get(logprob, 0.0), f"the {logprob} of token {value!r}"),
-        tuple(token_logprob(alternative, token, logprob) for alternative in top or ()),
-    )
+    protobuf JSON (Gemini's) leaves zeros out. (Hot with logprobs on: one pass per token.)"""
+    alternatives: tuple[TokenLogprob, ...] = ()
+    if top is not None:
+        if type(top) is not list:
+            raise malformed(f"the alternatives to {item!r}", top, "a list")
+        alternatives = tuple([token_logprob(alternative, token, logprob) for alternative in top])
+    if type(item) is dict:
+        value = item.get(token)
+        number = item.get(logprob, 0.0)
+        if value is None:
+            value = ""
+        if type(value) is str and (type(number) is float or type(number) is int) and -math.inf < number < math.inf:
+            return TokenLogprob(value, float(number), alternatives)
+        if type(value) is not str:
+            raise malformed(f"a logprobs item's {token}", value, "a string")
+        raise malformed(f"the {logprob} of token {value!r}", number, "a finite number")
+    raise malformed("a logprobs item", item, "an object")
 
 
 def tool_call(id_: Any, name: Any, arguments: Any, signature: Any = None) -> ToolCall:
