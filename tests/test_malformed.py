@@ -198,3 +198,32 @@ def test_a_key_echoed_in_an_error_is_in_no_output_of_cloudburst_run(
         assert SECRET.encode() not in path.read_bytes(), path
         assert SECRET[8:].encode() not in path.read_bytes(), path
     assert SECRET.encode() not in run.stdout + run.stderr
+
+
+def test_embeddings_whose_usage_is_mistyped_are_typed_errors_each(loopback: Callable[[Handler], str]) -> None:
+    def answer(_: BaseHTTPRequestHandler, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2]} for i in range(len(request["input"]))]
+        return 200, {"object": "list", "data": data, "model": request["model"], "usage": {"prompt_tokens": "n/a"}}
+
+    client = LLMClient(
+        "text-embedding-3-small",
+        retry=RetryPolicy(max_attempts=2, backoff_base=0.01, backoff_cap=0.02),
+        progress=None,
+        api_keys={"openai": "sk-test-key-123456"},
+        base_urls={"openai": loopback(answer)},
+    )
+    results = client.embed(["one", "two"])
+    assert [type(r.error) for r in results] == [MalformedResponseError, MalformedResponseError]
+    assert "usage.prompt_tokens is 'n/a'" in str(results[0].error)
+
+
+def test_a_ranking_of_a_document_never_sent_is_a_typed_error(loopback: Callable[[Handler], str]) -> None:
+    def answer(_: BaseHTTPRequestHandler, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        results = [{"index": 0, "relevance_score": 0.9}, {"index": 5, "relevance_score": 0.5}]
+        return 200, {"id": "r1", "results": results, "meta": {"billed_units": {"search_units": 1}}}
+
+    client = LLMClient(
+        "rerank-v3.5", progress=None, api_keys={"cohere": "co-test-key-123456"}, base_urls={"cohere": loopback(answer)}
+    )
+    ranking = client.rerank("weather", ["rain in Boston", "a poem"])
+    assert isinstance(ranking.error, MalformedResponseError) and "document 5" in str(ranking.error)
