@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/shared_limit.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/embed.py
+	$(BIN)/python bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -39,10 +39,10 @@ BOOLEAN_SETTINGS = frozenset({"logprobs", "json_mode"})
 def usage_sum(paths: str | list[str] | FirstOf) -> str:
     """The expression for one usage field: a path's value, a sum of paths, or the first present."""
     if isinstance(paths, str):
-        return f"int(dig(body, {pyexpr.literal(split_path(paths))}) or 0)"
+        return f"count(body, {pyexpr.literal(split_path(paths))})"
     if isinstance(paths, FirstOf):
-        return "int(first(body, " + ", ".join(pyexpr.literal(split_path(path)) for path in paths.first) + ") or 0)"
-    return "int(" + " + ".join(f"(dig(body, {pyexpr.literal(split_path(path))}) or 0)" for path in paths) + ")"
+        return "count(body, " + ", ".join(pyexpr.literal(split_path(path)) for path in paths.first) + ")"
+    return " + ".join(f"count(body, {pyexpr.literal(split_path(path))})" for path in paths)
 
 
 _jinja = jinja2.Environment(
@@ -64,7 +64,7 @@ _jinja.globals.update(
     value_at=lambda path, source="body": (
         f"joined({source}, {pyexpr.literal(split_path(path))})"
         if "*" in split_path(path)
-        else f"dig({source}, {pyexpr.literal(split_path(path))})"
+        else f"text({source}, {pyexpr.literal(split_path(path))})"
     ),
     conditions=lambda when: (
         " and ".join(

@@ -12,7 +12,7 @@ import orjson
 
 from cloudburst._cache import request_identity
 from cloudburst._conversation import Conversation
-from cloudburst._errors import ConfigurationError, InvalidResponseError
+from cloudburst._errors import ConfigurationError, InvalidResponseError, MalformedResponseError
 from cloudburst._gc import fewer_collections
 from cloudburst._job import Job, Pending
 from cloudburst._limiter import Need
@@ -22,7 +22,7 @@ from cloudburst._progress import open_display
 from cloudburst._prompt import Completed
 from cloudburst._providers import ProviderInfo
 from cloudburst._registry import get_model
-from cloudburst._render import adapter_for, endpoint_path, request_headers
+from cloudburst._render import adapter_for, endpoint_path, malformed_answer, request_headers, secrets_of
 from cloudburst._response import APIResponse
 from cloudburst._route import Estimate, Route
 from cloudburst._sampling import SamplingParams
@@ -81,6 +81,7 @@ class FixedRoute(Route):
         api_key = client._keys[provider.name]
         self.headers = request_headers(provider, _NO_OPTIONS, api_key)
         self.identity = request_identity(model.id, self.url, self.headers, provider.auth.header)
+        self.secrets = secrets_of(self.headers, provider.auth.header)
         self.signs = provider.auth.scheme == "sigv4" and api_key is None
         self.max_output, self.output_schema, self.check_json = 0, None, False
         self.ratio = provider.token_ratio or (1.0, 1.0)
@@ -147,7 +148,11 @@ class DirectJob(Job):
         if not isinstance(data, dict):
             error = InvalidResponseError(f"{provider.title} answered {status} with a body that is not a JSON object")
             return APIResponse(provider.name, model.id, status=status, error=error)
-        return self.answer(data, status, headers, pending)
+        try:
+            return self.answer(data, status, headers, pending)
+        except MalformedResponseError as exc:
+            error = malformed_answer(provider, status, data, exc)
+            return APIResponse(provider.name, model.id, status=status, error=error, raw=data)
 
     def answer(
         self, data: dict[str, Any], status: int, headers: Mapping[str, str], pending: Pending | None

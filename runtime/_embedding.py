@@ -5,6 +5,7 @@ and call the helpers here."""
 from __future__ import annotations
 
 import binascii
+import math
 import sys
 from array import array
 from base64 import b64decode
@@ -166,7 +167,7 @@ def vectors_at(
     """The list of vectors at `path`: a list itself (`embeddings.float`), one field of each
     element of a list (`data.*.embedding`), or with `single` the one vector there; with
     `base64`, each decoded from base64 of little-endian float32. None when the answer has none
-    there (or one does not decode)."""
+    there (or one is not a list of finite numbers, or does not decode)."""
     vectors: list[Any] | None
     if "*" not in path:
         found = dig(body, path)
@@ -178,12 +179,22 @@ def vectors_at(
         star = path.index("*")
         items = dig(body, path[:star])
         vectors = [dig(item, path[star + 1 :]) for item in items] if isinstance(items, list) else None
-    if not base64 or vectors is None:
-        return vectors
+    if vectors is None:
+        return None
+    if not base64:
+        return vectors if all(_numbers(vector) for vector in vectors) else None
     try:
         return [_floats(vector) for vector in vectors]
     except (TypeError, ValueError, binascii.Error):
         return None
+
+
+def _numbers(vector: Any) -> bool:
+    """A vector of finite numbers (one sum checks them all at C speed)."""
+    try:
+        return isinstance(vector, list) and math.isfinite(sum(vector, 0.0))
+    except (TypeError, OverflowError):
+        return False
 
 
 def _floats(encoded: str) -> list[float]:

@@ -16,6 +16,8 @@ CloudburstError
     ├── RequestTimeoutError ····· no answer in time                            (retry)
     ├── ConnectionFailedError ··· connection refused or reset                  (retry)
     ├── InvalidResponseError ···· a body that is not what the provider promises (retry)
+    │   └── MalformedResponseError  a success whose body is not the provider's shape: a field
+    │                             of the wrong type, a count negative or not finite (retry)
     ├── ContextOverflowError ···· the prompt is longer than the context window
     ├── BlockedError ············ a safety filter blocked the prompt or the answer
     ├── AuthError ··············· a missing or wrong API key
@@ -129,6 +131,16 @@ class InvalidResponseError(ProviderError):
     retryable = True
 
 
+class MalformedResponseError(InvalidResponseError):
+    """A success status on a body that is not the provider's shape: a field of the wrong type
+    (`"prompt_tokens": "n/a"`, a logprob that is not an object), a count that is negative, not
+    whole or not finite. The message names the field. Retried as a truncated body is (a proxy or
+    provider glitch seldom repeats), up to `RetryPolicy.max_attempts`; nothing it says is
+    trusted, so its usage is not billed. The body is kept on `body` and the response's `raw`."""
+
+    kind = "malformed_response"
+
+
 class InvalidOutputError(ProviderError):
     kind = "invalid_output"
     retryable = True
@@ -201,6 +213,7 @@ ERROR_KINDS: dict[str, type[ProviderError]] = {
         RequestTimeoutError,
         ConnectionFailedError,
         InvalidResponseError,
+        MalformedResponseError,
         InvalidOutputError,
         ContextOverflowError,
         BlockedError,

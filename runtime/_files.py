@@ -40,6 +40,7 @@ from cloudburst._constants import (
 from cloudburst._conversation import Conversation, Document, Image, Message, Part, ToolResult
 from cloudburst._errors import InvalidResponseError, ProviderError, UnsupportedContentError
 from cloudburst._limiter import Limiter, Need
+from cloudburst._render import redact, secrets_of
 from cloudburst._retry import decide
 from cloudburst._upload_store import Uploaded, UploadStore
 from cloudburst._wire import dig, header_value
@@ -350,7 +351,8 @@ class JobFiles:
             else:
                 if status < 400:
                     return status, answer_headers, content
-                error = target.provider.classify(status, answer_headers, _json(content))
+                secrets = secrets_of(headers, target.provider.auth.header)
+                error = target.provider.classify(status, answer_headers, _json(redact(content, secrets)))
             finally:
                 uploads.limiter.settle(ticket, None, None)
             decision = decide(error, attempt, uploads.retry, error.retry_after, uploads.rng)

@@ -55,25 +55,31 @@ def parse_reset(text: str, reset_format: str, now: float) -> float | None:
     return parse_duration(text)
 
 
+def wait_seconds(seconds: float) -> float | None:
+    """A wait a provider asked for, if it can be true: finite and not negative (`nan`, `inf` or
+    `-5` are ignored, as if it had not said)."""
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def retry_after(headers: Mapping[str, str], names: RateLimitHeaders, now: float | None = None) -> float | None:
     """Seconds the provider asks to wait: `retry-after-ms`, else `retry-after` (seconds or an
-    HTTP date); None when it does not say."""
+    HTTP date, a past one 0); None when it does not say, or says what cannot be true."""
     if names.retry_after_ms:
         value = headers.get(names.retry_after_ms)
         if value is not None:
             try:
-                return max(0.0, float(value) / 1000)
+                return wait_seconds(float(value) / 1000)
             except ValueError:
                 pass
     if names.retry_after:
         value = headers.get(names.retry_after)
         if value is not None:
             try:
-                return max(0.0, float(value))
+                return wait_seconds(float(value))
             except ValueError:
                 try:
                     moment = parsedate_to_datetime(value)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, IndexError, OverflowError):
                     return None
                 return max(0.0, moment.timestamp() - (time.time() if now is None else now))
     return None

@@ -31,7 +31,7 @@ from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
 from cloudburst._prompt import Completed, InvalidPrompt, Prompt, PromptLike
-from cloudburst._render import check_provider_options, parse
+from cloudburst._render import check_provider_options, parse, redact
 from cloudburst._response import APIResponse, Usage
 from cloudburst._retry import FINAL, decide, invalid_json
 from cloudburst._route import Estimate, Route
@@ -433,6 +433,8 @@ class Job:
             limiter.settle(ticket, None, None)
             tracker.in_flight -= 1
             raise
+        if route.secrets:
+            content = redact(content, route.secrets)
         try:
             response = self._read(route, status, headers, content, pending)
             reported = (

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudburst._errors import ERROR_KINDS, ProviderError, ServerError
-from cloudburst._headers import retry_after
+from cloudburst._headers import retry_after, wait_seconds
 from cloudburst._wire import dig, each, header_value
 
 
@@ -158,7 +158,7 @@ class ProviderInfo:
         for value in each(body, _path(self.error_fields.retry_delay)):
             if isinstance(value, str) and value.endswith("s"):
                 try:
-                    return float(value[:-1])
+                    return wait_seconds(float(value[:-1]))
                 except ValueError:
                     continue
         return None

@@ -22,6 +22,7 @@ from cloudburst._errors import (
     ConfigurationError,
     InvalidOutputError,
     InvalidResponseError,
+    MalformedResponseError,
     ProviderError,
     UnsupportedOptionError,
 )
@@ -37,6 +38,10 @@ from cloudburst._wire import check_sampling, header_value
 from cloudburst.generated import APIS, PROVIDERS
 
 REDACTED = "<redacted>"
+AUTH_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key"})
+"""Headers that carry credentials whoever the provider is (with its own auth header besides)."""
+SHORTEST_SECRET = 8
+"""A credential shorter than this is not looked for in answers: it would match ordinary text."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +158,24 @@ def request_headers(provider: ProviderInfo, options: RequestOptions, api_key: st
     return headers
 
 
+def secrets_of(headers: Mapping[str, str], auth_header: str | None = None) -> tuple[bytes, ...]:
+    """The credentials `headers` carry (each value, and the key after `Bearer `), longest first:
+    what an answer echoing them (a proxy's error page, say) must not keep."""
+    names = (AUTH_HEADERS | {auth_header.lower()}) if auth_header else AUTH_HEADERS
+    found = {
+        part for name, value in headers.items() if name.lower() in names for part in (value, value.partition(" ")[2])
+    }
+    return tuple(sorted((s.encode() for s in found if len(s) >= SHORTEST_SECRET), key=len, reverse=True))
+
+
+def redact(content: bytes, secrets: tuple[bytes, ...]) -> bytes:
+    """`content` with each of `secrets` replaced by <redacted>, before anything reads or stores it."""
+    for secret in secrets:
+        if secret in content:
+            content = content.replace(secret, REDACTED.encode())
+    return content
+
+
 def render(
     model: str,
     prompt: str | Conversation,
@@ -201,9 +224,13 @@ def parse(
         error = InvalidResponseError(
             f"{provider.title} answered {status} with a body that is not a JSON object", status=status, body=data
         )
+    else:
+        try:
+            response: APIResponse = adapter.parse_body(data)
+        except MalformedResponseError as exc:
+            error = malformed_answer(provider, status, data, exc)
     if error is not None:
         return APIResponse(provider.name, info.id, status=status, request_id=request_id, error=error, raw=data)
-    response: APIResponse = adapter.parse_body(data)
     response.model = info.id
     response.status = status
     response.request_id = request_id
@@ -218,6 +245,15 @@ def parse(
             exc.status = status
             response.error = exc
     return response
+
+
+def malformed_answer(
+    provider: ProviderInfo, status: int, data: Any, exc: MalformedResponseError
+) -> MalformedResponseError:
+    """The error of a success whose body is not the provider's shape (what is wrong in `exc`)."""
+    return MalformedResponseError(
+        f"{provider.title} answered {status} with a malformed body: {exc}", status=status, body=data
+    )
 
 
 def _not_an_answer(response: APIResponse, provider: str) -> ProviderError | None:

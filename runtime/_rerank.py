@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from cloudburst._direct import DirectJob, FixedRoute, completions, model_of_kind
-from cloudburst._errors import ConfigurationError, ProviderError
+from cloudburst._errors import ConfigurationError, MalformedResponseError, ProviderError
 from cloudburst._job import Pending
 from cloudburst._prompt import Completed
 from cloudburst._response import APIResponse
@@ -110,6 +110,13 @@ async def rerank(
             result.error = result.error or response.error
             continue
         offset = completed.index * size
+        beyond = [index for index, _ in response.ranked if index >= len(parts[completed.index])]
+        if beyond:
+            result.error = result.error or MalformedResponseError(
+                f"{route.provider.title} ranked document {beyond[0]} of a request of {len(parts[completed.index])}",
+                status=response.status,
+            )
+            continue
         ranked += [Ranked(offset + index, score) for index, score in response.ranked]
         result.searches += response.searches
     ranked.sort(key=lambda r: (-r.score, r.index))

@@ -17,7 +17,7 @@ from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._providers import ProviderInfo
 from cloudburst._reasoning import for_model
-from cloudburst._render import check_options, endpoint_path, request_headers
+from cloudburst._render import check_options, endpoint_path, request_headers, secrets_of
 from cloudburst._sampling import SamplingParams
 from cloudburst._tokens import prompt_tokens
 
@@ -40,6 +40,7 @@ class Route:
         "reads_limits",
         "reasoning",
         "sampling",
+        "secrets",
         "signs",
         "uncounted",
         "url",
@@ -70,6 +71,8 @@ class Route:
         self.headers = request_headers(provider, options, api_key)
         self.identity = request_identity(model.id, self.url, self.headers, provider.auth.header)
         """With the body, what makes a request the same as another (the cache's key)."""
+        self.secrets = secrets_of(self.headers, provider.auth.header)
+        """Credentials to redact from every answer before it is read or stored."""
         self.signs = provider.auth.scheme == "sigv4" and api_key is None
         """AWS requests without an API key are signed, each attempt anew (signatures expire)."""
         self.max_output = sampling.max_new_tokens or model.max_output_tokens or 0

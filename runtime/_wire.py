@@ -10,7 +10,6 @@ from pydantic import BaseModel
 
 from cloudburst._errors import UnsupportedContentError, UnsupportedOptionError
 from cloudburst._sampling import SamplingParams
-from cloudburst._tools import ToolCall
 
 
 def dig(body: Any, path: tuple[str | int, ...]) -> Any:
@@ -35,12 +34,6 @@ def each(body: Any, path: tuple[str | int, ...]) -> list[Any]:
     for element in elements if isinstance(elements, list) else ():
         out.extend(each(element, path[star + 1 :]))
     return out
-
-
-def joined(body: Any, path: tuple[str | int, ...]) -> str | None:
-    """The strings at a `*` path joined into one (all text parts of an answer), or None."""
-    texts = [value for value in each(body, path) if isinstance(value, str)]
-    return "".join(texts) if texts else None
 
 
 def first(body: Any, *paths: tuple[str | int, ...]) -> Any:
@@ -103,15 +96,3 @@ def result_text(content: Any, where: str) -> str:
         return "\n".join(part.text for part in content)
     kinds = sorted({part.wire()[0].replace("_", " ") for part in content if part.kind != "text"})
     raise UnsupportedContentError(f"{where} takes only text in a tool result, not {', '.join(kinds)}")
-
-
-def tool_call(id_: Any, name: Any, arguments: Any, signature: Any = None) -> ToolCall:
-    """A ToolCall from what the provider sent: arguments as JSON text (OpenAI) or an object."""
-    if isinstance(arguments, dict):
-        return ToolCall(str(id_), str(name), arguments, json_text(arguments), signature)
-    raw = arguments if isinstance(arguments, str) else ""
-    try:
-        parsed = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
-        parsed = None
-    return ToolCall(str(id_), str(name), parsed if isinstance(parsed, dict) else None, raw, signature)

@@ -11,18 +11,12 @@ from typing import Any
 
 from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._options import RequestOptions
+from cloudburst._read import blocks, count, text, tool_call
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema
 from cloudburst._tools import StrictMode, Tool, ToolCall
-from cloudburst._wire import (
-    check_sampling,
-    dig,
-    each,
-    json_value,
-    tool_call,
-    unsupported_part,
-)
+from cloudburst._wire import check_sampling, dig, each, json_value, unsupported_part
 from cloudburst.generated.anthropic.options import AnthropicOptions
 
 PROVIDER = "anthropic"
@@ -252,20 +246,20 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
 
 def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
-    raw_finish = dig(body, ("stop_reason",))
+    raw_finish = text(body, ("stop_reason",))
     texts: list[str] = []
     thoughts: list[Thinking] = []
-    for block in each(body, ("content",)):
+    for block in blocks(body, ("content",)):
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
         if dig(block, ("type",)) == "redacted_thinking":
-            thoughts.append(Thinking("", redacted=dig(block, ("data",))))
+            thoughts.append(Thinking("", redacted=text(block, ("data",))))
             continue
         if dig(block, ("type",)) == "thinking":
-            thoughts.append(Thinking(dig(block, ("thinking",)) or "", dig(block, ("signature",))))
+            thoughts.append(Thinking(text(block, ("thinking",)) or "", text(block, ("signature",))))
         elif dig(block, ("type",)) == "text":
-            texts.append(dig(block, ("text",)) or "")
+            texts.append(text(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [
         tool_call(
@@ -276,28 +270,26 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for index, block in enumerate(each(body, ("content",)))
         if dig(block, ("type",)) == "tool_use"
     ]
-    tier = dig(body, ("usage", "service_tier"))
+    tier = text(body, ("usage", "service_tier"))
     return APIResponse(
         provider=PROVIDER,
-        id=dig(body, ("id",)),
-        provider_model=dig(body, ("model",)),
+        id=text(body, ("id",)),
+        provider_model=text(body, ("model",)),
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
-        service_tier=tier if isinstance(tier, str) else None,
+        service_tier=tier,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(
-            input_tokens=int(
-                (dig(body, ("usage", "input_tokens")) or 0)
-                + (dig(body, ("usage", "cache_read_input_tokens")) or 0)
-                + (dig(body, ("usage", "cache_creation_input_tokens")) or 0)
-            ),
-            output_tokens=int(dig(body, ("usage", "output_tokens")) or 0),
-            reasoning_tokens=int(dig(body, ("usage", "output_tokens_details", "thinking_tokens")) or 0),
-            cache_read_tokens=int(dig(body, ("usage", "cache_read_input_tokens")) or 0),
-            cache_write_tokens=int(dig(body, ("usage", "cache_creation_input_tokens")) or 0),
-            cache_write_1h_tokens=int(dig(body, ("usage", "cache_creation", "ephemeral_1h_input_tokens")) or 0),
+            input_tokens=count(body, ("usage", "input_tokens"))
+            + count(body, ("usage", "cache_read_input_tokens"))
+            + count(body, ("usage", "cache_creation_input_tokens")),
+            output_tokens=count(body, ("usage", "output_tokens")),
+            reasoning_tokens=count(body, ("usage", "output_tokens_details", "thinking_tokens")),
+            cache_read_tokens=count(body, ("usage", "cache_read_input_tokens")),
+            cache_write_tokens=count(body, ("usage", "cache_creation_input_tokens")),
+            cache_write_1h_tokens=count(body, ("usage", "cache_creation", "ephemeral_1h_input_tokens")),
         ),
     )
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudburst._embedding import EmbeddingOptions, Vectors, check_settings, vectors_at
-from cloudburst._wire import header_value
+from cloudburst._read import header_count
 
 PROVIDER = "bedrock"
 API = "cohere_embeddings"
@@ -93,5 +93,5 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
             "binary": vectors_at(body, ("embeddings", "binary")),
             "ubinary": vectors_at(body, ("embeddings", "ubinary")),
         },
-        int(header_value(headers, "x-amzn-bedrock-input-token-count") or 0),
+        header_count(headers, "x-amzn-bedrock-input-token-count"),
     )

@@ -12,19 +12,12 @@ from typing import Any
 from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._errors import UnsupportedOptionError
 from cloudburst._options import RequestOptions
+from cloudburst._read import blocks, count, text, tool_call
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema, schema_name
 from cloudburst._tools import StrictMode, Tool, ToolCall
-from cloudburst._wire import (
-    check_sampling,
-    dig,
-    each,
-    json_text,
-    json_value,
-    tool_call,
-    unsupported_part,
-)
+from cloudburst._wire import check_sampling, dig, each, json_text, json_value, unsupported_part
 from cloudburst.generated.bedrock.options import BedrockOptions
 
 PROVIDER = "bedrock"
@@ -275,25 +268,25 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
 
 def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
-    raw_finish = dig(body, ("stopReason",))
+    raw_finish = text(body, ("stopReason",))
     texts: list[str] = []
     thoughts: list[Thinking] = []
-    for block in each(body, ("output", "message", "content")):
+    for block in blocks(body, ("output", "message", "content")):
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
         if dig(block, ("reasoningContent", "redactedContent")) is not None:
-            thoughts.append(Thinking("", redacted=dig(block, ("reasoningContent", "redactedContent"))))
+            thoughts.append(Thinking("", redacted=text(block, ("reasoningContent", "redactedContent"))))
             continue
         if dig(block, ("reasoningContent",)) is not None:
             thoughts.append(
                 Thinking(
-                    dig(block, ("reasoningContent", "reasoningText", "text")) or "",
-                    dig(block, ("reasoningContent", "reasoningText", "signature")),
+                    text(block, ("reasoningContent", "reasoningText", "text")) or "",
+                    text(block, ("reasoningContent", "reasoningText", "signature")),
                 )
             )
         elif dig(block, ("text",)) is not None:
-            texts.append(dig(block, ("text",)) or "")
+            texts.append(text(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [
         tool_call(
@@ -304,24 +297,22 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for index, block in enumerate(each(body, ("output", "message", "content")))
         if dig(block, ("toolUse",)) is not None
     ]
-    tier = dig(body, ("serviceTier", "type"))
+    tier = text(body, ("serviceTier", "type"))
     return APIResponse(
         provider=PROVIDER,
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
-        service_tier=tier if isinstance(tier, str) else None,
+        service_tier=tier,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(
-            input_tokens=int(
-                (dig(body, ("usage", "inputTokens")) or 0)
-                + (dig(body, ("usage", "cacheReadInputTokens")) or 0)
-                + (dig(body, ("usage", "cacheWriteInputTokens")) or 0)
-            ),
-            output_tokens=int(dig(body, ("usage", "outputTokens")) or 0),
-            cache_read_tokens=int(dig(body, ("usage", "cacheReadInputTokens")) or 0),
-            cache_write_tokens=int(dig(body, ("usage", "cacheWriteInputTokens")) or 0),
+            input_tokens=count(body, ("usage", "inputTokens"))
+            + count(body, ("usage", "cacheReadInputTokens"))
+            + count(body, ("usage", "cacheWriteInputTokens")),
+            output_tokens=count(body, ("usage", "outputTokens")),
+            cache_read_tokens=count(body, ("usage", "cacheReadInputTokens")),
+            cache_write_tokens=count(body, ("usage", "cacheWriteInputTokens")),
         ),
     )
 

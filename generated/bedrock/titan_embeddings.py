@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudburst._embedding import EmbeddingOptions, Vectors, check_settings, vectors_at
-from cloudburst._wire import dig
+from cloudburst._read import count
 
 PROVIDER = "bedrock"
 API = "titan_embeddings"
@@ -62,5 +62,5 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
         {
             "float": vectors_at(body, ("embedding",), single=True),
         },
-        int(dig(body, ("inputTextTokenCount",)) or 0),
+        count(body, ("inputTextTokenCount",)),
     )

@@ -12,19 +12,12 @@ from typing import Any
 from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._errors import ERROR_KINDS, ProviderError, UnsupportedOptionError
 from cloudburst._options import RequestOptions
+from cloudburst._read import blocks, count, text, tool_call
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema
 from cloudburst._tools import ToolCall
-from cloudburst._wire import (
-    check_sampling,
-    dig,
-    each,
-    json_value,
-    result_text,
-    tool_call,
-    unsupported_part,
-)
+from cloudburst._wire import check_sampling, dig, each, json_value, result_text, unsupported_part
 from cloudburst.generated.cohere.options import CohereOptions
 
 PROVIDER = "cohere"
@@ -175,17 +168,17 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
 
 def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
-    raw_finish = dig(body, ("finish_reason",))
+    raw_finish = text(body, ("finish_reason",))
     texts: list[str] = []
     thoughts: list[Thinking] = []
-    for block in each(body, ("message", "content")):
+    for block in blocks(body, ("message", "content")):
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
         if dig(block, ("type",)) == "thinking":
-            thoughts.append(Thinking(dig(block, ("thinking",)) or ""))
+            thoughts.append(Thinking(text(block, ("thinking",)) or ""))
         elif dig(block, ("type",)) == "text":
-            texts.append(dig(block, ("text",)) or "")
+            texts.append(text(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [
         tool_call(
@@ -197,7 +190,7 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     ]
     return APIResponse(
         provider=PROVIDER,
-        id=dig(body, ("id",)),
+        id=text(body, ("id",)),
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
@@ -205,12 +198,10 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         raw_finish_reason=raw_finish,
         error=_failure(body),
         usage=Usage(
-            input_tokens=int(
-                (dig(body, ("usage", "billed_units", "input_tokens")) or 0)
-                + (dig(body, ("usage", "cached_tokens")) or 0)
-            ),
-            output_tokens=int(dig(body, ("usage", "billed_units", "output_tokens")) or 0),
-            cache_read_tokens=int(dig(body, ("usage", "cached_tokens")) or 0),
+            input_tokens=count(body, ("usage", "billed_units", "input_tokens"))
+            + count(body, ("usage", "cached_tokens")),
+            output_tokens=count(body, ("usage", "billed_units", "output_tokens")),
+            cache_read_tokens=count(body, ("usage", "cached_tokens")),
         ),
     )
 

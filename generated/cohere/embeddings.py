@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudburst._embedding import EmbeddingOptions, InlineImage, Vectors, check_settings, vectors_at
-from cloudburst._wire import dig
+from cloudburst._read import count
 
 PROVIDER = "cohere"
 API = "embeddings"
@@ -101,8 +101,8 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
             "ubinary": vectors_at(body, ("embeddings", "ubinary")),
             "base64": vectors_at(body, ("embeddings", "base64"), base64=True),
         },
-        int(dig(body, ("meta", "billed_units", "input_tokens")) or 0),
-        image_tokens=int(dig(body, ("meta", "billed_units", "image_tokens")) or 0),
+        count(body, ("meta", "billed_units", "input_tokens")),
+        image_tokens=count(body, ("meta", "billed_units", "image_tokens")),
     )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudburst._wire import dig
+from cloudburst._read import count, real, whole
+from cloudburst._wire import dig, each
 
 PROVIDER = "cohere"
 API = "rerank"
@@ -32,6 +33,11 @@ def build_body(model: str, query: str, documents: list[str], top_n: int | None) 
 
 def parse_body(body: dict[str, Any]) -> tuple[list[tuple[int, float]], int]:
     """(document index, relevance score) best first, and the searches billed."""
-    results = dig(body, ("results",)) or []
-    ranked = [(int(dig(result, ("index",))), float(dig(result, ("relevance_score",)))) for result in results]
-    return ranked, int(dig(body, ("meta", "billed_units", "search_units")) or 1)
+    ranked = [
+        (
+            whole(dig(result, ("index",)), "results.*.index"),
+            real(dig(result, ("relevance_score",)), "results.*.relevance_score"),
+        )
+        for result in each(body, ("results",))
+    ]
+    return ranked, count(body, ("meta", "billed_units", "search_units")) or 1

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudburst._embedding import EmbeddingOptions, InlineImage, Vectors, check_settings, vectors_at
-from cloudburst._wire import dig
+from cloudburst._read import count
 
 PROVIDER = "gemini"
 API = "embeddings"
@@ -69,7 +69,7 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
         {
             "float": vectors_at(body, ("embeddings", "*", "values")),
         },
-        int(dig(body, ("usageMetadata", "promptTokenCount")) or 0),
+        count(body, ("usageMetadata", "promptTokenCount")),
     )
 
 

@@ -12,18 +12,12 @@ from typing import Any
 from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._errors import ERROR_KINDS, ProviderError
 from cloudburst._options import RequestOptions
-from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
+from cloudburst._read import blocks, count, text, token_logprob, tool_call
+from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import json_schema
 from cloudburst._tools import ToolCall
-from cloudburst._wire import (
-    check_sampling,
-    dig,
-    each,
-    json_value,
-    tool_call,
-    unsupported_part,
-)
+from cloudburst._wire import check_sampling, dig, each, json_value, unsupported_part
 from cloudburst.generated.gemini.options import GeminiOptions
 
 PROVIDER = "gemini"
@@ -234,28 +228,21 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
 
 def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
-    raw_finish = dig(body, ("candidates", 0, "finishReason"))
+    raw_finish = text(body, ("candidates", 0, "finishReason"))
     texts: list[str] = []
     thoughts: list[Thinking] = []
-    for block in each(body, ("candidates", 0, "content", "parts")):
+    for block in blocks(body, ("candidates", 0, "content", "parts")):
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
         if dig(block, ("thought",)) == True:
-            thoughts.append(Thinking(dig(block, ("text",)) or "", dig(block, ("thoughtSignature",))))
+            thoughts.append(Thinking(text(block, ("text",)) or "", text(block, ("thoughtSignature",))))
         elif True:
-            texts.append(dig(block, ("text",)) or "")
+            texts.append(text(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tops = each(body, ("candidates", 0, "logprobsResult", "topCandidates"))
     logprobs = [
-        TokenLogprob(
-            item.get("token"),
-            item.get("logProbability"),
-            tuple(
-                TokenLogprob(top.get("token"), top.get("logProbability"))
-                for top in dig(tops, (index, "candidates")) or ()
-            ),
-        )
+        token_logprob(item, "token", "logProbability", dig(tops, (index, "candidates")))
         for index, item in enumerate(each(body, ("candidates", 0, "logprobsResult", "chosenCandidates")))
     ]
     tool_calls = [
@@ -270,8 +257,8 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
     ]
     return APIResponse(
         provider=PROVIDER,
-        id=dig(body, ("responseId",)),
-        provider_model=dig(body, ("modelVersion",)),
+        id=text(body, ("responseId",)),
+        provider_model=text(body, ("modelVersion",)),
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
@@ -280,16 +267,12 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         raw_finish_reason=raw_finish,
         error=_failure(body),
         usage=Usage(
-            input_tokens=int(
-                (dig(body, ("usageMetadata", "promptTokenCount")) or 0)
-                + (dig(body, ("usageMetadata", "toolUsePromptTokenCount")) or 0)
-            ),
-            output_tokens=int(
-                (dig(body, ("usageMetadata", "candidatesTokenCount")) or 0)
-                + (dig(body, ("usageMetadata", "thoughtsTokenCount")) or 0)
-            ),
-            reasoning_tokens=int(dig(body, ("usageMetadata", "thoughtsTokenCount")) or 0),
-            cache_read_tokens=int(dig(body, ("usageMetadata", "cachedContentTokenCount")) or 0),
+            input_tokens=count(body, ("usageMetadata", "promptTokenCount"))
+            + count(body, ("usageMetadata", "toolUsePromptTokenCount")),
+            output_tokens=count(body, ("usageMetadata", "candidatesTokenCount"))
+            + count(body, ("usageMetadata", "thoughtsTokenCount")),
+            reasoning_tokens=count(body, ("usageMetadata", "thoughtsTokenCount")),
+            cache_read_tokens=count(body, ("usageMetadata", "cachedContentTokenCount")),
         ),
     )
 

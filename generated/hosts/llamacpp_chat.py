@@ -12,18 +12,12 @@ from typing import Any
 from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._errors import UnsupportedOptionError
 from cloudburst._options import RequestOptions
-from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
+from cloudburst._read import count, text, token_logprob, tool_call
+from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._tools import StrictMode, Tool, ToolCall
-from cloudburst._wire import (
-    check_sampling,
-    dig,
-    each,
-    result_text,
-    tool_call,
-    unsupported_part,
-)
+from cloudburst._wire import check_sampling, dig, each, result_text, unsupported_part
 from cloudburst.generated.openai.options import OpenAIOptions
 
 PROVIDER = "llamacpp"
@@ -255,16 +249,12 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
 
 def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
-    raw_finish = dig(body, ("choices", 0, "finish_reason"))
-    completion = dig(body, ("choices", 0, "message", "content"))
-    thought = dig(body, ("choices", 0, "message", "reasoning_content"))
+    raw_finish = text(body, ("choices", 0, "finish_reason"))
+    completion = text(body, ("choices", 0, "message", "content"))
+    thought = text(body, ("choices", 0, "message", "reasoning_content"))
     thoughts = [Thinking(thought)] if thought else []
     logprobs = [
-        TokenLogprob(
-            item.get("token"),
-            item.get("logprob"),
-            tuple(TokenLogprob(top.get("token"), top.get("logprob")) for top in item.get("top_logprobs") or ()),
-        )
+        token_logprob(item, "token", "logprob", dig(item, ("top_logprobs",)))
         for item in each(body, ("choices", 0, "logprobs", "content"))
     ]
     tool_calls = [
@@ -276,26 +266,26 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         for index, block in enumerate(each(body, ("choices", 0, "message", "tool_calls")))
         if dig(block, ("type",)) == "function"
     ]
-    refusal = dig(body, ("choices", 0, "message", "refusal"))
-    tier = dig(body, ("service_tier",))
+    refusal = text(body, ("choices", 0, "message", "refusal"))
+    tier = text(body, ("service_tier",))
     return APIResponse(
         provider=PROVIDER,
-        id=dig(body, ("id",)),
-        provider_model=dig(body, ("model",)),
+        id=text(body, ("id",)),
+        provider_model=text(body, ("model",)),
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
         logprobs=logprobs or None,
         refusal=refusal,
-        service_tier=tier if isinstance(tier, str) else None,
+        service_tier=tier,
         finish_reason=_finish_reason(raw_finish, tool_calls, refusal),
         raw_finish_reason=raw_finish,
         usage=Usage(
-            input_tokens=int(dig(body, ("usage", "prompt_tokens")) or 0),
-            output_tokens=int(dig(body, ("usage", "completion_tokens")) or 0),
-            reasoning_tokens=int(dig(body, ("usage", "completion_tokens_details", "reasoning_tokens")) or 0),
-            cache_read_tokens=int(dig(body, ("usage", "prompt_tokens_details", "cached_tokens")) or 0),
-            cache_write_tokens=int(dig(body, ("usage", "prompt_tokens_details", "cache_write_tokens")) or 0),
+            input_tokens=count(body, ("usage", "prompt_tokens")),
+            output_tokens=count(body, ("usage", "completion_tokens")),
+            reasoning_tokens=count(body, ("usage", "completion_tokens_details", "reasoning_tokens")),
+            cache_read_tokens=count(body, ("usage", "prompt_tokens_details", "cached_tokens")),
+            cache_write_tokens=count(body, ("usage", "prompt_tokens_details", "cache_write_tokens")),
         ),
     )
 

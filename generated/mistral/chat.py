@@ -11,21 +11,12 @@ from typing import Any
 
 from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._options import RequestOptions
+from cloudburst._read import blocks, count, joined, text, tool_call
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._tools import ToolCall
-from cloudburst._wire import (
-    check_sampling,
-    dig,
-    each,
-    first,
-    joined,
-    json_value,
-    result_text,
-    tool_call,
-    unsupported_part,
-)
+from cloudburst._wire import check_sampling, dig, each, json_value, result_text, unsupported_part
 from cloudburst.generated.mistral.options import MistralOptions
 
 PROVIDER = "mistral"
@@ -190,17 +181,17 @@ def _part(kind: str, v: dict[str, Any]) -> dict[str, Any]:
 
 def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
-    raw_finish = dig(body, ("choices", 0, "finish_reason"))
+    raw_finish = text(body, ("choices", 0, "finish_reason"))
     texts: list[str] = []
     thoughts: list[Thinking] = []
-    for block in each(body, ("choices", 0, "message", "content")):
+    for block in blocks(body, ("choices", 0, "message", "content")):
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
         if dig(block, ("type",)) == "thinking":
-            thoughts.append(Thinking(joined(block, ("thinking", "*", "text")) or "", dig(block, ("signature",))))
+            thoughts.append(Thinking(joined(block, ("thinking", "*", "text")) or "", text(block, ("signature",))))
         elif dig(block, ("type",)) == "text":
-            texts.append(dig(block, ("text",)) or "")
+            texts.append(text(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     tool_calls = [
         tool_call(
@@ -210,28 +201,25 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         )
         for index, block in enumerate(each(body, ("choices", 0, "message", "tool_calls")))
     ]
-    tier = dig(body, ("usage", "service_tier"))
+    tier = text(body, ("usage", "service_tier"))
     return APIResponse(
         provider=PROVIDER,
-        id=dig(body, ("id",)),
-        provider_model=dig(body, ("model",)),
+        id=text(body, ("id",)),
+        provider_model=text(body, ("model",)),
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
-        service_tier=tier if isinstance(tier, str) else None,
+        service_tier=tier,
         finish_reason=_finish_reason(raw_finish, tool_calls),
         raw_finish_reason=raw_finish,
         usage=Usage(
-            input_tokens=int(dig(body, ("usage", "prompt_tokens")) or 0),
-            output_tokens=int(dig(body, ("usage", "completion_tokens")) or 0),
-            cache_read_tokens=int(
-                first(
-                    body,
-                    ("usage", "num_cached_tokens"),
-                    ("usage", "prompt_tokens_details", "cached_tokens"),
-                    ("usage", "prompt_token_details", "cached_tokens"),
-                )
-                or 0
+            input_tokens=count(body, ("usage", "prompt_tokens")),
+            output_tokens=count(body, ("usage", "completion_tokens")),
+            cache_read_tokens=count(
+                body,
+                ("usage", "num_cached_tokens"),
+                ("usage", "prompt_tokens_details", "cached_tokens"),
+                ("usage", "prompt_token_details", "cached_tokens"),
             ),
         ),
     )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudburst._embedding import EmbeddingOptions, Vectors, check_settings, vectors_at
-from cloudburst._wire import dig
+from cloudburst._read import count, text
 
 PROVIDER = "mistral"
 API = "embeddings"
@@ -75,6 +75,6 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
             "binary": vectors_at(body, ("data", "*", "embedding")),
             "ubinary": vectors_at(body, ("data", "*", "embedding")),
         },
-        int(dig(body, ("usage", "prompt_tokens")) or 0),
-        dig(body, ("model",)),
+        count(body, ("usage", "prompt_tokens")),
+        text(body, ("model",)),
     )

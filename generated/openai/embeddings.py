@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cloudburst._embedding import EmbeddingOptions, Vectors, check_settings, vectors_at
-from cloudburst._wire import dig
+from cloudburst._read import count, text
 
 PROVIDER = "openai"
 API = "embeddings"
@@ -66,6 +66,6 @@ def parse_body(body: dict[str, Any], headers: Mapping[str, str]) -> Vectors:
             "float": vectors_at(body, ("data", "*", "embedding")),
             "base64": vectors_at(body, ("data", "*", "embedding"), base64=True),
         },
-        int(dig(body, ("usage", "prompt_tokens")) or 0),
-        dig(body, ("model",)),
+        count(body, ("usage", "prompt_tokens")),
+        text(body, ("model",)),
     )

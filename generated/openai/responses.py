@@ -12,20 +12,12 @@ from typing import Any
 from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._errors import UnsupportedOptionError
 from cloudburst._options import RequestOptions
-from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
+from cloudburst._read import blocks, count, joined, text, token_logprob, tool_call
+from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
 from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._tools import StrictMode, Tool, ToolCall
-from cloudburst._wire import (
-    check_sampling,
-    dig,
-    each,
-    first,
-    joined,
-    json_value,
-    tool_call,
-    unsupported_part,
-)
+from cloudburst._wire import check_sampling, dig, each, json_value, unsupported_part
 from cloudburst.generated.openai.options import OpenAIOptions
 
 PROVIDER = "openai"
@@ -279,14 +271,14 @@ def _part(kind: str, v: dict[str, Any], role: str = "") -> dict[str, Any]:
 
 def parse_body(body: dict[str, Any]) -> APIResponse:
     """Read a successful answer; the runtime adds status, cost and the raw body."""
-    raw_finish = first(
+    raw_finish = text(
         body,
         ("incomplete_details", "reason"),
         ("status",),
     )
     texts: list[str] = []
     thoughts: list[Thinking] = []
-    for block in each(body, ("output",)) + each(body, ("output", "*", "content")):
+    for block in blocks(body, ("output",), ("output", "*", "content")):
         if isinstance(block, str):  # content sent as one plain string
             texts.append(block)
             continue
@@ -294,19 +286,15 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
             thoughts.append(
                 Thinking(
                     joined(block, ("summary", "*", "text")) or "",
-                    dig(block, ("encrypted_content",)),
-                    id=dig(block, ("id",)),
+                    text(block, ("encrypted_content",)),
+                    id=text(block, ("id",)),
                 )
             )
         elif dig(block, ("type",)) == "output_text":
-            texts.append(dig(block, ("text",)) or "")
+            texts.append(text(block, ("text",)) or "")
     completion: str | None = "".join(texts)
     logprobs = [
-        TokenLogprob(
-            item.get("token"),
-            item.get("logprob"),
-            tuple(TokenLogprob(top.get("token"), top.get("logprob")) for top in item.get("top_logprobs") or ()),
-        )
+        token_logprob(item, "token", "logprob", dig(item, ("top_logprobs",)))
         for item in each(body, ("output", "*", "content", "*", "logprobs"))
     ]
     tool_calls = [
@@ -319,25 +307,25 @@ def parse_body(body: dict[str, Any]) -> APIResponse:
         if dig(block, ("type",)) == "function_call"
     ]
     refusal = joined(body, ("output", "*", "content", "*", "refusal"))
-    tier = dig(body, ("service_tier",))
+    tier = text(body, ("service_tier",))
     return APIResponse(
         provider=PROVIDER,
-        id=dig(body, ("id",)),
-        provider_model=dig(body, ("model",)),
+        id=text(body, ("id",)),
+        provider_model=text(body, ("model",)),
         completion=completion,
         thoughts=thoughts,
         tool_calls=tool_calls,
         logprobs=logprobs or None,
         refusal=refusal,
-        service_tier=tier if isinstance(tier, str) else None,
+        service_tier=tier,
         finish_reason=_finish_reason(raw_finish, tool_calls, refusal),
         raw_finish_reason=raw_finish,
         usage=Usage(
-            input_tokens=int(dig(body, ("usage", "input_tokens")) or 0),
-            output_tokens=int(dig(body, ("usage", "output_tokens")) or 0),
-            reasoning_tokens=int(dig(body, ("usage", "output_tokens_details", "reasoning_tokens")) or 0),
-            cache_read_tokens=int(dig(body, ("usage", "input_tokens_details", "cached_tokens")) or 0),
-            cache_write_tokens=int(dig(body, ("usage", "input_tokens_details", "cache_write_tokens")) or 0),
+            input_tokens=count(body, ("usage", "input_tokens")),
+            output_tokens=count(body, ("usage", "output_tokens")),
+            reasoning_tokens=count(body, ("usage", "output_tokens_details", "reasoning_tokens")),
+            cache_read_tokens=count(body, ("usage", "input_tokens_details", "cached_tokens")),
+            cache_write_tokens=count(body, ("usage", "input_tokens_details", "cache_write_tokens")),
         ),
     )
 

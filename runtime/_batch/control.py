@@ -23,6 +23,7 @@ from cloudburst._config import RetryPolicy, Timeouts
 from cloudburst._constants import BATCH_CHUNK_BYTES
 from cloudburst._errors import ConnectionFailedError, InvalidResponseError, ProviderError, RequestTimeoutError
 from cloudburst._providers import ProviderInfo
+from cloudburst._render import redact, secrets_of
 from cloudburst._retry import decide
 
 log = logging.getLogger("cloudburst")
@@ -43,6 +44,7 @@ class Control:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+        self.secrets = secrets_of(self.headers, provider.auth.header)
         self.retry = retry
         self.timeouts = timeouts
         self._session: aiohttp.ClientSession | None = None
@@ -112,7 +114,7 @@ class Control:
                     if aside is not None and into is not None:
                         os.replace(aside, into)
                     return status, answer_headers, content
-                error = self.provider.classify(status, answer_headers, _loads(content))
+                error = self.provider.classify(status, answer_headers, _loads(redact(content, self.secrets)))
             decision = decide(error, attempt, self.retry, error.retry_after)
             if not error.retryable or not decision.retry:
                 if aside is not None:

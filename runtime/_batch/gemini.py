@@ -22,6 +22,7 @@ from cloudburst._errors import BatchCancelledError, BatchExpiredError, InvalidRe
 from cloudburst._files import expand_url
 from cloudburst._providers import ProviderInfo
 from cloudburst._route import Route
+from cloudburst._wire import dig
 
 ENDED = {
     "BATCH_STATE_SUCCEEDED": "completed",
@@ -138,13 +139,14 @@ class GeminiBatches:
             await control.download(f"{_root(control.base_url, 'download')}/{part.results[0]}:download?alt=media", into)
             return
         operation = await control.json("GET", f"/{part.provider_id}")
-        output = (operation.get("metadata") or {}).get("output") or operation.get("response") or {}
-        responses = (output.get("inlinedResponses") or {}).get("inlinedResponses") or []
+        output = dig(operation, ("metadata", "output")) or operation.get("response")
+        responses = dig(output, ("inlinedResponses", "inlinedResponses"))
         keys = [orjson.loads(line)["key"] for line in job.file(part, "input").read_bytes().splitlines()]
         lines = []
-        for position, item in enumerate(responses):
-            key = (item.get("metadata") or {}).get("key") or (keys[position] if position < len(keys) else None)
-            lines.append(orjson.dumps({"key": key, **{k: v for k, v in item.items() if k != "metadata"}}))
+        for position, item in enumerate(responses if isinstance(responses, list) else ()):
+            result = item if isinstance(item, dict) else {}  # its request's result says what is wrong
+            key = dig(result, ("metadata", "key")) or (keys[position] if position < len(keys) else None)
+            lines.append(orjson.dumps({"key": key, **{k: v for k, v in result.items() if k != "metadata"}}))
         aside = into.with_suffix(".download")
         aside.write_bytes(b"".join(line + b"\n" for line in lines))
         aside.replace(into)
