@@ -50,9 +50,10 @@ def inline(count: int, bad: frozenset[int] = frozenset()) -> list[types.InlinedR
     return requests
 
 
-def wait(client: genai.Client, name: str) -> tuple[types.BatchJob, list[str]]:
-    """The batch once it has ended, and the states seen on the way."""
-    seen: list[str] = []
+def wait(client: genai.Client, name: str, created: types.BatchJob | None = None) -> tuple[types.BatchJob, list[str]]:
+    """The batch once it has ended, and the states seen on the way (from its creation's answer
+    on, when given, so a short first state is seen however slowly the polls come)."""
+    seen: list[str] = [created.state.value] if created is not None and created.state is not None else []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         job = client.batches.get(name=name)
@@ -80,11 +81,11 @@ def upload(client: genai.Client, lines: list[Any]) -> str:
 
 
 def test_inline_batch_passes_its_states_and_answers_in_input_order(sim: Simulator, client: genai.Client) -> None:
-    sim.configure(batch_seconds=0.3)
+    sim.configure(batch_seconds=1.0)  # running for 0.7 s: seen by polls every 0.02 s however loaded the machine
     created = client.batches.create(model=MODEL, src=inline(6, bad=frozenset({2})), config={"display_name": "six"})
     assert created.state == types.JobState.JOB_STATE_PENDING and created.display_name == "six"
     assert created.name and created.model == f"models/{MODEL}" and created.dest is None
-    job, seen = wait(client, created.name)
+    job, seen = wait(client, created.name, created)
     assert seen == ["JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED"]
     assert job.dest and job.dest.inlined_responses and job.end_time and job.create_time
     answers = job.dest.inlined_responses
@@ -216,7 +217,7 @@ def test_an_input_file_with_a_broken_line_fails_the_batch(sim: Simulator, client
     source = upload(client, [{"key": "a", "request": {"contents": [{"parts": [{"text": "Hi"}]}]}}, ["not", "one"]])
     created = client.batches.create(model=MODEL, src=source)
     assert created.name
-    job, seen = wait(client, created.name)
+    job, seen = wait(client, created.name, created)
     assert seen == ["JOB_STATE_PENDING", "JOB_STATE_FAILED"] and job.dest is None
     operation = raw(sim, created.name)
     assert operation["done"] is True and operation["error"]["code"] == 3 and "Line 2" in operation["error"]["message"]

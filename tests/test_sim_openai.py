@@ -335,7 +335,7 @@ def _wait(client: openai.OpenAI, batch_id: str, until: set[str]) -> Batch:
 
 
 def test_batch_runs_through_its_states_and_writes_output_and_error_files(sim: Simulator, client: openai.OpenAI) -> None:
-    sim.configure(batch_seconds=0.2, batch_error_fraction=0.2)
+    sim.configure(batch_seconds=0.5, batch_error_fraction=0.2)
     created = client.batches.create(
         input_file_id=_batch_file(client, 20, bad={3}), endpoint="/v1/chat/completions", completion_window="24h"
     )
