@@ -181,7 +181,7 @@ def _retrieve(client: anthropic.Anthropic, batch_id: str) -> MessageBatch:
 def test_message_batch_ends_with_succeeded_errored_and_expired_results(
     sim: Simulator, client: anthropic.Anthropic
 ) -> None:
-    sim.configure(batch_seconds=0.15, batch_error_fraction=0.2, batch_expired_fraction=0.2)
+    sim.configure(batch_seconds=1.0, batch_error_fraction=0.2, batch_expired_fraction=0.2)  # long enough to ask early
     created = client.messages.batches.create(requests=_requests(20, bad={0}))  # type: ignore[arg-type]
     assert created.processing_status == "in_progress" and created.request_counts.processing == 20
     assert created.results_url is None
@@ -190,7 +190,7 @@ def test_message_batch_ends_with_succeeded_errored_and_expired_results(
         headers={"x-api-key": "k", "anthropic-version": "2023-06-01"},
     )
     assert early.status_code == 404 and early.json()["error"]["type"] == "not_found_error"
-    for _ in range(100):
+    for _ in range(500):
         batch = _retrieve(client, created.id)
         if batch.processing_status == "ended":
             break
