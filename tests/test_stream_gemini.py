@@ -1,0 +1,210 @@
+"""Gemini's stream, both ways: the simulator cuts each answer it builds into the chunks
+`streamGenerateContent` sends (each a GenerateContentResponse google-genai accepts), and the fold
+rebuilds from them the body `generateContent` answers, which cloudburst reads field by field as
+it reads the unstreamed one; a stream cut off is billed what its last usage says, and an error
+chunk fails the attempt as the same error fails it online."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from google.genai import types
+
+from cloudburst import APIResponse, Simulator
+from cloudburst._sim.gemini import Gemini
+from cloudburst._sim.gemini_stream import events
+from cloudburst._stream.gemini import GeminiFold
+from cloudburst.generated.gemini.generate import parse_body
+from cloudburst.generated.gemini.models import GenerateContentResponse
+
+MODEL = "gemini-2.5-flash"
+HTTP = httpx.Client()
+OFF = {"thinkingConfig": {"thinkingBudget": 0}}
+WEATHER = {
+    "name": "get_weather",
+    "parametersJsonSchema": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city", "days"],
+    },
+}
+REQUESTS = {
+    "text": {"generationConfig": OFF},
+    "thinking": {"generationConfig": {"thinkingConfig": {"thinkingBudget": 300, "includeThoughts": True}}},
+    "tool_call": {
+        "contents": [{"role": "user", "parts": [{"text": "Use get_weather for Rome."}]}],
+        "tools": [{"functionDeclarations": [WEATHER]}],
+        "generationConfig": {"thinkingConfig": {"includeThoughts": True}},
+    },
+    "logprobs": {"generationConfig": {"responseLogprobs": True, "logprobs": 3, **OFF}},
+    "json": {"generationConfig": {"responseMimeType": "application/json", **OFF}},
+    "candidates": {"generationConfig": {"candidateCount": 2, "maxOutputTokens": 30, **OFF}},
+    "no_text": {"generationConfig": {"maxOutputTokens": 100, "thinkingConfig": {"thinkingBudget": 200}}},
+}
+
+
+def answer(sim: Simulator, request: dict[str, Any]) -> dict[str, Any]:
+    body = {"contents": [{"role": "user", "parts": [{"text": "Tell me about rivers."}]}], **request}
+    response = HTTP.post(
+        f"{sim.url}/v1beta/models/{MODEL}:generateContent", json=body, headers={"x-goog-api-key": "AIza-test"}
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def fold(chunks: list[dict[str, Any]]) -> GeminiFold:
+    folding = GeminiFold()
+    for chunk in chunks:
+        folding.feed(None, chunk)
+    return folding
+
+
+def chunks_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for name, chunk in events(body, {}):
+        assert name is None  # Gemini names no events
+        types.GenerateContentResponse.model_validate(chunk)
+        GenerateContentResponse.model_validate(chunk)
+        out.append(chunk)
+    return out
+
+
+def same(streamed: APIResponse, whole: APIResponse) -> None:
+    """Field by field, the error compared by its class and message."""
+    assert replace(streamed, error=None, raw=None) == replace(whole, error=None, raw=None)
+    assert repr(streamed.error) == repr(whole.error)
+
+
+def without_averages(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with its logprob sums and averages taken out: a float summed chunk by chunk
+    differs from the whole's in the last digits."""
+    candidates = []
+    for candidate in body.get("candidates", ()):
+        kept = {key: value for key, value in candidate.items() if key not in ("avgLogprobs", "logprobsResult")}
+        if "logprobsResult" in candidate:
+            kept["logprobsResult"] = {k: v for k, v in candidate["logprobsResult"].items() if k != "logProbabilitySum"}
+        candidates.append(kept)
+    return {**body, "candidates": candidates} if candidates else body
+
+
+@pytest.mark.parametrize("case", sorted(REQUESTS))
+def test_folded_stream_is_the_unstreamed_answer(sim: Simulator, case: str) -> None:
+    whole = answer(sim, REQUESTS[case])
+    chunks = chunks_of(whole)
+    folding = fold(chunks)
+    assert folding.done and folding.failed is None
+    folded = folding.body()
+    same(parse_body(folded), parse_body(whole))
+    assert without_averages(folded) == without_averages(whole)
+    for got, want in zip(folded["candidates"], whole["candidates"], strict=True):
+        assert got.get("avgLogprobs") == pytest.approx(want.get("avgLogprobs"))
+        assert (got.get("logprobsResult") or {}).get("logProbabilitySum") == pytest.approx(
+            (want.get("logprobsResult") or {}).get("logProbabilitySum")
+        )
+
+
+def test_chunks_are_pieces_with_growing_usage(sim: Simulator) -> None:
+    whole = answer(sim, REQUESTS["thinking"])
+    chunks = chunks_of(whole)
+    assert len(chunks) > 4
+    assert all(chunk["modelVersion"] == MODEL and chunk["responseId"] == whole["responseId"] for chunk in chunks)
+    pieces = [part for chunk in chunks for part in chunk["candidates"][0]["content"]["parts"]]
+    assert all(len(chunk["candidates"][0]["content"]["parts"]) == 1 for chunk in chunks)
+    assert sum(bool(part.get("thought")) for part in pieces) > 1 and sum(not part.get("thought") for part in pieces) > 1
+    assert ["finishReason" in chunk["candidates"][0] for chunk in chunks] == [False] * (len(chunks) - 1) + [True]
+    written = [chunk["usageMetadata"].get("candidatesTokenCount", 0) for chunk in chunks]
+    assert written == sorted(written) and written[0] < written[-1]
+    assert chunks[-1]["usageMetadata"] == whole["usageMetadata"]
+    assert all(chunk["usageMetadata"]["thoughtsTokenCount"] == 300 for chunk in chunks)
+
+
+def test_a_function_call_comes_whole_with_its_signature(sim: Simulator) -> None:
+    whole = answer(sim, REQUESTS["tool_call"])
+    call = whole["candidates"][0]["content"]["parts"][-1]
+    assert call["functionCall"]["name"] == "get_weather" and call["thoughtSignature"]
+    last = chunks_of(whole)[-1]["candidates"][0]
+    assert last["content"]["parts"] == [call] and last["finishReason"] == "STOP"
+    parsed = parse_body(fold(chunks_of(whole)).body())
+    assert parsed.finish_reason == "tool_calls" and parsed.tool_calls[0].signature == call["thoughtSignature"]
+
+
+def test_each_chunk_scores_its_own_tokens(sim: Simulator) -> None:
+    whole = answer(sim, REQUESTS["logprobs"])
+    chunks = chunks_of(whole)
+    assert len(chunks) > 2
+    for chunk in chunks:
+        candidate = chunk["candidates"][0]
+        tokens = [step["token"] for step in candidate["logprobsResult"]["chosenCandidates"]]
+        assert "".join(tokens) == candidate["content"]["parts"][0]["text"]
+        assert len(candidate["logprobsResult"]["topCandidates"]) == len(tokens)
+    assert parse_body(fold(chunks).body()).logprobs == parse_body(whole).logprobs
+
+
+def test_a_signed_text_part_streams_its_signature_last_and_folds_back(sim: Simulator) -> None:
+    whole = answer(sim, REQUESTS["thinking"])
+    thought, text = whole["candidates"][0]["content"]["parts"]
+    signed = {"candidates": [{**whole["candidates"][0], "content": {"parts": [
+        {**thought, "thoughtSignature": "c2lnLXRob3VnaHQ="}, {**text, "thoughtSignature": "c2lnLXRleHQ="},
+    ], "role": "model"}}], "usageMetadata": whole["usageMetadata"]}  # fmt: skip
+    chunks = chunks_of(signed)
+    assert chunks[-1]["candidates"][0]["content"]["parts"] == [{"text": "", "thoughtSignature": "c2lnLXRleHQ="}]
+    assert fold(chunks).body() == signed
+    assert parse_body(fold(chunks).body()).thoughts[0].signature == "c2lnLXRob3VnaHQ="
+
+
+def test_pieces_of_one_kind_merge_and_a_second_signature_starts_a_new_part() -> None:
+    def streamed(*parts: dict[str, Any]) -> list[dict[str, Any]]:
+        chunks = [{"candidates": [{"content": {"parts": [part], "role": "model"}, "index": 0}]} for part in parts]
+        body: list[dict[str, Any]] = fold(chunks).body()["candidates"][0]["content"]["parts"]
+        return body
+
+    assert streamed({"text": "Hel", "thoughtSignature": "a"}, {"text": "lo"}) == [
+        {"text": "Hello", "thoughtSignature": "a"}
+    ]
+    assert streamed({"text": "Hel"}, {"text": "lo"}, {"text": "", "thoughtSignature": "a"}) == [
+        {"text": "Hello", "thoughtSignature": "a"}
+    ]
+    assert streamed({"text": "A", "thoughtSignature": "a"}, {"text": "B", "thoughtSignature": "b"}) == [
+        {"text": "A", "thoughtSignature": "a"},
+        {"text": "B", "thoughtSignature": "b"},
+    ]
+    assert streamed({"text": "Hm", "thought": True}, {"text": "m", "thought": True}, {"text": "Hi"}) == [
+        {"text": "Hmm", "thought": True},
+        {"text": "Hi"},
+    ]
+    call = {"functionCall": {"name": "f", "args": {}}}
+    assert streamed({"text": "A"}, call, {"text": "B"}) == [{"text": "A"}, call, {"text": "B"}]
+
+
+def test_a_blocked_prompt_is_one_chunk(sim: Simulator) -> None:
+    sim.configure(blocked_fraction=1.0)
+    whole = answer(sim, {})
+    assert chunks_of(whole) == [whole]
+    folding = fold([whole])
+    assert folding.done and folding.body() == whole
+    same(parse_body(folding.body()), parse_body(whole))
+
+
+def test_a_stream_cut_off_is_what_arrived_billed_as_its_last_usage(sim: Simulator) -> None:
+    whole = answer(sim, REQUESTS["text"])
+    chunks = chunks_of(whole)
+    folding = fold(chunks[: len(chunks) // 2])
+    assert not folding.done
+    partial, full = parse_body(folding.body()), parse_body(whole)
+    assert full.completion and partial.completion and full.completion.startswith(partial.completion)
+    assert partial.completion != full.completion and partial.finish_reason is None
+    assert 0 < partial.usage.output_tokens < full.usage.output_tokens
+    assert partial.usage.input_tokens == full.usage.input_tokens
+
+
+def test_an_error_chunk_fails_as_the_same_error_online(sim: Simulator) -> None:
+    provider = Gemini()
+    online = provider.error_body(provider.server_error(overloaded=True))
+    chunks = chunks_of(answer(sim, REQUESTS["text"]))
+    folding = fold([*chunks[:2], online])
+    assert folding.failed == (503, online) and not folding.done
+    assert parse_body(folding.body()).completion  # what came before the error stays readable
