@@ -12,8 +12,8 @@ from cloudburst._stream.sse import Decoder
 
 STREAM = (
     b": keep-alive comment\r\n\r\n"
-    b"event: message_start\r\ndata: {\"a\": 1}\r\n\r\n"
-    b"data: {\"text\":\r\ndata:  \"two lines\"}\n\n"
+    b'event: message_start\r\ndata: {"a": 1}\r\n\r\n'
+    b'data: {"text":\r\ndata:  "two lines"}\n\n'
     b"event: ping\rdata:{}\r\r"
     b"id: 7\nretry: 100\ndata: [DONE]\n\n"
 )
@@ -49,7 +49,7 @@ def test_a_crlf_split_between_chunks_ends_one_line() -> None:
 
 def test_an_event_left_open_at_the_end_is_not_dispatched() -> None:
     decoder = Decoder()
-    assert decoder.feed(b"data: {\"cut\": true}\n") == []
+    assert decoder.feed(b'data: {"cut": true}\n') == []
 
 
 def test_multibyte_text_split_inside_a_character_decodes() -> None:
