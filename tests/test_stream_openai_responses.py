@@ -108,7 +108,7 @@ def test_a_responses_stream_cut_off_is_retried_and_billed(sim: Simulator) -> Non
     from cloudburst._config import RetryPolicy
 
     sim.configure(faults={"disconnect": 0.5}, seed=2)
-    model, sampling, options = CASES["text"]
+    model, sampling, _ = CASES["text"]
     client = client_on(sim, model, sampling=sampling, stream=True, retry=RetryPolicy(max_attempts=8, backoff_base=0.01))
     results = client.run([f"question {i}" for i in range(10)])
     assert all(r.ok for r in results)

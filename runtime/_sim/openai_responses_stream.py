@@ -44,11 +44,11 @@ def events(answer: dict[str, Any], request: dict[str, Any]) -> list[tuple[str | 
                 emit("response.output_text.done", **at, text=part["text"], logprobs=entries)
                 emit("response.content_part.done", **at, part=part)
         elif item["type"] == "function_call":
-            arguments, at = item["arguments"], 0
-            while at < len(arguments):
+            arguments, cut = item["arguments"], 0
+            while cut < len(arguments):
                 step = rng.randint(3, 12)
-                emit("response.function_call_arguments.delta", **where, delta=arguments[at : at + step])
-                at += step
+                emit("response.function_call_arguments.delta", **where, delta=arguments[cut : cut + step])
+                cut += step
             emit("response.function_call_arguments.done", **where, arguments=arguments)
         elif item["type"] == "reasoning":
             for position, summary in enumerate(item.get("summary") or ()):

@@ -42,10 +42,11 @@ class OpenAIResponsesFold:
             self.done = True
         elif kind == "response.failed":
             error = (data.get("response") or {}).get("error") or {}
-            self.failed = (_STATUS_OF_CODE.get(error.get("code"), 500), {"error": {"type": error.get("code"), **error}})
+            code = str(error.get("code"))
+            self.failed = (_STATUS_OF_CODE.get(code, 500), {"error": {"type": code, **error}})
         elif kind == "error":
             fields = {key: data.get(key) for key in ("message", "type", "param", "code")}
-            self.failed = (_STATUS_OF_CODE.get(fields["code"], 500), {"error": fields})
+            self.failed = (_STATUS_OF_CODE.get(str(fields["code"]), 500), {"error": fields})
         elif kind in ("response.created", "response.in_progress"):
             self._response = data.get("response") or {}
         elif kind in ("response.output_item.added", "response.output_item.done"):
