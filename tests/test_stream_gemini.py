@@ -2,23 +2,33 @@
 `streamGenerateContent` sends (each a GenerateContentResponse google-genai accepts), and the fold
 rebuilds from them the body `generateContent` answers, which cloudburst reads field by field as
 it reads the unstreamed one; a stream cut off is billed what its last usage says, and an error
-chunk fails the attempt as the same error fails it online."""
+chunk fails the attempt as the same error fails it online. End to end, the same prompts run
+streamed and not give the same responses, and google-genai's `generate_content_stream`, reading
+the simulator's stream, sees what cloudburst folded."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 from dataclasses import replace
 from typing import Any
 
 import httpx
 import pytest
+from google import genai
 from google.genai import types
 
-from cloudburst import APIResponse, Simulator
+from cloudburst import APIResponse, SamplingParams, Simulator
+from cloudburst._client import LLMClient
+from cloudburst._config import RetryPolicy
+from cloudburst._options import RequestOptions
 from cloudburst._sim.gemini import Gemini
 from cloudburst._sim.gemini_stream import events
 from cloudburst._stream.gemini import GeminiFold
+from cloudburst._tools import Tool
 from cloudburst.generated.gemini.generate import parse_body
 from cloudburst.generated.gemini.models import GenerateContentResponse
+from cloudburst.generated.gemini.options import GeminiOptions
 
 MODEL = "gemini-2.5-flash"
 HTTP = httpx.Client()
@@ -208,3 +218,135 @@ def test_an_error_chunk_fails_as_the_same_error_online(sim: Simulator) -> None:
     folding = fold([*chunks[:2], online])
     assert folding.failed == (503, online) and not folding.done
     assert parse_body(folding.body()).completion  # what came before the error stays readable
+
+
+CASES: dict[str, tuple[str, SamplingParams, RequestOptions]] = {
+    "text": ("gemini-2.5-flash-lite", SamplingParams(max_new_tokens=200), RequestOptions()),
+    "thinking": (
+        MODEL,
+        SamplingParams(max_new_tokens=1200, thinking_budget=300),
+        RequestOptions(provider=GeminiOptions(include_thoughts=True)),
+    ),
+    "tools": (
+        MODEL,
+        SamplingParams(max_new_tokens=1200),
+        RequestOptions(
+            tools=[
+                Tool(
+                    name="get_weather", description="The weather in a city.", parameters=WEATHER["parametersJsonSchema"]
+                )
+            ]
+        ),
+    ),
+    "logprobs": (
+        MODEL,
+        SamplingParams(max_new_tokens=200, thinking_budget=0, logprobs=True, top_logprobs=2),
+        RequestOptions(),
+    ),
+    "cut": (MODEL, SamplingParams(max_new_tokens=12, thinking_budget=0), RequestOptions()),
+}
+PROMPTS = ["Say something about rivers.", "What is the weather in Rome? Use get_weather.", "Tell me a story."]
+
+
+def client_on(sim: Simulator, model: str, **settings: Any) -> LLMClient:
+    return LLMClient(model, base_urls=sim.base_urls(), api_keys={"gemini": "AIza-test"}, progress=None, **settings)
+
+
+def fields(response: APIResponse) -> dict[str, Any]:
+    """What a user reads of a response; the request id and raw body are the transport's."""
+    return {
+        f.name: getattr(response, f.name)
+        for f in dataclasses.fields(response)
+        if f.name not in ("request_id", "raw", "error")
+    }
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_streamed_answer_is_the_same_response_as_the_unstreamed_one(sim: Simulator, case: str) -> None:
+    model, sampling, options = CASES[case]
+    plain = client_on(sim, model, sampling=sampling, options=options, stream=False).run(PROMPTS)
+    assert sim.stats()["streams"] == 0
+    streamed = client_on(sim, model, sampling=sampling, options=options, stream=True).run(PROMPTS)
+    assert sim.stats()["streams"] == len(PROMPTS)
+    for one, other in zip(plain, streamed, strict=True):
+        assert one.ok and other.ok, (one.error, other.error)
+        assert fields(other) == fields(one)
+    assert {
+        "text": lambda r: r.finish_reason == "stop",
+        "thinking": lambda r: r.thoughts and r.usage.reasoning_tokens == 300,
+        "tools": lambda r: r.tool_calls and r.tool_calls[0].signature,
+        "logprobs": lambda r: r.logprobs and len(r.logprobs[0].top) == 2,
+        "cut": lambda r: r.finish_reason == "length" and r.usage.output_tokens == 12,
+    }[case](streamed[1])
+
+
+def test_google_genai_reads_the_simulators_stream_as_cloudburst_folds_it(sim: Simulator) -> None:
+    """The witness: google-genai's own `generate_content_stream`, over a real socket, chunk by
+    chunk adds up to the response cloudburst folded from the same stream."""
+    model, sampling, options = CASES["thinking"]
+    (ours,) = client_on(sim, model, sampling=sampling, options=options, stream=True).run([PROMPTS[0]])
+    sdk = genai.Client(api_key="AIza-test", http_options={"base_url": sim.url})
+    config = types.GenerateContentConfig(
+        max_output_tokens=1200, thinking_config=types.ThinkingConfig(thinking_budget=300, include_thoughts=True)
+    )
+    text, thoughts, usage, finish = "", "", None, None
+    for chunk in sdk.models.generate_content_stream(model=model, contents=PROMPTS[0], config=config):
+        (candidate,) = chunk.candidates or ()
+        for part in (candidate.content and candidate.content.parts) or ():
+            if part.thought:
+                thoughts += part.text or ""
+            else:
+                text += part.text or ""
+        usage, finish = chunk.usage_metadata, candidate.finish_reason or finish
+    assert ours.ok and text == ours.completion and [thoughts] == [t.thinking for t in ours.thoughts]
+    assert usage is not None and usage.candidates_token_count == ours.usage.output_tokens - 300
+    assert usage.thoughts_token_count == ours.usage.reasoning_tokens == 300
+    assert finish == types.FinishReason.STOP and ours.raw_finish_reason == "STOP"
+
+
+def test_google_genai_streams_a_function_call_with_its_signature(sim: Simulator) -> None:
+    model, sampling, options = CASES["tools"]
+    (ours,) = client_on(sim, model, sampling=sampling, options=options, stream=True).run([PROMPTS[1]])
+    sdk = genai.Client(api_key="AIza-test", http_options={"base_url": sim.url})
+    declaration = types.FunctionDeclaration(
+        name="get_weather", description="The weather in a city.", parameters_json_schema=WEATHER["parametersJsonSchema"]
+    )
+    config = types.GenerateContentConfig(
+        max_output_tokens=1200, tools=[types.Tool(function_declarations=[declaration])]
+    )
+    calls = [
+        part
+        for chunk in sdk.models.generate_content_stream(model=model, contents=PROMPTS[1], config=config)
+        for part in (chunk.candidates or [])[0].content.parts or ()  # type: ignore[union-attr]
+        if part.function_call
+    ]
+    assert [(p.function_call.name, p.function_call.args) for p in calls] == [  # type: ignore[union-attr]
+        (call.name, call.arguments) for call in ours.tool_calls
+    ]
+    assert [p.thought_signature for p in calls] == [base64.b64decode(c.signature or "") for c in ours.tool_calls]
+
+
+def test_a_gemini_stream_cut_off_midway_is_retried_and_what_arrived_is_billed(sim: Simulator) -> None:
+    sim.configure(faults={"disconnect": 0.5}, seed=4)
+    client = client_on(
+        sim,
+        MODEL,
+        sampling=SamplingParams(max_new_tokens=300, thinking_budget=0),
+        stream=True,
+        retry=RetryPolicy(max_attempts=8, backoff_base=0.01),
+    )
+    results = client.run([f"question {i}" for i in range(12)])
+    assert all(r.ok for r in results)
+    retried = [r for r in results if r.attempts > 1]
+    assert retried and sim.stats()["faults"]["disconnect"] == sum(r.attempts - 1 for r in results)
+    for response in retried:
+        assert response.failed_usage.input_tokens > 0 and response.failed_usage.output_tokens > 0
+        assert response.failed_usage.output_tokens < response.usage.output_tokens * (response.attempts - 1)
+        assert response.failed_cost > 0
+
+
+def test_an_overloaded_gemini_is_retried_as_online_when_streaming(sim: Simulator) -> None:
+    sim.configure(faults={"503": 0.5}, seed=2)
+    client = client_on(sim, MODEL, stream=True, retry=RetryPolicy(max_attempts=8, backoff_base=0.01))
+    results = client.run([f"question {i}" for i in range(8)])
+    assert all(r.ok for r in results) and any(r.attempts > 1 for r in results)

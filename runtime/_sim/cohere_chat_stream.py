@@ -3,7 +3,8 @@ typed events (named in the SSE `event:` field and in each event's `type`), in th
 sends them: `message-start` with the id and an empty message; each content block (thinking,
 then text) opened, streamed in small deltas and closed, its citations after its text; the tool
 plan in deltas, then each tool call opened with its id and name, its arguments streamed cut
-mid-JSON, and closed; `message-end` with the finish reason and the whole usage.
+mid-JSON, and closed; `message-end` with the finish reason and the whole usage; then
+`data: [DONE]`, which the cohere SDK stops at.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ TEXT_PIECE = (2, 12)
 ARGUMENTS_PIECE = (3, 16)
 
 
-def events(answer: dict[str, Any], request: dict[str, Any]) -> list[tuple[str | None, dict[str, Any]]]:
+def events(answer: dict[str, Any], request: dict[str, Any]) -> list[tuple[str | None, Any]]:
     rng = random.Random(str(answer.get("id")))
     message = answer.get("message") or {}
     empty = {
@@ -28,9 +29,7 @@ def events(answer: dict[str, Any], request: dict[str, Any]) -> list[tuple[str | 
         "tool_calls": [],
         "citations": [],
     }
-    out: list[tuple[str | None, dict[str, Any]]] = [
-        _event("message-start", id=answer.get("id"), delta={"message": empty})
-    ]
+    out: list[tuple[str | None, Any]] = [_event("message-start", id=answer.get("id"), delta={"message": empty})]
     citations = list(message.get("citations") or ())
     for index, block in enumerate(message.get("content") or ()):
         key = str(block.get("type"))
@@ -55,7 +54,7 @@ def events(answer: dict[str, Any], request: dict[str, Any]) -> list[tuple[str | 
         out.append(_event("tool-call-end", index=index))
     end = {key: answer[key] for key in ("finish_reason", "usage") if key in answer}
     out.append(_event("message-end", delta=end))
-    return out
+    return [*out, (None, "[DONE]")]
 
 
 def _event(kind: str, **fields: Any) -> tuple[str, dict[str, Any]]:
