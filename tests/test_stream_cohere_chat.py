@@ -7,9 +7,7 @@ stream, sees what cloudburst folded."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import replace
 from typing import Any
 
 import cohere
@@ -27,6 +25,7 @@ from cloudburst._stream.cohere_chat import CohereChatFold
 from cloudburst._stream.sse import Decoder
 from cloudburst._tools import Tool
 from cloudburst.generated.cohere.chat import parse_body
+from tests.responses import same
 
 MODEL = "command-a-03-2025"
 HTTP = httpx.Client()
@@ -73,11 +72,6 @@ def fold(stream: list[tuple[str | None, Any]]) -> CohereChatFold:
     for name, data in stream:
         folding.feed(name, data)
     return folding
-
-
-def same(streamed: APIResponse, whole: APIResponse) -> None:
-    assert replace(streamed, error=None, raw=None) == replace(whole, error=None, raw=None)
-    assert repr(streamed.error) == repr(whole.error)
 
 
 @pytest.mark.parametrize("case", sorted(REQUESTS))
@@ -165,15 +159,6 @@ def client_on(sim: Simulator, **settings: Any) -> LLMClient:
     return LLMClient(MODEL, base_urls=sim.base_urls(), api_keys={"cohere": "sim-cohere"}, progress=None, **settings)
 
 
-def fields(response: APIResponse) -> dict[str, Any]:
-    """What a user reads of a response; the request id and raw body are the transport's."""
-    return {
-        f.name: getattr(response, f.name)
-        for f in dataclasses.fields(response)
-        if f.name not in ("request_id", "raw", "error")
-    }
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_streamed_answer_is_the_same_response_as_the_unstreamed_one(sim: Simulator, case: str) -> None:
     sampling, options = CASES[case]
@@ -183,7 +168,7 @@ def test_a_streamed_answer_is_the_same_response_as_the_unstreamed_one(sim: Simul
     assert sim.stats()["streams"] == len(PROMPTS)
     for one, other in zip(plain, streamed, strict=True):
         assert one.ok and other.ok, (one.error, other.error)
-        assert fields(other) == fields(one)
+        same(other, one)
     assert {
         "text": lambda r: r.finish_reason == "stop" and r.usage.output_tokens,
         "tools": lambda r: r.tool_calls and r.finish_reason == "tool_calls",

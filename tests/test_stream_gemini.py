@@ -9,8 +9,6 @@ the simulator's stream, sees what cloudburst folded."""
 from __future__ import annotations
 
 import base64
-import dataclasses
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -18,7 +16,8 @@ import pytest
 from google import genai
 from google.genai import types
 
-from cloudburst import APIResponse, SamplingParams, Simulator
+import cloudburst
+from cloudburst import OverloadedError, SamplingParams, Simulator
 from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy
 from cloudburst._options import RequestOptions
@@ -29,6 +28,7 @@ from cloudburst._tools import Tool
 from cloudburst.generated.gemini.generate import parse_body
 from cloudburst.generated.gemini.models import GenerateContentResponse
 from cloudburst.generated.gemini.options import GeminiOptions
+from tests.responses import same
 
 MODEL = "gemini-2.5-flash"
 HTTP = httpx.Client()
@@ -81,12 +81,6 @@ def chunks_of(body: dict[str, Any]) -> list[dict[str, Any]]:
         GenerateContentResponse.model_validate(chunk)
         out.append(chunk)
     return out
-
-
-def same(streamed: APIResponse, whole: APIResponse) -> None:
-    """Field by field, the error compared by its class and message."""
-    assert replace(streamed, error=None, raw=None) == replace(whole, error=None, raw=None)
-    assert repr(streamed.error) == repr(whole.error)
 
 
 def without_averages(body: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +212,8 @@ def test_an_error_chunk_fails_as_the_same_error_online(sim: Simulator) -> None:
     folding = fold([*chunks[:2], online])
     assert folding.failed == (503, online) and not folding.done
     assert parse_body(folding.body()).completion  # what came before the error stays readable
+    failed = cloudburst.parse(MODEL, *folding.failed[:1], {}, folding.failed[1])
+    assert isinstance(failed.error, OverloadedError) and failed.error.retryable
 
 
 CASES: dict[str, tuple[str, SamplingParams, RequestOptions]] = {
@@ -252,15 +248,6 @@ def client_on(sim: Simulator, model: str, **settings: Any) -> LLMClient:
     return LLMClient(model, base_urls=sim.base_urls(), api_keys={"gemini": "AIza-test"}, progress=None, **settings)
 
 
-def fields(response: APIResponse) -> dict[str, Any]:
-    """What a user reads of a response; the request id and raw body are the transport's."""
-    return {
-        f.name: getattr(response, f.name)
-        for f in dataclasses.fields(response)
-        if f.name not in ("request_id", "raw", "error")
-    }
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_a_streamed_answer_is_the_same_response_as_the_unstreamed_one(sim: Simulator, case: str) -> None:
     model, sampling, options = CASES[case]
@@ -270,7 +257,7 @@ def test_a_streamed_answer_is_the_same_response_as_the_unstreamed_one(sim: Simul
     assert sim.stats()["streams"] == len(PROMPTS)
     for one, other in zip(plain, streamed, strict=True):
         assert one.ok and other.ok, (one.error, other.error)
-        assert fields(other) == fields(one)
+        same(other, one)
     assert {
         "text": lambda r: r.finish_reason == "stop",
         "thinking": lambda r: r.thoughts and r.usage.reasoning_tokens == 300,
