@@ -184,7 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 idle=args.idle_timeout,
                 total=args.timeout,
             ),
-            stream={"auto": "auto", "on": True, "off": False}[args.stream],
+            stream=True if args.stream == "on" else False if args.stream == "off" else "auto",
             progress=progress,
             api_keys=api_keys,
             base_urls=base_urls,
