@@ -27,6 +27,7 @@ from cloudburst._cache import CacheSpec, open_cache
 from cloudburst._config import FileUploadStrategy, LimitsSpec, RateLimits, RetryPolicy, Timeouts, default_file_uploads
 from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, MAX_RESPONSE_BYTES, SPARE_WORKERS
 from cloudburst._conversation import Image
+from cloudburst._deltas import ResponseStream
 from cloudburst._direct import model_of_kind, provider_of
 from cloudburst._embed import embed_all, embed_as_completed
 from cloudburst._embedding import Embedding, EmbeddingOptions
@@ -130,7 +131,7 @@ class LLMClient:
         self.timeouts = timeouts or Timeouts()
         if stream not in ("auto", True, False):
             raise ConfigurationError(f'LLMClient(stream=) takes "auto", True or False, got {stream!r}')
-        self.stream: StreamPolicy = stream
+        self.stream_policy: StreamPolicy = stream
         if max_response_bytes < 1:
             raise ConfigurationError(f"LLMClient(max_response_bytes=) must be positive, got {max_response_bytes}")
         self.max_response_bytes = max_response_bytes
@@ -199,7 +200,7 @@ class LLMClient:
             base_url=self._urls[model.id],
             api_key=self._keys[model.provider],
             timeouts=self.timeouts,
-            stream=self.stream,
+            stream=self.stream_policy,
         )
         self._routes[cache_key] = (route, sampling, options)  # keeps the ids alive and unique
         return route
@@ -289,6 +290,13 @@ class LLMClient:
         finally:
             if job.journal is not None:
                 job.journal.finish()
+
+    def stream(self, prompt: PromptLike) -> ResponseStream:
+        """One prompt's answer as it arrives: `async for delta in client.stream(prompt)` gives
+        TextDelta, ThinkingDelta and ToolCallDelta objects (a Restart when a broken attempt is
+        retried), streamed whatever the client's `stream` policy; the stream's `response` is the
+        whole APIResponse once the loop ended."""
+        return ResponseStream(self, prompt)
 
     def run(
         self, prompts: Iterable[PromptLike], *, total: int | None = None, journal: JournalLike | None = None

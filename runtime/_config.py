@@ -4,6 +4,7 @@ defaults live in `_constants.py`; `configure` sets the process-wide ones."""
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -131,8 +132,14 @@ class Timeouts:
         """These timeouts with `total` set for an answer of up to `max_output` tokens."""
         if self.total is not None:
             return self
-        total = max(DEFAULT_TOTAL_TIMEOUT, max_output / SLOWEST_OUTPUT_TOKENS_PER_SECOND)
-        return Timeouts(self.connect, self.first_byte, self.idle, total)
+        return _resolved(self, max(DEFAULT_TOTAL_TIMEOUT, max_output / SLOWEST_OUTPUT_TOKENS_PER_SECOND))
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(timeouts: Timeouts, total: float) -> Timeouts:
+    """One object for equal resolved timeouts: the transport knows its default ones by identity
+    (and then sets no timer of its own per request)."""
+    return Timeouts(timeouts.connect, timeouts.first_byte, timeouts.idle, total)
 
 
 FilePreference = Literal["auto", "inline", "upload"]

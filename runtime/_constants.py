@@ -75,6 +75,9 @@ PROGRESS_REFRESH_SECONDS = 0.25
 """The display redraws on a timer, never per request."""
 RATE_WINDOW_SECONDS = 10.0
 """The completion rate (and so the ETA) is measured over this trailing window."""
+SLOW_ANSWER_SECONDS = 30.0
+"""The live bar counts streamed requests still without a first token after this long as slow
+(a first token usually comes within seconds, even after a long prompt's prefill)."""
 
 GC_YOUNG_THRESHOLD = 20_000
 """While a job runs, the collector's youngest-generation threshold is raised to this (CPython's

@@ -67,6 +67,15 @@ class Decoder(Protocol):
     def feed(self, chunk: bytes) -> list[tuple[str | None, Any]]: ...
 
 
+class StreamSource(Protocol):
+    """What a transport needs to read a stream: a fresh fold and decoder per attempt. A
+    `Streaming`, or a wrapper of one watching its events (the engine's first-token clock)."""
+
+    def fold(self) -> Fold: ...
+
+    def decoder(self) -> Decoder: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Streaming:
     """How one chat API streams, from its spec (generated as the adapter's `STREAM`)."""

@@ -17,8 +17,11 @@ class Fold(Protocol):
     is classified exactly as an online error is. `done` turns True with the format's last event;
     a stream that ends before it (and before `failed`) was cut off."""
 
-    failed: tuple[int, dict[str, Any]] | None
-    done: bool
+    @property
+    def failed(self) -> tuple[int, dict[str, Any]] | None: ...
+
+    @property
+    def done(self) -> bool: ...
 
     def feed(self, event: str | None, data: Any) -> None: ...
 

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 import orjson
 
 from cloudburst._errors import ResponseTooLargeError, StreamInterruptedError
-from cloudburst._stream import Streaming
+from cloudburst._stream import StreamSource
 
 
 class StreamReader:
     __slots__ = ("bytes", "decoder", "events", "fold", "limit", "url")
 
-    def __init__(self, streaming: Streaming, limit: int, url: str) -> None:
+    def __init__(self, streaming: StreamSource, limit: int, url: str) -> None:
         self.fold = streaming.fold()
         self.decoder = streaming.decoder()
         self.limit = limit
