@@ -8,6 +8,7 @@ the simulator's stream, sees what cloudburst folded."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -20,6 +21,7 @@ import cloudburst
 from cloudburst import OverloadedError, SamplingParams, Simulator
 from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy
+from cloudburst._deltas import TextDelta, ThinkingDelta
 from cloudburst._options import RequestOptions
 from cloudburst._sim.gemini import Gemini
 from cloudburst._sim.gemini_stream import events
@@ -337,3 +339,20 @@ def test_an_overloaded_gemini_is_retried_as_online_when_streaming(sim: Simulator
     client = client_on(sim, MODEL, stream=True, retry=RetryPolicy(max_attempts=8, backoff_base=0.01))
     results = client.run([f"question {i}" for i in range(8)])
     assert all(r.ok for r in results) and any(r.attempts > 1 for r in results)
+
+
+def test_client_stream_gives_thought_then_text_deltas_adding_up_to_the_answer(sim: Simulator) -> None:
+    model, sampling, options = CASES["thinking"]
+    client = client_on(sim, model, sampling=sampling, options=options)
+
+    async def run() -> tuple[list[Any], Any]:
+        stream = client.stream(PROMPTS[0])
+        return [delta async for delta in stream], stream.response
+
+    deltas, response = asyncio.run(run())
+    kinds = [type(delta) for delta in deltas]
+    assert kinds.count(ThinkingDelta) > 1 and kinds.count(TextDelta) > 1
+    assert max(i for i, kind in enumerate(kinds) if kind is ThinkingDelta) < kinds.index(TextDelta)
+    assert "".join(d.text for d in deltas if isinstance(d, ThinkingDelta)) == response.thinking
+    assert "".join(d.text for d in deltas if isinstance(d, TextDelta)) == response.completion
+    same(response, client.run([PROMPTS[0]])[0])
