@@ -39,7 +39,8 @@ class _Part:
     def add(self, piece: dict[str, Any]) -> None:
         assert self.texts is not None
         self.texts.append(piece["text"])
-        self.fields.update((key, value) for key, value in piece.items() if key != "text")
+        if len(piece) > 1:  # most pieces are text alone
+            self.fields.update((key, value) for key, value in piece.items() if key != "text")
 
     def body(self) -> dict[str, Any]:
         return self.fields.copy() if self.texts is None else {"text": "".join(self.texts), **self.fields}
@@ -115,13 +116,21 @@ class _Candidate:
 class GeminiFold:
     """Chunks in, the GenerateContentResponse Gemini answers without streaming out."""
 
-    __slots__ = ("_candidates", "_top", "done", "failed")
+    __slots__ = ("_candidates", "_top", "failed")
 
     def __init__(self) -> None:
         self.failed: tuple[int, dict[str, Any]] | None = None
-        self.done = False
         self._top: dict[str, Any] = {}
         self._candidates: dict[int, _Candidate] = {}
+
+    @property
+    def done(self) -> bool:
+        """Every candidate has its finish reason, or the prompt was blocked: Gemini sends
+        nothing after."""
+        if (self._top.get("promptFeedback") or {}).get("blockReason") is not None:
+            return True
+        candidates = self._candidates.values()
+        return bool(candidates) and all("finishReason" in candidate.fields for candidate in candidates)
 
     def feed(self, event: str | None, data: Any) -> None:
         if not isinstance(data, dict):
@@ -138,10 +147,11 @@ class GeminiFold:
             for piece in value or ():
                 if isinstance(piece, dict):
                     index = piece.get("index", 0)
-                    self._candidates.setdefault(index if isinstance(index, int) else 0, _Candidate()).add(piece)
-        blocked = (self._top.get("promptFeedback") or {}).get("blockReason") is not None
-        finished = all("finishReason" in candidate.fields for candidate in self._candidates.values())
-        self.done = blocked or (bool(self._candidates) and finished)
+                    index = index if isinstance(index, int) else 0
+                    candidate = self._candidates.get(index)
+                    if candidate is None:
+                        candidate = self._candidates[index] = _Candidate()
+                    candidate.add(piece)
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
