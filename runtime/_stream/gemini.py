@@ -62,30 +62,34 @@ class _Candidate:
         """Each chunk's `avgLogprobs` times its tokens: over all tokens, the whole's average."""
 
     def add(self, piece: dict[str, Any]) -> None:
+        fields = self.fields
+        fields.update(piece)  # the closing fields, last one wins; content and logprobs add up
+        content = piece.get("content")
+        if isinstance(content, dict):
+            del fields["content"]
+            self._content(content)
         logprobs = piece.get("logprobsResult")
-        for key, value in piece.items():
-            if key == "content" and isinstance(value, dict):
-                self._content(value)
-            elif isinstance(logprobs, dict) and key in ("logprobsResult", "avgLogprobs"):
-                if key == "logprobsResult":
-                    self._logprobs(logprobs, piece.get("avgLogprobs"))
-            else:
-                self.fields[key] = value
+        if isinstance(logprobs, dict):
+            del fields["logprobsResult"]
+            self._logprobs(logprobs, piece.get("avgLogprobs"))
 
     def _content(self, content: dict[str, Any]) -> None:
-        self.content = self.content or {}
-        for key, value in content.items():
-            if key != "parts":
-                self.content[key] = value
+        if self.content is None:
+            self.content = {}
+        self.content.update(content)
+        if "parts" not in content:
+            return
+        del self.content["parts"]
+        if self.parts is None:
+            self.parts = []
+        parts = self.parts
+        for piece in content["parts"] or ():
+            if not isinstance(piece, dict):
                 continue
-            self.parts = self.parts or []
-            for piece in value or ():
-                if not isinstance(piece, dict):
-                    continue
-                if self.parts and self.parts[-1].takes(piece):
-                    self.parts[-1].add(piece)
-                else:
-                    self.parts.append(_Part(piece))
+            if parts and parts[-1].takes(piece):
+                parts[-1].add(piece)
+            else:
+                parts.append(_Part(piece))
 
     def _logprobs(self, result: dict[str, Any], average: Any) -> None:
         chosen = result.get("chosenCandidates") or []
@@ -140,18 +144,19 @@ class GeminiFold:
             code = error.get("code")
             self.failed = (code if isinstance(code, int) and code >= 400 else 500, data)
             return
-        for key, value in data.items():
-            if key != "candidates":
-                self._top[key] = value
-                continue
-            for piece in value or ():
-                if isinstance(piece, dict):
-                    index = piece.get("index", 0)
-                    index = index if isinstance(index, int) else 0
-                    candidate = self._candidates.get(index)
-                    if candidate is None:
-                        candidate = self._candidates[index] = _Candidate()
-                    candidate.add(piece)
+        self._top.update(data)
+        candidates = data.get("candidates")
+        if candidates is None:
+            return
+        del self._top["candidates"]
+        for piece in candidates if isinstance(candidates, list) else ():
+            if isinstance(piece, dict):
+                index = piece.get("index", 0)
+                index = index if isinstance(index, int) else 0
+                candidate = self._candidates.get(index)
+                if candidate is None:
+                    candidate = self._candidates[index] = _Candidate()
+                candidate.add(piece)
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
