@@ -49,7 +49,7 @@ class CohereChatFold:
         self._logprobs: list[Any] = []
 
     def feed(self, event: str | None, data: Any) -> None:
-        if not isinstance(data, dict):  # the `[DONE]` some deployments close with
+        if not isinstance(data, dict):  # the `data: [DONE]` Cohere closes with
             return
         kind = data.get("type", event)
         delta = _object(data.get("delta"))
