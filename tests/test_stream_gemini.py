@@ -18,7 +18,7 @@ from google import genai
 from google.genai import types
 
 import cloudburst
-from cloudburst import OverloadedError, SamplingParams, Simulator
+from cloudburst import BlockedError, OverloadedError, SamplingParams, Simulator
 from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy
 from cloudburst._deltas import TextDelta, ThinkingDelta
@@ -356,3 +356,12 @@ def test_client_stream_gives_thought_then_text_deltas_adding_up_to_the_answer(si
     assert "".join(d.text for d in deltas if isinstance(d, ThinkingDelta)) == response.thinking
     assert "".join(d.text for d in deltas if isinstance(d, TextDelta)) == response.completion
     same(response, client.run([PROMPTS[0]])[0])
+
+
+def test_a_blocked_prompt_streamed_is_the_same_blocked_error(sim: Simulator) -> None:
+    sim.configure(blocked_fraction=1.0)
+    plain = client_on(sim, MODEL, stream=False).run(PROMPTS[:1])
+    streamed = client_on(sim, MODEL, stream=True).run(PROMPTS[:1])
+    assert sim.stats()["streams"] == 1
+    assert isinstance(streamed[0].error, BlockedError) and streamed[0].attempts == 1
+    same(streamed[0], plain[0])
