@@ -4,11 +4,12 @@ ending in the folded body or in the error that says how the stream broke."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
 from cloudburst._errors import ResponseTooLargeError, StreamInterruptedError
-from cloudburst._stream import StreamSource
+from cloudburst._stream import BrokenFrame, StreamSource
 
 
 class StreamReader:
@@ -28,8 +29,12 @@ class StreamReader:
             raise ResponseTooLargeError(f"the stream from {self.url} passed {self.limit:,} bytes; cut off")
         try:
             events = self.decoder.feed(chunk)
-        except ValueError as exc:  # orjson's JSONDecodeError, a broken frame
-            raise self.interrupted(f"an event that does not decode ({exc})") from None
+        except BrokenFrame as exc:
+            self._fold(exc.events)
+            raise self.interrupted(str(exc)) from None
+        self._fold(events)
+
+    def _fold(self, events: list[tuple[str | None, Any]]) -> None:
         fold = self.fold
         for name, data in events:
             fold.feed(name, data)
