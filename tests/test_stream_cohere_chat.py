@@ -240,3 +240,13 @@ def test_a_cohere_stream_cut_off_midway_is_retried(sim: Simulator) -> None:
     retried = [r for r in results if r.attempts > 1]
     assert retried and sim.stats()["faults"]["disconnect"] == sum(r.attempts - 1 for r in results)
     assert all(r.failed_usage.output_tokens == 0 for r in retried)
+
+
+@pytest.mark.parametrize("fault", ["truncated", "malformed", "reset"])
+def test_a_cohere_stream_cut_or_broken_is_an_interrupted_attempt_and_retried(sim: Simulator, fault: str) -> None:
+    sim.configure(faults={fault: 1.0})
+    client = client_on(sim, stream=True, retry=RetryPolicy(max_attempts=2, backoff_base=0.01))
+    (response,) = client.run(["hello"])
+    assert response.error is not None and response.error.kind == "stream_interrupted"
+    assert response.attempts == 2 and sim.stats()["faults"] == {fault: 2}
+    assert response.usage.output_tokens == 0  # Cohere counts a stream's tokens in its last event only

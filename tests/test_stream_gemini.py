@@ -365,3 +365,14 @@ def test_a_blocked_prompt_streamed_is_the_same_blocked_error(sim: Simulator) -> 
     assert sim.stats()["streams"] == 1
     assert isinstance(streamed[0].error, BlockedError) and streamed[0].attempts == 1
     same(streamed[0], plain[0])
+
+
+@pytest.mark.parametrize("fault", ["truncated", "malformed", "reset"])
+def test_a_gemini_stream_cut_or_broken_is_an_interrupted_attempt_and_retried(sim: Simulator, fault: str) -> None:
+    sim.configure(faults={fault: 1.0})
+    sampling = SamplingParams(max_new_tokens=300, thinking_budget=0)
+    client = client_on(sim, MODEL, sampling=sampling, stream=True, retry=RetryPolicy(max_attempts=2, backoff_base=0.01))
+    (response,) = client.run(["hello"])
+    assert response.error is not None and response.error.kind == "stream_interrupted"
+    assert response.attempts == 2 and sim.stats()["faults"] == {fault: 2}
+    assert response.usage.output_tokens > 0 and response.failed_usage.output_tokens > 0  # its usage so far
