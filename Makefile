@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/simulator.py
 	$(BIN)/python bench/throttle.py
 	$(BIN)/python bench/shared_limit.py
+	$(BIN)/python bench/stream_folds.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/embed.py
 	$(BIN)/python bench/fuzz.py

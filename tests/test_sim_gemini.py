@@ -275,7 +275,7 @@ def test_text_and_thought_parts_are_not_tool_calls(sim: Simulator) -> None:
 
 
 def test_unserved_gemini_paths_answer_not_found_in_googles_shape(sim: Simulator) -> None:
-    response = HTTP.post(f"{sim.url}/v1beta/models/{MODEL}:streamGenerateContent", json={}, headers=KEY)
+    response = HTTP.post(f"{sim.url}/v1beta/models/{MODEL}:countTokens", json={}, headers=KEY)
     assert response.status_code == 404 and response.json()["error"]["status"] == "NOT_FOUND"
 
 

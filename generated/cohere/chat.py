@@ -15,6 +15,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._read import blocks, count, text, tool_call
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._stream import Streaming
 from cloudburst._structured import json_schema
 from cloudburst._tools import ToolCall
 from cloudburst._wire import check_sampling, dig, each, json_value, result_text, unsupported_part
@@ -40,6 +41,8 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "MAX_TOKENS": "length",
     "TOOL_CALL": "tool_calls",
 }
+STREAM = Streaming(format="cohere_chat", framing="sse", body={"stream": True}, path=None, required_above=None)
+"""How this API streams; the runtime folds the stream back into the non-streaming body."""
 
 
 def build_body(

@@ -15,6 +15,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._read import blocks, count, text, token_logprob, tool_call
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._stream import Streaming
 from cloudburst._structured import json_schema
 from cloudburst._tools import ToolCall
 from cloudburst._wire import check_sampling, dig, each, json_value, unsupported_part
@@ -66,6 +67,10 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
 }
+STREAM = Streaming(
+    format="gemini", framing="sse", body=None, path="/models/{model}:streamGenerateContent?alt=sse", required_above=None
+)
+"""How this API streams; the runtime folds the stream back into the non-streaming body."""
 TOOL_RESULT_MEDIA = "tool_result_media"
 """The capability a model needs for images or documents in a tool result."""
 

@@ -20,12 +20,12 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from cloudburst._sim import answers
+from cloudburst._sim import answers, cohere_chat_stream
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal
 from cloudburst._sim.openai_chat import content_texts, stop_at
-from cloudburst._sim.provider import Answer, Handler, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.provider import Answer, Handler, ModelEndpoint, Problem, Refused, SimProvider, StreamPlay
 from cloudburst._sim.validation import check
 from cloudburst.generated.cohere.models import ChatRequestV2, EmbedRequestV2, RerankRequestV2
 
@@ -46,8 +46,6 @@ def invalid(message: str) -> Refused:
 
 def validate_with(model: type[BaseModel]) -> Any:
     def validate(body: Any) -> None:
-        if body.get("stream"):
-            raise invalid("the simulator does not stream; send stream=false")
         problem = check(model, body)
         if problem is not None:
             raise invalid(f"{problem.dotted()}: {problem.message}")
@@ -246,7 +244,7 @@ def _validate_embed(body: Any) -> None:
         raise invalid(f"the images of one request may add up to {EMBED_IMAGE_BYTES:,} bytes; these are {images:,}")
 
 
-CHAT = ModelEndpoint(validate_with(ChatRequestV2), chat_cost, chat_answer)
+CHAT = ModelEndpoint(validate_with(ChatRequestV2), chat_cost, chat_answer, stream=StreamPlay(cohere_chat_stream.events))
 EMBED = ModelEndpoint(_validate_embed, embed_cost, embed_answer)
 RERANK_MAX_DOCUMENTS = 1000
 _validate_rerank_body = validate_with(RerankRequestV2)

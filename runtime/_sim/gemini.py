@@ -1,5 +1,6 @@
-"""Gemini (the Developer API) as the simulator plays it: `models/{model}:generateContent` (under
-`/v1beta`, and `/v1` as google-genai sends with a custom base URL) with
+"""Gemini (the Developer API) as the simulator plays it: `models/{model}:generateContent` and
+`:streamGenerateContent` (see gemini_stream.py) under `/v1beta`, and `/v1` as google-genai sends
+with a custom base URL, with
 the key in `x-goog-api-key` (or `?key=`), Google's error body (`{"error": {code, message,
 status}}`), limits without rate-limit headers (a 429 says how long to wait in a `RetryInfo`
 detail), 503 `UNAVAILABLE` when overloaded. The Files and Batch APIs live in gemini_files.py
@@ -16,6 +17,7 @@ tokens are always in `thoughtsTokenCount`; a thought summary part comes only wit
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import typing
 from collections.abc import Iterator, Mapping
@@ -27,12 +29,12 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel
 
-from cloudburst._sim import answers, gemini_batches, gemini_files
+from cloudburst._sim import answers, gemini_batches, gemini_files, gemini_stream
 from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal
 from cloudburst._sim.openai_chat import stop_at
-from cloudburst._sim.provider import Answer, Handler, MiB, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.provider import Answer, Handler, MiB, ModelEndpoint, Problem, Refused, SimProvider, StreamPlay
 from cloudburst._sim.store import Store
 from cloudburst._sim.validation import check
 from cloudburst.generated.gemini.models import BatchEmbedContentsRequest, GenerateContentRequest
@@ -329,6 +331,8 @@ def blocked(body: dict[str, Any], draw: Draw, config: SimConfig) -> Answer | Non
 GENERATE = ModelEndpoint(
     validate_generate, generate_cost, generate_answer, blocked, proto_names, gemini_files.admit_files
 )
+STREAM_GENERATE = dataclasses.replace(GENERATE, stream=StreamPlay(gemini_stream.events, flag=None))
+"""`:streamGenerateContent`: the same answer, streamed (as SSE; the simulator sends no JSON array)."""
 
 
 EMBED_MAX_REQUESTS = 100
@@ -403,6 +407,8 @@ class Gemini(SimProvider):
         {
             "/v1beta/models/{}:generateContent": GENERATE,
             "/v1/models/{}:generateContent": GENERATE,
+            "/v1beta/models/{}:streamGenerateContent": STREAM_GENERATE,
+            "/v1/models/{}:streamGenerateContent": STREAM_GENERATE,
             "/v1beta/models/{}:batchEmbedContents": EMBED,
         }
     )
