@@ -452,7 +452,7 @@ class Job:
                 finally:
                     tracker.stream_finished(timed)
         except StreamInterruptedError as exc:  # what arrived is paid for: billed, and counted
-            response = self._read(route, 200, {}, exc.partial)
+            response = self._read(route, 200, {}, redact(exc.partial, route.secrets) if route.secrets else exc.partial)
             response.error = exc
             if response.usage.input_tokens == 0:  # the stream had not said yet: the prompt as counted here
                 response.usage.input_tokens = pending.estimate.count(pending.conversation)[0]

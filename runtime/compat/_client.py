@@ -177,8 +177,9 @@ class LLMClient(_client.LLMClient):
         self.retry = dataclasses.replace(self.retry, max_attempts=value)
 
     @property
-    def request_timeout(self) -> float:
-        """`client.timeouts.total`; lm-deluge's programs set it on the client."""
+    def request_timeout(self) -> float | None:
+        """`client.timeouts.total` (None: derived from each request's max_new_tokens); lm-deluge's
+        programs set it on the client."""
         return self.timeouts.total
 
     @request_timeout.setter
