@@ -18,6 +18,9 @@ DEFAULT_READ_TIMEOUT: float | None = None
 DEFAULT_TOTAL_TIMEOUT = 600.0
 """Seconds for a whole attempt, as openai-python's default."""
 
+DEFAULT_AWS_REGION = "us-east-1"
+"""Bedrock's region when neither the model, the environment nor the AWS profile names one."""
+
 BURST_SECONDS = 0.25
 """Pace, don't burst: a (provider, model) bucket sends at most this many seconds of its rate at
 once, and otherwise spreads requests and tokens evenly at the rate (GCRA: a token bucket whose

@@ -9,6 +9,7 @@ from types import ModuleType
 
 import orjson
 
+from cloudburst._aws import region_of
 from cloudburst._cache import request_identity
 from cloudburst._conversation import Conversation, Text
 from cloudburst._estimate import DEFAULT_TOKEN_RATIO
@@ -39,6 +40,7 @@ class Route:
         "ratio",
         "reads_limits",
         "reasoning",
+        "region",
         "sampling",
         "signs",
         "uncounted",
@@ -72,6 +74,7 @@ class Route:
         """With the body, what makes a request the same as another (the cache's key)."""
         self.signs = provider.auth.scheme == "sigv4" and api_key is None
         """AWS requests without an API key are signed, each attempt anew (signatures expire)."""
+        self.region = region_of(self.url, model.region) if self.signs else ""
         self.max_output = sampling.max_new_tokens or model.max_output_tokens or 0
         self.output_schema = sampling.output_schema
         self.check_json = bool(sampling.json_mode) and sampling.output_schema is None
@@ -90,10 +93,10 @@ class Route:
         """The headers to send `body` with: the route's own, signed when the provider wants it."""
         if not self.signs:
             return self.headers
-        from cloudburst._aws import region_of, sign
+        from cloudburst._aws import sign
 
         service = self.provider.auth.service or ""
-        return sign(self.method, self.url, self.headers, body, service, region_of(self.url))
+        return sign(self.method, self.url, self.headers, body, service, self.region)
 
     def body(self, conversation: Conversation) -> bytes:
         """The request body, serialised once."""

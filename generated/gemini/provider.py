@@ -20,7 +20,8 @@ PROVIDER = ProviderInfo(
     title="Gemini",
     base_url="https://generativelanguage.googleapis.com/v1beta",
     base_url_env="GOOGLE_GEMINI_BASE_URL",
-    auth=Auth(scheme="header", header="x-goog-api-key", env="GEMINI_API_KEY"),
+    base_url_env_path="/v1beta",
+    auth=Auth(scheme="header", header="x-goog-api-key", env="GOOGLE_API_KEY", env_fallbacks=("GEMINI_API_KEY",)),
     headers={},
     request_id_header=None,
     rate_limit_headers=RateLimitHeaders(
