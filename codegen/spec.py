@@ -133,8 +133,9 @@ class FileUpload(SpecModel):
     protocol: Literal["multipart", "resumable"]
     """`multipart`: one multipart/form-data POST with a `file` part (OpenAI, Anthropic);
     `resumable`: Google's two-step upload (start, then upload and finalize)."""
-    url: str = Field(pattern=r"^\{(base_url|origin)\}/")
-    """Where to upload: `{base_url}` is the provider's base URL, `{origin}` its scheme and host."""
+    url: str = Field(pattern=r"^\{(base_url|root)\}/")
+    """Where to upload: `{base_url}` is the provider's base URL, `{root}` the base URL less
+    its last path segment (its version), as google-genai puts `upload/v1beta/files` after its host."""
     purpose: str | None = None
     """The multipart `purpose` field, for providers that ask for one."""
     headers: dict[str, str] = {}

@@ -117,6 +117,20 @@ def test_gemini_base_url_is_the_host_for_google_genai_and_cloudburst_alike(
     assert run("gemini-2.5-flash").completion
 
 
+def test_gemini_uploads_keep_the_path_of_a_base_url_as_google_genai_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from google.genai._api_client import join_url_path
+
+    from cloudburst._files import expand_url
+    from cloudburst.generated import PROVIDERS
+
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", "https://gateway.example/gemini")
+    base = cloudburst.render("gemini-2.5-flash", "Hello").url.split("/models/")[0]
+    upload = PROVIDERS["gemini"].files.upload
+    assert upload is not None
+    sdk = join_url_path("https://gateway.example/gemini", "upload/v1beta/files")
+    assert expand_url(upload.url, base) == sdk == "https://gateway.example/gemini/upload/v1beta/files"
+
+
 def test_openai_base_url_keeps_its_v1(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", f"{sim.url}/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")

@@ -79,7 +79,7 @@ PROVIDER = ProviderInfo(
         },
         upload=FileUpload(
             protocol="resumable",
-            url="{origin}/upload/v1beta/files",
+            url="{root}/upload/v1beta/files",
             max_bytes=2147483648,
             media_types={
                 "image": ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
