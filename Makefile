@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYRIGHT_PYTHON_IGNORE_WARNINGS=1 $(BIN)/pyright --version  # runs from its wheel: nothing to fetch
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -36,10 +36,15 @@ class Auth(SpecModel):
     """`bearer`: `Authorization: Bearer <key>`; `header`: the key as the value of `header`;
     `sigv4`: AWS Signature V4 with the AWS credential chain, or a bearer key when `env` is set."""
     header: str = "Authorization"
-    env: str | None = None
-    """Environment variable holding the API key."""
+    env: str | list[str] | None = None
+    """Environment variable holding the API key; a list where the official SDK reads several,
+    in its order (the first set wins)."""
     service: str | None = None
     """The AWS signing name (`bedrock`), for sigv4."""
+
+    @property
+    def envs(self) -> tuple[str, ...]:
+        return _names(self.env)
 
 
 class RateLimitHeaders(SpecModel):
@@ -86,13 +91,29 @@ class ServiceSpec(SpecModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str
     base_url: str = Field(pattern=r"^https?://")
-    base_url_env: str | None = None
+    base_url_env: str | list[str] | None = None
+    """Environment variable that overrides `base_url`, read as the official SDK reads it; a list
+    where the SDK reads several, in its order (the first set wins)."""
+    base_url_env_path: str = Field("", pattern=r"^(/[^/]+)*$")
+    """What cloudburst appends to that variable's value: the version path (`/v1`), where the
+    SDK's variable is the host alone and the SDK adds the version itself."""
     auth: Auth
     headers: dict[str, str] = {}
     """Headers sent on every request (API versions, beta flags)."""
+    env_headers: dict[str, str] = {}
+    """Headers sent when an environment variable is set, header → variable, as the official
+    SDK sends them (OpenAI's `OpenAI-Organization` from `OPENAI_ORG_ID`)."""
     request_id_header: str | None = None
     token_ratio: tuple[float, float] | None = None
     """Low and high ratio of this provider's token counts to cl100k_base's, for estimates."""
+
+    @property
+    def base_url_envs(self) -> tuple[str, ...]:
+        return _names(self.base_url_env)
+
+
+def _names(value: str | list[str] | None) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
 
 
 class BatchSpec(SpecModel):
@@ -121,8 +142,9 @@ class FileUpload(SpecModel):
     protocol: Literal["multipart", "resumable"]
     """`multipart`: one multipart/form-data POST with a `file` part (OpenAI, Anthropic);
     `resumable`: Google's two-step upload (start, then upload and finalize)."""
-    url: str = Field(pattern=r"^\{(base_url|origin)\}/")
-    """Where to upload: `{base_url}` is the provider's base URL, `{origin}` its scheme and host."""
+    url: str = Field(pattern=r"^\{(base_url|root)\}/")
+    """Where to upload: `{base_url}` is the provider's base URL, `{root}` the base URL less
+    its last path segment (its version), as google-genai puts `upload/v1beta/files` after its host."""
     purpose: str | None = None
     """The multipart `purpose` field, for providers that ask for one."""
     headers: dict[str, str] = {}

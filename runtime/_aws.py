@@ -8,9 +8,11 @@ attempt is signed just before it is sent, because a signature is only valid for 
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Mapping
 from typing import Any
 
+from cloudburst._constants import DEFAULT_AWS_REGION
 from cloudburst._errors import ConfigurationError
 
 
@@ -47,8 +49,23 @@ def sign(method: str, url: str, headers: Mapping[str, str], body: bytes, service
     return dict(request.headers.items())
 
 
-def region_of(url: str) -> str:
-    """The region in a regional AWS endpoint (`bedrock-runtime.eu-west-1.amazonaws.com`)."""
+def aws_region(preferred: str | None = None) -> str:
+    """`preferred` (a model's region), else `AWS_REGION` (every AWS SDK but botocore, and the AWS
+    CLI, read it first), else `AWS_DEFAULT_REGION`, else the region of the profile in the shared
+    config file (`AWS_PROFILE`, read by botocore where it is installed), else us-east-1."""
+    region = preferred or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if region:
+        return region
+    try:
+        import botocore.session
+    except ImportError:
+        return DEFAULT_AWS_REGION
+    return str(botocore.session.get_session().get_config_variable("region") or DEFAULT_AWS_REGION)
+
+
+def region_of(url: str, configured: str | None = None) -> str:
+    """The region in a regional AWS endpoint (`bedrock-runtime.eu-west-1.amazonaws.com`), else
+    the configured one (an endpoint of one's own, set by `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`)."""
     host = url.split("://", 1)[-1].split("/", 1)[0]
     parts = host.split(".")
-    return parts[1] if len(parts) > 3 and parts[-2] == "amazonaws" else "us-east-1"
+    return parts[1] if len(parts) > 3 and parts[-2] == "amazonaws" else aws_region(configured)

@@ -41,6 +41,7 @@ from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._progress import Display, ProgressKind, open_display
 from cloudburst._prompt import Completed, PromptLike
+from cloudburst._providers import Auth
 from cloudburst._registry import get_model
 from cloudburst._render import base_url as default_base_url
 from cloudburst._render import check_provider_options
@@ -148,7 +149,7 @@ class LLMClient:
         for model in self.models:
             provider = provider_of(model)
             if provider.name not in self._keys:
-                self._keys[provider.name] = _api_key(provider.name, provider.auth.scheme, provider.auth.env, api_keys)
+                self._keys[provider.name] = _api_key(provider.name, provider.auth, api_keys)
             url = (base_urls or {}).get(model.id) or (base_urls or {}).get(provider.name)
             self._urls[model.id] = (url or default_base_url(provider, model)).rstrip("/")
             key = f"{provider.name}/{model.id}"
@@ -448,19 +449,20 @@ def _weights(weights: Sequence[float] | None, count: int) -> list[float]:
     return [float(w) for w in weights]
 
 
-def _api_key(provider: str, scheme: str, env: str | None, given: Mapping[str, str] | None) -> str | None:
+def _api_key(provider: str, auth: Auth, given: Mapping[str, str] | None) -> str | None:
     if given and provider in given:
         return _clean(given[provider], f"api_keys[{provider!r}]")
-    if scheme == "none":
+    if auth.scheme == "none":
         return None
-    key = _clean(os.environ.get(env), env) if env else None
-    if not key and scheme == "sigv4":
+    key, env = auth.key_from_env()
+    key = _clean(key, env or "")
+    if not key and auth.scheme == "sigv4":
         from cloudburst._aws import check_credentials
 
         check_credentials()  # no key: requests are signed with AWS credentials, which must exist
         return None
     if not key:
-        where = f"set {env} or pass " if env else "pass "
+        where = f"set {' or '.join(auth.names)} or pass " if auth.names else "pass "
         raise ConfigurationError(f"no API key for {provider}: {where}api_keys={{{provider!r}: ...}}")
     return key
 

@@ -44,6 +44,9 @@ texts at 3,072 dimensions as JSON floats (about 22 bytes a float), or 128,000 ou
 20 top logprobs each (about 1.1 kB a token). So 256 MiB never cuts a real answer and still stops
 a stream that never ends. `LLMClient(max_response_bytes=...)` changes it."""
 
+DEFAULT_AWS_REGION = "us-east-1"
+"""Bedrock's region when neither the model, the environment nor the AWS profile names one."""
+
 BURST_SECONDS = 0.25
 """Pace, don't burst: a (provider, model) bucket sends at most this many seconds of its rate at
 once, and otherwise spreads requests and tokens evenly at the rate (GCRA: a token bucket whose

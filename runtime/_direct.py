@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from cloudburst._aws import region_of
 from cloudburst._cache import request_identity
 from cloudburst._conversation import Conversation
 from cloudburst._errors import ConfigurationError, InvalidResponseError, MalformedResponseError
@@ -83,6 +84,7 @@ class FixedRoute(Route):
         self.identity = request_identity(model.id, self.url, self.headers, provider.auth.header)
         self.secrets = secrets_of(self.headers, provider.auth.header)
         self.signs = provider.auth.scheme == "sigv4" and api_key is None
+        self.region = region_of(self.url, model.region) if self.signs else ""
         self.max_output, self.output_schema, self.check_json = 0, None, False
         self.timeouts, self.stream = client.timeouts.for_output(0), None
         self.stream_url, self.stream_suffix = self.url, b""

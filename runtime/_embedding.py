@@ -35,7 +35,7 @@ class EmbeddingOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dimensions: int | None = Field(None, gt=0)
+    dimensions: int | None = Field(default=None, gt=0)
     """Length of each vector, where the model can shorten it. OpenAI (text-embedding-3),
     Cohere (embed-v4)."""
     input_kind: InputKind | None = None
@@ -46,7 +46,7 @@ class EmbeddingOptions(BaseModel):
     `start` / `end` cut that end off. Cohere (server side; it cuts the end by default);
     OpenAI (cut here, exactly: its tokenizer is the one cloudburst counts with). Unset: the
     provider's default, which for OpenAI is `none`."""
-    output_types: tuple[OutputType, ...] | None = Field(None, min_length=1)
+    output_types: tuple[OutputType, ...] | None = Field(default=None, min_length=1)
     """Which vectors to get back: floats; `base64`, the same floats sent as base64 of float32
     (a quarter of the bytes on the wire, decoded here; OpenAI, Cohere); or 8-bit and packed-bit
     ones where the model offers them (Cohere, Mistral: int8, uint8, binary, ubinary)."""

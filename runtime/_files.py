@@ -414,11 +414,12 @@ def _url(template: str, target: _Target, uploaded: Uploaded) -> str:
 
 
 def expand_url(template: str, base_url: str, reference: str = "", name: str | None = None) -> str:
-    """A spec's Files API URL (`{base_url}/files`, `{origin}/upload/v1beta/files`) for a base URL."""
-    origin = base_url.split("/", 3)
+    """A spec's Files API URL (`{base_url}/files`, `{root}/upload/v1beta/files`) for a base URL;
+    `{root}` is the base URL less its version (`https://gw/gemini/v1beta` → `https://gw/gemini`)."""
+    root = base_url.rsplit("/", 1)[0] if base_url.count("/") > 2 else base_url
     return (
         template.replace("{base_url}", base_url)
-        .replace("{origin}", "/".join(origin[:3]))
+        .replace("{root}", root)
         .replace("{reference}", reference)
         .replace("{name}", name or reference)
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -39,6 +39,20 @@ class RequestOptions(BaseModel):
     provider: BaseModel | tuple[BaseModel, ...] | None = None
     extra_body: Mapping[str, Any] = Field(default_factory=dict)
     extra_headers: Mapping[str, str] = Field(default_factory=dict)
+
+    if TYPE_CHECKING:  # what the validators below take, for type checkers (defaults: the fields')
+
+        def __init__(
+            self,
+            *,
+            tools: Iterable[Tool | Callable[..., Any] | type[BaseModel]] = ...,
+            tool_choice: str | None = ...,
+            cache: CachePattern | None = ...,
+            cache_ttl: Literal["5m", "1h"] = ...,
+            provider: BaseModel | Sequence[BaseModel] | None = ...,
+            extra_body: Mapping[str, Any] = ...,
+            extra_headers: Mapping[str, str] = ...,
+        ) -> None: ...
 
     @field_validator("tools", mode="before")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +12,8 @@ from cloudburst._errors import ERROR_KINDS, ProviderError, ServerError
 from cloudburst._headers import retry_after, wait_seconds
 from cloudburst._wire import dig, each, header_value
 
+log = logging.getLogger("cloudburst")
+
 
 @dataclass(frozen=True, slots=True)
 class Auth:
@@ -17,8 +21,24 @@ class Auth:
     """`bearer` (Authorization: Bearer), `header` (the key alone in `header`), or `none`."""
     header: str = "Authorization"
     env: str | None = None
+    """The variable holding the key, read first (the one the simulator's `env()` sets)."""
+    env_fallbacks: tuple[str, ...] = ()
+    """Read in turn when `env` is unset, as the official SDK does (Gemini's `GEMINI_API_KEY`)."""
     service: str | None = None
     """The AWS signing name, for `sigv4`."""
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The key's variables, in the order they are read."""
+        return tuple(name for name in (self.env, *self.env_fallbacks) if name)
+
+    def key_from_env(self) -> tuple[str | None, str | None]:
+        """The key in the first of the variables that is set, and that variable's name (`env`
+        when none is). One set after it is ignored with a warning, as the SDK does."""
+        found = [name for name in self.names if os.environ.get(name)]
+        if len(found) > 1:
+            log.warning("%s and %s are both set; using %s, as the provider's SDK does", *found[:2], found[0])
+        return (os.environ[found[0]], found[0]) if found else (None, self.env)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +135,15 @@ class ProviderInfo:
     base_url: str
     auth: Auth
     base_url_env: str | None = None
+    """The variable that overrides `base_url`, read as the official SDK reads it."""
+    base_url_env_fallbacks: tuple[str, ...] = ()
+    """Read in turn when `base_url_env` is unset (Bedrock's `AWS_ENDPOINT_URL`)."""
+    base_url_env_path: str = ""
+    """Appended to the variable's value: the version path, where the SDK's variable is the host
+    alone (`ANTHROPIC_BASE_URL`, `GOOGLE_GEMINI_BASE_URL`)."""
     headers: Mapping[str, str] = field(default_factory=dict)
+    env_headers: Mapping[str, str] = field(default_factory=dict)
+    """Header → variable: sent when the variable is set (OpenAI's organisation and project)."""
     request_id_header: str | None = None
     rate_limit_headers: RateLimitHeaders = RateLimitHeaders()
     token_ratio: tuple[float, float] | None = None
@@ -127,6 +155,18 @@ class ProviderInfo:
     error_rules: tuple[ErrorRule, ...] = ()
     batch: BatchInfo | None = None
     files: FileLimits = FileLimits()
+
+    def base_url_from_env(self) -> str | None:
+        """The base URL the provider's variable gives (the first set), with the version path."""
+        for name in (self.base_url_env, *self.base_url_env_fallbacks):
+            value = os.environ.get(name) if name else None
+            if value:
+                return value.rstrip("/") + self.base_url_env_path
+        return None
+
+    def headers_from_env(self) -> dict[str, str]:
+        """The headers whose variables are set."""
+        return {header: os.environ[name] for header, name in self.env_headers.items() if os.environ.get(name)}
 
     def classify(self, status: int, headers: Mapping[str, str], body: Any) -> ProviderError:
         """The typed error for a failed answer, by the spec's error table (first match wins), with

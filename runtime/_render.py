@@ -6,7 +6,6 @@ the same two steps on every attempt.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -15,6 +14,7 @@ from urllib.parse import quote
 
 import orjson
 
+from cloudburst._aws import aws_region
 from cloudburst._capabilities import check_request
 from cloudburst._conversation import Conversation
 from cloudburst._errors import (
@@ -73,13 +73,11 @@ def adapter_for(
 
 
 def base_url(provider: ProviderInfo, model: ModelInfo) -> str:
-    """The model's own endpoint, else the provider's URL variable, else the public URL (in the
-    model's region, else AWS_REGION's, where the URL names one)."""
-    env = os.environ.get(provider.base_url_env) if provider.base_url_env else None
-    url = model.base_url or env or provider.base_url
+    """The model's own endpoint, else the provider's URL variable (as its official SDK reads
+    it), else the public URL (in the model's region, where the URL names one)."""
+    url = model.base_url or provider.base_url_from_env() or provider.base_url
     if "{region}" in url:
-        region = model.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-        url = url.replace("{region}", region)
+        url = url.replace("{region}", aws_region(model.region))
     return url.rstrip("/")
 
 
@@ -149,7 +147,7 @@ def _takes(model: ModelInfo) -> str:
 
 def request_headers(provider: ProviderInfo, options: RequestOptions, api_key: str | None) -> dict[str, str]:
     """Content type, the provider's fixed headers, authentication, then the caller's extras."""
-    headers = {"content-type": "application/json", **provider.headers}
+    headers = {"content-type": "application/json", **provider.headers, **provider.headers_from_env()}
     if api_key is not None and provider.auth.scheme in ("bearer", "sigv4"):  # sigv4 with a key: a bearer token
         headers[provider.auth.header] = f"Bearer {api_key}"
     elif api_key is not None and provider.auth.scheme == "header":

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from cloudburst._conversation import Message, Text, Thinking
-from cloudburst._errors import ProviderError
+from cloudburst._errors import InvalidOutputError, ProviderError
 from cloudburst._sampling import ReasoningSetting
 from cloudburst._tools import ToolCall
 
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal"]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -56,7 +57,8 @@ class APIResponse:
     refusal: str | None = None
     """The model's refusal message, when it declined (finish_reason `refusal`)."""
     parsed: Any = None
-    """With an output_schema: the answer as a model instance (or JSON data for a dict schema)."""
+    """With an output_schema: the answer as a model instance (or JSON data for a dict schema);
+    `parsed_as(Schema)` gives it typed."""
     logprobs: list[TokenLogprob] | None = None
     """Per output token, when logprobs were asked for."""
     reasoning: ReasoningSetting | None = None
@@ -94,6 +96,21 @@ class APIResponse:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    def parsed_as(self, schema: type[T]) -> T:
+        """`parsed` as a `schema` (the output_schema's class, or `dict` for a JSON schema), typed
+        for the editor. Raises the response's error when it has one, else InvalidOutputError
+        when `parsed` is not a `schema` (no output_schema was given, or another one)."""
+        if isinstance(self.parsed, schema):
+            return self.parsed
+        if self.error is not None:
+            raise self.error
+        what = "nothing" if self.parsed is None else f"a {type(self.parsed).__name__}"
+        raise InvalidOutputError(
+            f"{self.model or self.provider}'s answer holds {what}, not a {schema.__name__}: "
+            f"was output_schema={schema.__name__} given?",
+            status=self.status,
+        )
 
     @property
     def thinking(self) -> str | None:

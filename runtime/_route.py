@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import orjson
 
+from cloudburst._aws import region_of
 from cloudburst._cache import request_identity
 from cloudburst._config import Timeouts
 from cloudburst._constants import STREAM_ABOVE_TOKENS
@@ -67,6 +68,7 @@ class Route:
         "ratio",
         "reads_limits",
         "reasoning",
+        "region",
         "sampling",
         "secrets",
         "signs",
@@ -109,6 +111,7 @@ class Route:
         """Credentials to redact from every answer before it is read or stored."""
         self.signs = provider.auth.scheme == "sigv4" and api_key is None
         """AWS requests without an API key are signed, each attempt anew (signatures expire)."""
+        self.region = region_of(self.url, model.region) if self.signs else ""
         self.max_output = sampling.max_new_tokens or model.max_output_tokens or 0
         self.timeouts = timeouts.for_output(self.max_output)
         self.stream = streaming(stream, adapter, sampling.max_new_tokens, f"{model.id} ({provider.title})")
@@ -137,11 +140,11 @@ class Route:
         own, signed when the provider wants it."""
         if not self.signs:
             return self.headers
-        from cloudburst._aws import region_of, sign
+        from cloudburst._aws import sign
 
         url = url or self.url
         service = self.provider.auth.service or ""
-        return sign(self.method, url, self.headers, body, service, region_of(url))
+        return sign(self.method, url, self.headers, body, service, self.region)
 
     def streamed(self, body: bytes) -> bytes:
         """`body` with the fields that make it stream: added only when sent, so the cache and

@@ -17,14 +17,14 @@ class SamplingParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    temperature: float | None = Field(None, ge=0, le=2)
+    temperature: float | None = Field(default=None, ge=0, le=2)
     """Randomness. OpenAI, Anthropic (0-1), Gemini, Mistral, Cohere, Bedrock."""
-    top_p: float | None = Field(None, ge=0, le=1)
+    top_p: float | None = Field(default=None, ge=0, le=1)
     """Nucleus sampling. OpenAI, Anthropic, Gemini, Mistral, Cohere, Bedrock."""
-    top_k: int | None = Field(None, gt=0)
+    top_k: int | None = Field(default=None, gt=0)
     """Sample from the k likeliest tokens only. Anthropic, Gemini, Cohere, Bedrock's Anthropic
     body, hosts serving open models (Together, Fireworks, OpenRouter, vLLM, llama.cpp)."""
-    max_new_tokens: int | None = Field(None, gt=0)
+    max_new_tokens: int | None = Field(default=None, gt=0)
     """Most tokens to generate, thinking included where the provider counts it so."""
     stop: list[str] | None = None
     """Stop sequences."""
@@ -34,14 +34,14 @@ class SamplingParams(BaseModel):
     """How hard a reasoning model thinks. OpenAI (reasoning_effort), Anthropic (effort, with
     adaptive thinking), Gemini 3 (thinking level). On a model steered by a budget it is sent as
     the registry's budget for it; an effort the model lacks goes as its nearest one."""
-    thinking_budget: int | None = Field(None, ge=0)
+    thinking_budget: int | None = Field(default=None, ge=0)
     """Tokens a model may spend thinking; 0 turns thinking off where the model allows it.
     Anthropic (extended thinking), Gemini 2.5, Bedrock's Anthropic models. On a model steered
     by effort or level it is sent as the highest effort whose registry budget it reaches.
     With both set, each model gets its own control. `APIResponse.reasoning` says what went."""
     logprobs: bool | None = None
     """Return the log probability of each output token. OpenAI (non-reasoning models)."""
-    top_logprobs: int | None = Field(None, ge=0, le=20)
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     """How many likeliest alternatives to return per token, with logprobs."""
     json_mode: bool | None = None
     """Answer with a JSON object."""

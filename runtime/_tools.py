@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, create_model
 
-from cloudburst._errors import ConfigurationError
+from cloudburst._errors import ConfigurationError, InvalidOutputError
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,23 +167,35 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
-    """A call the model asked for. `arguments` is None when the model's JSON did not parse;
-    `raw_arguments` keeps what it sent either way."""
+    """A call the model asked for: `function(**call.arguments)`. `parsed_arguments` is None when
+    the model's JSON did not parse; `raw_arguments` keeps what it sent either way."""
 
     id: str
     name: str
-    arguments: dict[str, Any] | None
+    parsed_arguments: dict[str, Any] | None
     raw_arguments: str
     signature: str | None = None
     """The provider's signature of the thinking behind the call (Gemini), sent back with it."""
     kind: Literal["tool_call"] = "tool_call"
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The arguments object; an InvalidOutputError naming the tool and what the model sent
+        when that is not a JSON object (test `parsed_arguments is None` to handle it first)."""
+        if self.parsed_arguments is None:
+            raise InvalidOutputError(
+                f"the model's arguments for tool {self.name!r} (call {self.id}) are not a JSON object: "
+                f"{self.raw_arguments[:200]!r}",
+                body=self.raw_arguments,
+            )
+        return self.parsed_arguments
 
     def wire(self) -> tuple[str, dict[str, Any]]:
         """As a part of an assistant message sent back in the next turn."""
         return "tool_call", {
             "id": self.id,
             "name": self.name,
-            "arguments": self.arguments if self.arguments is not None else {},
+            "arguments": self.parsed_arguments if self.parsed_arguments is not None else {},
             "arguments_json": self.raw_arguments,
             "signature": self.signature,
         }

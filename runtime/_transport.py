@@ -4,7 +4,12 @@ Measured at 500 concurrent requests against a local server, client CPU per reque
 about 250 µs, plain `httpx.AsyncClient` about 9,000 µs (its pool walks every connection per
 request). So `AiohttpTransport` is the default: one long-lived session per provider, its
 connector sized to the concurrency the limits allow. `HttpxTransport` wraps a caller's own
-`httpx.AsyncClient` (proxies, custom TLS, `httpx.MockTransport` in tests).
+`httpx.AsyncClient` (custom TLS, `httpx.MockTransport` in tests).
+
+Proxies follow `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` as the official SDKs'
+httpx clients do, read when a job opens its transport. aiohttp's own `trust_env` would look
+them up again in a worker thread on every request (and read ~/.netrc), so it stays off and
+each host's proxy is worked out once.
 
 Nothing here retries, and nothing here reads status codes: a transport returns whatever the
 provider answered, or raises RequestTimeoutError / ConnectionFailedError. A request sent with
@@ -18,8 +23,10 @@ JSON all the same (a compatible host that does not stream) is read as an unstrea
 from __future__ import annotations
 
 import asyncio
+import base64
 import functools
 import io
+import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,7 +35,7 @@ import yarl
 
 from cloudburst._config import Timeouts
 from cloudburst._constants import MAX_RESPONSE_BYTES, STREAMED_BODY_BYTES
-from cloudburst._errors import ConnectionFailedError, RequestTimeoutError, ResponseTooLargeError
+from cloudburst._errors import ConfigurationError, ConnectionFailedError, RequestTimeoutError, ResponseTooLargeError
 from cloudburst._stream import StreamSource
 from cloudburst._stream.reader import StreamReader
 
@@ -37,6 +44,10 @@ if TYPE_CHECKING:
 
 Answer = tuple[int, Mapping[str, str], bytes]
 """Status, headers (looked up case-insensitively), body."""
+Proxy = tuple[yarl.URL, Mapping[str, str] | None]
+"""A proxy's URL (credentials taken out), and the Proxy-Authorization they make."""
+PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY")
+"""Read in either case, lower case first, as urllib and httpx read them."""
 
 
 class Transport(Protocol):
@@ -74,6 +85,8 @@ class AiohttpTransport:
         self.max_response_bytes = max_response_bytes
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._timeouts: dict[tuple[Timeouts, bool], aiohttp.ClientTimeout] = {}
+        self._proxies = environment_proxies()
+        self._proxy_by_origin: dict[tuple[str, str | None, int | None], Proxy | None] = {}
 
     def _session(self, pool: str) -> aiohttp.ClientSession:
         session = self._sessions.get(pool)
@@ -112,13 +125,22 @@ class AiohttpTransport:
         session = self._session(pool)
         target = _encoded(url)
         data: bytes | io.BytesIO = body if len(body) < STREAMED_BODY_BYTES else io.BytesIO(body)
+        proxy, proxy_headers = (self._proxy(target) if self._proxies else None) or (None, None)
+        if proxy_headers is not None and target.scheme == "http":  # no CONNECT: the proxy reads these
+            headers = {**headers, **proxy_headers}
         reader: StreamReader | None = None
         try:
             async with (
-                session.request(method, target, headers=headers, data=data)
+                session.request(method, target, headers=headers, data=data, proxy=proxy, proxy_headers=proxy_headers)
                 if timeouts is self.timeouts and stream is None
                 else session.request(
-                    method, target, headers=headers, data=data, timeout=self._timeout(timeouts, stream is not None)
+                    method,
+                    target,
+                    headers=headers,
+                    data=data,
+                    proxy=proxy,
+                    proxy_headers=proxy_headers,
+                    timeout=self._timeout(timeouts, stream is not None),
                 )
             ) as response:
                 status, length = response.status, response.content_length
@@ -139,6 +161,12 @@ class AiohttpTransport:
                 raise reader.interrupted(f"{type(exc).__name__}: {exc}") from None
             raise ConnectionFailedError(f"{type(exc).__name__} talking to {url}: {exc}") from None
 
+    def _proxy(self, target: yarl.URL) -> Proxy | None:
+        origin = (target.scheme, target.host, target.port)
+        if origin not in self._proxy_by_origin:
+            self._proxy_by_origin[origin] = proxy_for(target, self._proxies)
+        return self._proxy_by_origin[origin]
+
     async def aclose(self) -> None:
         sessions, self._sessions = self._sessions, {}
         for session in sessions.values():
@@ -157,6 +185,39 @@ async def _capped(response: aiohttp.ClientResponse, limit: int, url: str) -> byt
             raise ResponseTooLargeError(f"the answer from {url} passed {limit:,} bytes; cut off")
         parts.append(chunk)
     return b"".join(parts)
+
+
+def environment_proxies() -> dict[str, str]:
+    """The proxy variables, by scheme (`https`, `http`, `all`; `no` holds NO_PROXY), as urllib
+    reads them. A proxy aiohttp cannot speak (SOCKS) is a ConfigurationError, before sending."""
+    proxies = {scheme: value for scheme, value in urllib.request.getproxies().items() if value}
+    for scheme in ("https", "http", "all"):
+        value = proxies.get(scheme)
+        if value is None:
+            continue
+        if "://" not in value:
+            proxies[scheme] = value = f"http://{value}"
+        if not value.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"{scheme.upper()}_PROXY is {yarl.URL(value).with_user(None)}, which the default transport cannot "
+                "use (http and https proxies only); pass transport=httpx.AsyncClient(proxy=...) for that one"
+            )
+    return proxies
+
+
+def proxy_for(target: yarl.URL, proxies: Mapping[str, str]) -> Proxy | None:
+    """The proxy for `target`, as httpx picks it: its scheme's, else `all`'s; none for a host
+    that NO_PROXY names (`*`, the host, or a domain of it, with or without a leading dot)."""
+    value = proxies.get(target.scheme) or proxies.get("all")
+    host = (target.host or "").lower()
+    names = [name.strip().lstrip(".").lower() for name in proxies.get("no", "").split(",")]
+    if not value or any(name == "*" or (name and (host == name or host.endswith("." + name))) for name in names):
+        return None
+    proxy = yarl.URL(value)
+    if proxy.user is None:
+        return proxy, None
+    credentials = base64.b64encode(f"{proxy.user}:{proxy.password or ''}".encode()).decode()
+    return proxy.with_user(None), {"Proxy-Authorization": f"Basic {credentials}"}
 
 
 @functools.lru_cache(maxsize=1024)

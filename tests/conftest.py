@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cloudburst import SimConfig, Simulator
+from cloudburst._transport import PROXY_VARIABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -31,13 +32,22 @@ def specs_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_provider_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rendered payloads must not depend on the machine's provider variables."""
+    """Rendered payloads must not depend on the machine's provider variables, and loopback
+    traffic must not go through the machine's proxy."""
     from cloudburst.generated import PROVIDERS
 
     for provider in PROVIDERS.values():
-        for name in (provider.base_url_env, provider.auth.env):
+        for name in (
+            provider.base_url_env,
+            *provider.base_url_env_fallbacks,
+            *provider.auth.names,
+            *provider.env_headers.values(),
+        ):
             if name:
                 monkeypatch.delenv(name, raising=False)
+    for name in (*PROXY_VARIABLES, "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -305,8 +305,25 @@ def test_structured_answer_is_parsed_into_the_model() -> None:
         MODEL, 200, {}, answer('{"city": "Oslo", "celsius": -3.5, "tags": []}'), output_schema=Weather
     )
     assert response.ok and response.parsed == Weather(city="Oslo", celsius=-3.5)
+    assert response.parsed_as(Weather) is response.parsed
     raw = cloudburst.parse(MODEL, 200, {}, answer('{"a": 1}'), output_schema={"type": "object"})
-    assert raw.parsed == {"a": 1}
+    assert raw.parsed == {"a": 1} == raw.parsed_as(dict)
+
+
+def test_parsed_as_raises_the_responses_error_or_says_what_it_holds() -> None:
+    wrong = cloudburst.parse(MODEL, 200, {}, answer('{"city": "Oslo"}'), output_schema=Weather)
+    with pytest.raises(cloudburst.InvalidOutputError) as raised:
+        wrong.parsed_as(Weather)
+    assert raised.value is wrong.error
+    limited = cloudburst.parse(MODEL, 429, {}, {"error": {"type": "rate_limit", "message": "slow down"}})
+    with pytest.raises(cloudburst.RateLimitedError):
+        limited.parsed_as(Weather)
+    plain = cloudburst.parse(MODEL, 200, {}, answer("Sunny."))
+    with pytest.raises(cloudburst.InvalidOutputError, match="holds nothing, not a Weather: was output_schema=Weather"):
+        plain.parsed_as(Weather)
+    raw = cloudburst.parse(MODEL, 200, {}, answer('{"city": "Oslo", "celsius": 1}'), output_schema={"type": "object"})
+    with pytest.raises(cloudburst.InvalidOutputError, match="holds a dict, not a Weather"):
+        raw.parsed_as(Weather)
 
 
 def test_an_answer_that_breaks_the_schema_is_a_retryable_typed_error() -> None:
@@ -363,7 +380,12 @@ def test_tool_call_with_broken_json_keeps_the_raw_arguments() -> None:
         }
     ]
     (call,) = cloudburst.parse(MODEL, 200, {}, body).tool_calls
-    assert call.arguments is None and call.raw_arguments == '{"location": "Bos'
+    assert call.parsed_arguments is None and call.raw_arguments == '{"location": "Bos'
+    with pytest.raises(
+        cloudburst.InvalidOutputError,
+        match=r"""arguments for tool 'get_current_weather' \(call call_1\) are not a JSON object: '{"location": "Bos'""",
+    ):
+        get_current_weather(**call.arguments)
 
 
 def test_tool_from_function_reads_signature_and_docstring() -> None:

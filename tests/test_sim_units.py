@@ -182,7 +182,8 @@ def test_cloudburst_sim_serves_from_a_subprocess() -> None:
 
 def test_env_points_cloudburst_at_the_simulator(sim_env: Simulator) -> None:
     env = sim_env.env()
-    assert env["OPENAI_BASE_URL"] == env["ANTHROPIC_BASE_URL"] == f"{sim_env.url}/v1" == sim_env.base_urls()["openai"]
+    assert env["OPENAI_BASE_URL"] == f"{sim_env.url}/v1" == sim_env.base_urls()["openai"]
+    assert env["ANTHROPIC_BASE_URL"] == sim_env.url  # the host, as the anthropic SDK reads it
     for model, key in (("gpt-4o-mini", env["OPENAI_API_KEY"]), ("claude-haiku-4-5", env["ANTHROPIC_API_KEY"])):
         request = cloudburst.render(model, "Hello", cloudburst.SamplingParams(max_new_tokens=16))
         assert request.url.startswith(sim_env.url + "/v1/")

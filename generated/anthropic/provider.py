@@ -20,6 +20,7 @@ PROVIDER = ProviderInfo(
     title="Anthropic",
     base_url="https://api.anthropic.com/v1",
     base_url_env="ANTHROPIC_BASE_URL",
+    base_url_env_path="/v1",
     auth=Auth(scheme="header", header="x-api-key", env="ANTHROPIC_API_KEY"),
     headers={"anthropic-version": "2023-06-01"},
     request_id_header="request-id",

@@ -11,6 +11,7 @@ PROVIDER = ProviderInfo(
     title="Amazon Bedrock",
     base_url="https://bedrock-runtime.{region}.amazonaws.com",
     base_url_env="AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    base_url_env_fallbacks=("AWS_ENDPOINT_URL",),
     auth=Auth(scheme="sigv4", header="Authorization", env="AWS_BEARER_TOKEN_BEDROCK", service="bedrock"),
     headers={},
     request_id_header="x-amzn-RequestId",

@@ -20,7 +20,8 @@ PROVIDER = ProviderInfo(
     title="Gemini",
     base_url="https://generativelanguage.googleapis.com/v1beta",
     base_url_env="GOOGLE_GEMINI_BASE_URL",
-    auth=Auth(scheme="header", header="x-goog-api-key", env="GEMINI_API_KEY"),
+    base_url_env_path="/v1beta",
+    auth=Auth(scheme="header", header="x-goog-api-key", env="GOOGLE_API_KEY", env_fallbacks=("GEMINI_API_KEY",)),
     headers={},
     request_id_header=None,
     rate_limit_headers=RateLimitHeaders(
@@ -78,7 +79,7 @@ PROVIDER = ProviderInfo(
         },
         upload=FileUpload(
             protocol="resumable",
-            url="{origin}/upload/v1beta/files",
+            url="{root}/upload/v1beta/files",
             max_bytes=2147483648,
             media_types={
                 "image": ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),

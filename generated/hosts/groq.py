@@ -11,6 +11,7 @@ PROVIDER = ProviderInfo(
     title="Groq",
     base_url="https://api.groq.com/openai/v1",
     base_url_env="GROQ_BASE_URL",
+    base_url_env_path="/openai/v1",
     auth=Auth(scheme="bearer", header="Authorization", env="GROQ_API_KEY"),
     headers={},
     request_id_header=None,

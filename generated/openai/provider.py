@@ -22,6 +22,7 @@ PROVIDER = ProviderInfo(
     base_url_env="OPENAI_BASE_URL",
     auth=Auth(scheme="bearer", header="Authorization", env="OPENAI_API_KEY"),
     headers={},
+    env_headers={"OpenAI-Organization": "OPENAI_ORG_ID", "OpenAI-Project": "OPENAI_PROJECT_ID"},
     request_id_header="x-request-id",
     rate_limit_headers=RateLimitHeaders(
         requests_limit="x-ratelimit-limit-requests",

@@ -154,7 +154,7 @@ class Simulator:
 
 def environment(url: str, providers: Sequence[SimProvider], key: str | None = None) -> dict[str, str]:
     """Each provider's base-URL variable (its spec's `base_url_env`) pointing at a simulator on
-    `url`, and its key variable set to `key` or a fake key."""
+    `url`, and its key variable set to `key` or a fake key: what the official SDKs read too."""
     from cloudburst.generated import PROVIDERS
 
     out: dict[str, str] = {}
@@ -162,8 +162,8 @@ def environment(url: str, providers: Sequence[SimProvider], key: str | None = No
         info = PROVIDERS.get(provider.name)
         if info is None:
             continue
-        if info.base_url_env:
-            out[info.base_url_env] = url + provider.base_path
+        if info.base_url_env:  # as the provider's SDK reads it: without the version, where it adds that
+            out[info.base_url_env] = url + provider.base_path.removesuffix(info.base_url_env_path)
         if info.auth.env:
             out[info.auth.env] = key or FAKE_KEYS.get(provider.name, f"sim-{provider.name}")
     return out
