@@ -34,6 +34,7 @@ PROVIDER = ProviderInfo(
         ErrorRule(type="ResourceNotFoundException", kind="not_found"),
         ErrorRule(type="ModelTimeoutException", kind="timeout"),
         ErrorRule(type="ModelErrorException", kind="server"),
+        ErrorRule(type="ModelStreamErrorException", kind="server"),
         ErrorRule(type="InternalServerException", kind="server"),
         ErrorRule(status=(429,), kind="rate_limited"),
         ErrorRule(status=(401, 403), kind="auth"),
