@@ -193,12 +193,13 @@ def test_unknown_events_and_deltas_are_skipped() -> None:
             "text' block",
         ),
         ({"type": "content_block_start", "index": 1, "content_block": None}, "not an object"),
+        ([{"type": "ping"}], "an event that is not an object"),
     ],
 )
-def test_a_malformed_event_is_an_invalid_response_naming_it(event: dict[str, Any], message: str) -> None:
+def test_a_malformed_event_is_an_invalid_response_naming_it(event: Any, message: str) -> None:
     stream = events(BODIES["text"])
     with pytest.raises(InvalidResponseError, match=message):
-        fold([*stream[:2], (event["type"], event)])
+        fold([*stream[:2], ("content_block_delta", event)])
 
 
 def test_tool_input_that_is_not_json_is_an_invalid_response() -> None:

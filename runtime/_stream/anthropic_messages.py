@@ -57,7 +57,9 @@ class AnthropicMessagesFold:
         """Block index -> the field its deltas extend, and the pieces so far."""
 
     def feed(self, event: str | None, data: Any) -> None:
-        kind = data.get("type") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            raise _malformed(self._provider, f"an event that is not an object: {str(data)[:200]}")
+        kind = data.get("type")
         if kind == "message_start":
             message = _mapping(self._provider, data, "message")
             self._message = {**message, "usage": dict(_mapping(self._provider, message, "usage"))}
@@ -74,8 +76,7 @@ class AnthropicMessagesFold:
             self._message["usage"] = {**self._message.get("usage", {}), **usage}
         elif kind == "error":
             error = data.get("error")
-            kind = error.get("type") if isinstance(error, dict) else None
-            self.failed = (ERROR_STATUS.get(kind, 500) if isinstance(kind, str) else 500, data)
+            self.failed = (ERROR_STATUS.get(str(error.get("type")) if isinstance(error, dict) else "", 500), data)
 
     def body(self) -> dict[str, Any]:
         if not self._message:
