@@ -262,7 +262,7 @@ def faults(sizes: Sizes) -> list[Row]:
     n = sizes.faults_n
     limits = RateLimits(max_concurrency=256)
     settings = {
-        "timeouts": Timeouts(connect=2.0, read=0.5, total=2.0),
+        "timeouts": Timeouts(connect=2.0, first_byte=0.5, total=2.0),
         "retry": RetryPolicy(max_attempts=6, backoff_base=0.05, backoff_cap=0.5),
     }
 

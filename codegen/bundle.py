@@ -544,6 +544,8 @@ def check_api(
             request_path(path, (*base, "options", option, "also", "append", path))
     for path in api.constants:
         request_path(path, (*base, "constants", path))
+    for path in api.stream.body if api.stream else ():
+        request_path(path, (*base, "stream", "body", path))
     if api.options and api.options_class is None:
         problems.append(spec.problem((*base, "options"), "options need options_class: the name of the generated model"))
 

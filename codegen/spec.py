@@ -10,7 +10,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
 
-from codegen.vocabulary import ErrorKind, FinishReason, PartKind, Role, SamplingField, UsageField
+from codegen.vocabulary import (
+    ErrorKind,
+    FinishReason,
+    PartKind,
+    Role,
+    SamplingField,
+    StreamFormat,
+    StreamFraming,
+    UsageField,
+)
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
 
@@ -432,6 +441,21 @@ class CacheMap(SpecModel):
     """JSON template of the marker; `$ttl` is the requested lifetime."""
 
 
+class StreamMap(SpecModel):
+    """How the API streams its answer, to be folded back into the non-streaming body."""
+
+    format: StreamFormat
+    """The event format, folded by `cloudburst._stream.<format>`."""
+    framing: StreamFraming = "sse"
+    """How the bytes are cut into events: server-sent events or AWS's binary event stream."""
+    body: dict[str, Any] = {}
+    """Top-level request fields a streaming request adds (`stream: true`)."""
+    path: str | None = Field(None, pattern=r"^/")
+    """The streaming endpoint, when it is not the API's (`{model}` as in `endpoint.path`)."""
+    required_above: int | None = Field(None, gt=0)
+    """More output tokens than this are answered only streamed: `stream="auto"` streams them."""
+
+
 class ApiSpec(SpecModel):
     kind: Literal["chat"]
     endpoint: Endpoint
@@ -452,6 +476,8 @@ class ApiSpec(SpecModel):
     """Prompt caching: breakpoints set by pattern, `automatic` (the provider caches prefixes by
     itself; a pattern is then not needed and ignored), or None (no prompt caching)."""
     output: OutputMap
+    stream: StreamMap | None = None
+    """How the API streams; None: it does not (`stream=True` is refused)."""
     options_class: str | None = Field(None, pattern=r"^[A-Z][A-Za-z0-9]*Options$")
     """Name of the generated provider options model (`OpenAIOptions`). APIs of one provider may
     share it: each takes the options it maps and refuses the others."""

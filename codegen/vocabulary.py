@@ -52,6 +52,18 @@ ErrorKind = Literal[
 
 Role = Literal["system", "user", "assistant", "tool"]
 
+StreamFormat = Literal[
+    "openai_chat",
+    "openai_responses",
+    "anthropic_messages",
+    "gemini",
+    "cohere_chat",
+    "bedrock_converse",
+    "bedrock_invoke",
+]
+"""The streamed answer formats the runtime folds (`cloudburst._stream.<format>`)."""
+StreamFraming = Literal["sse", "aws_eventstream"]
+
 PartKind = Literal[
     "text",
     "image_url",

@@ -8,6 +8,7 @@ from cloudburst._cache import Cache, CachedAnswer, SQLiteCache
 from cloudburst._client import LLMClient
 from cloudburst._config import FileUploadStrategy, RateLimits, RetryPolicy, Timeouts, configure
 from cloudburst._conversation import Conversation, Document, Image, Message, Text, Thinking, ToolResult
+from cloudburst._deltas import ResponseStream, Restart, TextDelta, ThinkingDelta, ToolCallDelta
 from cloudburst._embedding import Embedding, EmbeddingOptions
 from cloudburst._errors import (
     AuthError,
@@ -31,7 +32,9 @@ from cloudburst._errors import (
     QuotaExceededError,
     RateLimitedError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServerError,
+    StreamInterruptedError,
     UnknownModelError,
     UnsupportedContentError,
     UnsupportedOptionError,
@@ -127,6 +130,9 @@ __all__ = [
     "RequestTimeoutError",
     "RequestTooLargeError",
     "Reranking",
+    "ResponseStream",
+    "ResponseTooLargeError",
+    "Restart",
     "RetryPolicy",
     "SQLiteCache",
     "SamplingParams",
@@ -135,12 +141,16 @@ __all__ = [
     "SimConfig",
     "Simulator",
     "StatusTracker",
+    "StreamInterruptedError",
     "Text",
+    "TextDelta",
     "Thinking",
+    "ThinkingDelta",
     "Timeouts",
     "TokenLogprob",
     "Tool",
     "ToolCall",
+    "ToolCallDelta",
     "ToolResult",
     "Transport",
     "UnknownModelError",

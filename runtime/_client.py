@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 
 from cloudburst._cache import CacheSpec, open_cache
 from cloudburst._config import FileUploadStrategy, LimitsSpec, RateLimits, RetryPolicy, Timeouts, default_file_uploads
-from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, SPARE_WORKERS
+from cloudburst._constants import DEFAULT_MAX_CONCURRENCY, MAX_RESPONSE_BYTES, SPARE_WORKERS
 from cloudburst._conversation import Image
+from cloudburst._deltas import ResponseStream
 from cloudburst._direct import model_of_kind, provider_of
 from cloudburst._embed import embed_all, embed_as_completed
 from cloudburst._embedding import Embedding, EmbeddingOptions
@@ -45,7 +46,7 @@ from cloudburst._render import base_url as default_base_url
 from cloudburst._render import check_provider_options
 from cloudburst._rerank import Reranking, rerank
 from cloudburst._response import APIResponse
-from cloudburst._route import Route
+from cloudburst._route import Route, StreamPolicy
 from cloudburst._sampling import SamplingParams
 from cloudburst._status import StatusTracker
 from cloudburst._sync import run_sync
@@ -76,6 +77,8 @@ class LLMClient:
     cache             a response cache: a SQLite file's path, or a `Cache`; a hit costs nothing
     dedup             identical requests in flight at once share one call; on with a cache
     file_uploads      a FileUploadStrategy: files inline or uploaded once, per provider
+    stream            "auto", True or False: whether requests stream (see `_route.streaming`)
+    max_response_bytes  an answer bigger than this is cut off (ResponseTooLargeError)
     """
 
     def __init__(
@@ -97,6 +100,8 @@ class LLMClient:
         cache: CacheSpec = None,
         dedup: bool | None = None,
         file_uploads: FileUploadStrategy | None = None,
+        stream: StreamPolicy = "auto",
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         """`api_keys` and `base_urls` are by provider name (`base_urls` also by model id); by
         default keys come from each provider's environment variable and URLs from the model,
@@ -124,6 +129,12 @@ class LLMClient:
         self.options = options or RequestOptions()
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
+        if stream not in ("auto", True, False):
+            raise ConfigurationError(f'LLMClient(stream=) takes "auto", True or False, got {stream!r}')
+        self.stream_policy: StreamPolicy = stream
+        if max_response_bytes < 1:
+            raise ConfigurationError(f"LLMClient(max_response_bytes=) must be positive, got {max_response_bytes}")
+        self.max_response_bytes = max_response_bytes
         self.progress: ProgressKind = progress
         self.rng = random.Random(seed)
         self.limiter: Limiter = limiter or InProcessLimiter()
@@ -158,7 +169,7 @@ class LLMClient:
             check_provider_options(chat, self.options)
         self.cache = open_cache(cache)
         self.files = FileUploads(
-            file_uploads or default_file_uploads(), self.limiter, self.retry, self.timeouts, self.rng
+            file_uploads or default_file_uploads(), self.limiter, self.retry, self.timeouts.for_output(0), self.rng
         )
         self.dedup = dedup if dedup is not None else self.cache is not None
 
@@ -167,9 +178,9 @@ class LLMClient:
         job's event loop, and are closed with the job)."""
         given = self._transport_arg
         if given is None:
-            return AiohttpTransport(max_connections=self._total_concurrency, timeouts=self.timeouts)
+            return AiohttpTransport(self._total_concurrency, self.timeouts, self.max_response_bytes)
         if _is_httpx_client(given):
-            return HttpxTransport(given)  # type: ignore[arg-type]
+            return HttpxTransport(given, self.max_response_bytes)  # type: ignore[arg-type]
         return given  # type: ignore[return-value]
 
     # what the job asks of the client ----------------------------------------------------------
@@ -188,6 +199,8 @@ class LLMClient:
             key=self._bucket[model.id],
             base_url=self._urls[model.id],
             api_key=self._keys[model.provider],
+            timeouts=self.timeouts,
+            stream=self.stream_policy,
         )
         self._routes[cache_key] = (route, sampling, options)  # keeps the ids alive and unique
         return route
@@ -277,6 +290,13 @@ class LLMClient:
         finally:
             if job.journal is not None:
                 job.journal.finish()
+
+    def stream(self, prompt: PromptLike) -> ResponseStream:
+        """One prompt's answer as it arrives: `async for delta in client.stream(prompt)` gives
+        TextDelta, ThinkingDelta and ToolCallDelta objects (a Restart when a broken attempt is
+        retried), streamed whatever the client's `stream` policy; the stream's `response` is the
+        whole APIResponse once the loop ended."""
+        return ResponseStream(self, prompt)
 
     def run(
         self, prompts: Iterable[PromptLike], *, total: int | None = None, journal: JournalLike | None = None

@@ -4,6 +4,7 @@ defaults live in `_constants.py`; `configure` sets the process-wide ones."""
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,13 @@ from cloudburst._constants import (
     DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_CAP,
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_FIRST_BYTE_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_READ_TIMEOUT,
     DEFAULT_RETRY_AFTER_CAP,
     DEFAULT_TOTAL_TIMEOUT,
     DEFAULT_UPLOAD_ABOVE_BYTES,
+    SLOWEST_OUTPUT_TOKENS_PER_SECOND,
 )
 from cloudburst._errors import ConfigurationError
 
@@ -106,16 +109,37 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Per attempt, in seconds: to connect, between bytes read, and for the whole attempt."""
+    """Per attempt, in seconds. An attempt that runs out of one is a RequestTimeoutError (a
+    stream already under way: a StreamInterruptedError, what arrived billed), and retried."""
 
     connect: float = DEFAULT_CONNECT_TIMEOUT
-    read: float | None = DEFAULT_READ_TIMEOUT
-    """None: only `total` bounds a silent provider, and aiohttp arms no timer per read (a few
-    microseconds a request, which matters at thousands of requests a second)."""
-    total: float = DEFAULT_TOTAL_TIMEOUT
+    """To open the connection."""
+    first_byte: float | None = DEFAULT_FIRST_BYTE_TIMEOUT
+    """A non-streaming request: from sending to the answer's first byte (and between its
+    bytes), which comes only once the whole answer is generated. None: only `total` bounds it,
+    and aiohttp arms no timer per read (a few microseconds a request, which matters at
+    thousands of requests a second)."""
+    idle: float = DEFAULT_IDLE_TIMEOUT
+    """A streamed request: the longest silence, before the first event and between events."""
+    total: float | None = None
+    """The whole attempt. None: derived from the request's max_new_tokens (see
+    `_constants.SLOWEST_OUTPUT_TOKENS_PER_SECOND`), at least `DEFAULT_TOTAL_TIMEOUT`."""
 
     def __post_init__(self) -> None:
-        _positive("Timeouts", connect=self.connect, read=self.read, total=self.total)
+        _positive("Timeouts", connect=self.connect, first_byte=self.first_byte, idle=self.idle, total=self.total)
+
+    def for_output(self, max_output: int) -> Timeouts:
+        """These timeouts with `total` set for an answer of up to `max_output` tokens."""
+        if self.total is not None:
+            return self
+        return _resolved(self, max(DEFAULT_TOTAL_TIMEOUT, max_output / SLOWEST_OUTPUT_TOKENS_PER_SECOND))
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(timeouts: Timeouts, total: float) -> Timeouts:
+    """One object for equal resolved timeouts: the transport knows its default ones by identity
+    (and then sets no timer of its own per request)."""
+    return Timeouts(timeouts.connect, timeouts.first_byte, timeouts.idle, total)
 
 
 FilePreference = Literal["auto", "inline", "upload"]

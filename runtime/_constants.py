@@ -13,10 +13,33 @@ DEFAULT_RETRY_AFTER_CAP = 60.0
 """Seconds; a provider's `retry-after` longer than this is cut to it."""
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
-DEFAULT_READ_TIMEOUT: float | None = None
-"""Seconds without a byte from the provider; by default only the total bounds an attempt."""
+DEFAULT_FIRST_BYTE_TIMEOUT: float | None = None
+"""Seconds from sending a non-streaming request to its answer's first byte (the provider writes
+nothing until the whole answer is generated); by default only the total bounds it."""
+DEFAULT_IDLE_TIMEOUT = 60.0
+"""Seconds a stream may go without a byte. Providers send events at least every few seconds
+while generating (Anthropic adds `ping`s), and a long prompt's prefill before the first token
+takes seconds, not minutes: a minute of silence is a hang, retried at once instead of at the
+total timeout."""
 DEFAULT_TOTAL_TIMEOUT = 600.0
-"""Seconds for a whole attempt, as openai-python's default."""
+"""Seconds for a whole attempt, at least (openai-python's and Anthropic's default) ..."""
+SLOWEST_OUTPUT_TOKENS_PER_SECOND = 128_000 / 3600
+"""... and, when `Timeouts.total` is not given, long enough to write max_new_tokens at this
+rate: total = max(DEFAULT_TOTAL_TIMEOUT, max_new_tokens / SLOWEST_OUTPUT_TOKENS_PER_SECOND).
+It is Anthropic's SDK's own assumption (128,000 tokens may take an hour), so 21,333 tokens or
+fewer keep 600 s and 128,000 get an hour."""
+STREAM_ABOVE_TOKENS = 8192
+"""`stream="auto"` streams a request allowed more output tokens than this. At the slowest rate
+above that is about four minutes of generation during which a non-streaming request shows
+nothing, so a hung one is found only at the total timeout; a stream's idle timeout finds it in
+a minute, and a stream cut off bills what arrived instead of nothing seen. Shorter answers do
+not stream: folding events costs client CPU per token, and their whole time is short anyway."""
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+"""An answer (streamed or not) bigger than this is cut off with ResponseTooLargeError rather
+than held in memory. The largest real answers are about 140 MB: OpenAI embeddings of 2,048
+texts at 3,072 dimensions as JSON floats (about 22 bytes a float), or 128,000 output tokens with
+20 top logprobs each (about 1.1 kB a token). So 256 MiB never cuts a real answer and still stops
+a stream that never ends. `LLMClient(max_response_bytes=...)` changes it."""
 
 BURST_SECONDS = 0.25
 """Pace, don't burst: a (provider, model) bucket sends at most this many seconds of its rate at

@@ -83,6 +83,8 @@ class FixedRoute(Route):
         self.identity = request_identity(model.id, self.url, self.headers, provider.auth.header)
         self.signs = provider.auth.scheme == "sigv4" and api_key is None
         self.max_output, self.output_schema, self.check_json = 0, None, False
+        self.timeouts, self.stream = client.timeouts.for_output(0), None
+        self.stream_url, self.stream_suffix = self.url, b""
         self.ratio = provider.token_ratio or (1.0, 1.0)
         self.uncounted = Need(0, 0)
         names = provider.rate_limit_headers

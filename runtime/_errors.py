@@ -15,6 +15,9 @@ CloudburstError
     ├── ServerError ············· 5xx                                          (retry)
     ├── RequestTimeoutError ····· no answer in time                            (retry)
     ├── ConnectionFailedError ··· connection refused or reset                  (retry)
+    ├── StreamInterruptedError ·· a stream cut off (or silent) before its end;
+    │                             what arrived is billed                        (retry)
+    ├── ResponseTooLargeError ··· an answer over the client's size cap, cut off
     ├── InvalidResponseError ···· a body that is not what the provider promises (retry)
     ├── ContextOverflowError ···· the prompt is longer than the context window
     ├── BlockedError ············ a safety filter blocked the prompt or the answer
@@ -124,6 +127,26 @@ class ConnectionFailedError(ProviderError):
     retryable = True
 
 
+class StreamInterruptedError(ProviderError):
+    """A streamed answer that stopped before its last event: the connection dropped, or no byte
+    came for the idle timeout. The provider bills what it generated, so `partial` holds the
+    body folded from the events that arrived (usage included), for the attempt's cost."""
+
+    kind = "stream_interrupted"
+    retryable = True
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.partial = b""
+
+
+class ResponseTooLargeError(ProviderError):
+    """An answer bigger than the transport's `max_response_bytes`: cut off rather than held in
+    memory. Not retried: the same request would grow as big again."""
+
+    kind = "response_too_large"
+
+
 class InvalidResponseError(ProviderError):
     kind = "invalid_response"
     retryable = True
@@ -200,6 +223,8 @@ ERROR_KINDS: dict[str, type[ProviderError]] = {
         ServerError,
         RequestTimeoutError,
         ConnectionFailedError,
+        StreamInterruptedError,
+        ResponseTooLargeError,
         InvalidResponseError,
         InvalidOutputError,
         ContextOverflowError,

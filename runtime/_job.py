@@ -25,7 +25,14 @@ from cloudburst._cache import Outcome, Shared, request_key
 from cloudburst._capabilities import check_request
 from cloudburst._constants import INLINE_OFF_LOOP_BYTES, PROGRESS_REFRESH_SECONDS
 from cloudburst._conversation import Conversation
-from cloudburst._errors import CloudburstError, ConfigurationError, ContextOverflowError, InputError, ProviderError
+from cloudburst._errors import (
+    CloudburstError,
+    ConfigurationError,
+    ContextOverflowError,
+    InputError,
+    ProviderError,
+    StreamInterruptedError,
+)
 from cloudburst._files import check_files, file_parts
 from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
@@ -415,15 +422,37 @@ class Job:
         ticket = await limiter.acquire(route.key, need)
         tracker = self.tracker
         tracker.attempt_started()
+        stream = route.stream
         try:
-            status, headers, content = await self.transport.send(
-                route.method,
-                route.url,
-                route.headers_for(pending.body),
-                pending.body,
-                client.timeouts,
-                pool=route.provider.name,
-            )
+            if stream is None:
+                status, headers, content = await self.transport.send(
+                    route.method,
+                    route.url,
+                    route.headers_for(pending.body),
+                    pending.body,
+                    route.timeouts,
+                    pool=route.provider.name,
+                )
+            else:
+                body = route.streamed(pending.body)
+                status, headers, content = await self.transport.send(
+                    route.method,
+                    route.stream_url,
+                    route.headers_for(body, route.stream_url),
+                    body,
+                    route.timeouts,
+                    pool=route.provider.name,
+                    stream=stream,
+                )
+        except StreamInterruptedError as exc:  # what arrived is paid for: billed, and counted
+            response = self._read(route, 200, {}, exc.partial)
+            response.error = exc
+            if response.usage.input_tokens == 0:  # the stream had not said yet: the prompt as counted here
+                response.usage.input_tokens = pending.estimate.count(pending.conversation)[0]
+                response.cost = model.cost(response.usage)
+            limiter.settle(ticket, response.usage, None)
+            tracker.attempt_finished(response)
+            return response, exc
         except ProviderError as exc:
             limiter.settle(ticket, None, None)
             response = APIResponse(route.provider.name, model.id, error=exc)

@@ -6,11 +6,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from types import ModuleType
+from typing import Literal
+from urllib.parse import quote
 
 import orjson
 
 from cloudburst._cache import request_identity
+from cloudburst._config import Timeouts
+from cloudburst._constants import STREAM_ABOVE_TOKENS
 from cloudburst._conversation import Conversation, Text
+from cloudburst._errors import UnsupportedOptionError
 from cloudburst._estimate import DEFAULT_TOKEN_RATIO
 from cloudburst._limiter import Need
 from cloudburst._models import ModelInfo
@@ -19,7 +24,30 @@ from cloudburst._providers import ProviderInfo
 from cloudburst._reasoning import for_model
 from cloudburst._render import check_options, endpoint_path, request_headers
 from cloudburst._sampling import SamplingParams
+from cloudburst._stream import Streaming
 from cloudburst._tokens import prompt_tokens
+
+StreamPolicy = Literal["auto"] | bool
+"""`LLMClient(stream=)`: True streams every request, False none, "auto" those allowed more than
+`_constants.STREAM_ABOVE_TOKENS` output tokens, or more than the API takes without streaming."""
+
+
+def streaming(policy: StreamPolicy, adapter: ModuleType, max_new_tokens: int | None, where: str) -> Streaming | None:
+    """How a request to `adapter` with this output budget streams under `policy`; None: not.
+    With "auto", an unset max_new_tokens counts as the API's default when it sends one, and
+    otherwise does not stream (most answers are short)."""
+    spec: Streaming | None = getattr(adapter, "STREAM", None)
+    if policy is False:
+        return None
+    if spec is None:
+        if policy is True:
+            raise UnsupportedOptionError(f"{where} cannot stream (its spec has no `stream` section); use stream=False")
+        return None
+    if policy is True:
+        return spec
+    budget = max_new_tokens or int(getattr(adapter, "DEFAULT_MAX_NEW_TOKENS", None) or 0)
+    above = min(STREAM_ABOVE_TOKENS, spec.required_above or STREAM_ABOVE_TOKENS)
+    return spec if budget > above else None
 
 
 class Route:
@@ -41,6 +69,10 @@ class Route:
         "reasoning",
         "sampling",
         "signs",
+        "stream",
+        "stream_suffix",
+        "stream_url",
+        "timeouts",
         "uncounted",
         "url",
     )
@@ -54,6 +86,8 @@ class Route:
         key: str,
         base_url: str,
         api_key: str | None,
+        timeouts: Timeouts,
+        stream: StreamPolicy = "auto",
     ) -> None:
         provider, adapter = check_options(model, sampling, options)
         self.model = model
@@ -73,6 +107,15 @@ class Route:
         self.signs = provider.auth.scheme == "sigv4" and api_key is None
         """AWS requests without an API key are signed, each attempt anew (signatures expire)."""
         self.max_output = sampling.max_new_tokens or model.max_output_tokens or 0
+        self.timeouts = timeouts.for_output(self.max_output)
+        self.stream = streaming(stream, adapter, sampling.max_new_tokens, f"{model.id} ({provider.title})")
+        """How this route's requests stream; None: they do not."""
+        self.stream_url = self.url
+        self.stream_suffix = b""
+        if self.stream is not None:
+            if self.stream.path is not None:
+                self.stream_url = base_url + self.stream.path.replace("{model}", quote(model.name, safe=""))
+            self.stream_suffix = b"," + orjson.dumps(dict(self.stream.body or {}))[1:] if self.stream.body else b"}"
         self.output_schema = sampling.output_schema
         self.check_json = bool(sampling.json_mode) and sampling.output_schema is None
         self.ratio = provider.token_ratio or DEFAULT_TOKEN_RATIO
@@ -86,14 +129,21 @@ class Route:
             or names.output_tokens_remaining
         )
 
-    def headers_for(self, body: bytes) -> Mapping[str, str]:
-        """The headers to send `body` with: the route's own, signed when the provider wants it."""
+    def headers_for(self, body: bytes, url: str | None = None) -> Mapping[str, str]:
+        """The headers to send `body` (to `url`, the route's by default) with: the route's
+        own, signed when the provider wants it."""
         if not self.signs:
             return self.headers
         from cloudburst._aws import region_of, sign
 
+        url = url or self.url
         service = self.provider.auth.service or ""
-        return sign(self.method, self.url, self.headers, body, service, region_of(self.url))
+        return sign(self.method, url, self.headers, body, service, region_of(url))
+
+    def streamed(self, body: bytes) -> bytes:
+        """`body` with the fields that make it stream: added only when sent, so the cache and
+        the journal know a request by what it asks, however it travels."""
+        return body[:-1] + self.stream_suffix
 
     def body(self, conversation: Conversation) -> bytes:
         """The request body, serialised once."""

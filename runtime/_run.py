@@ -26,8 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from cloudburst._client import LLMClient
-from cloudburst._config import RateLimits, RetryPolicy
-from cloudburst._constants import JOURNAL_COMMIT_SECONDS, SHUTDOWN_GRACE_SECONDS
+from cloudburst._config import RateLimits, RetryPolicy, Timeouts
+from cloudburst._constants import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    JOURNAL_COMMIT_SECONDS,
+    SHUTDOWN_GRACE_SECONDS,
+    STREAM_ABOVE_TOKENS,
+)
 from cloudburst._dry_run import dry_run
 from cloudburst._errors import ConfigurationError
 from cloudburst._input import PromptReader, count_lines
@@ -172,6 +178,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             sampling=sampling,
             limits=limits,
             retry=RetryPolicy(max_attempts=args.max_attempts),
+            timeouts=Timeouts(
+                connect=args.connect_timeout,
+                first_byte=args.first_byte_timeout,
+                idle=args.idle_timeout,
+                total=args.timeout,
+            ),
+            stream=True if args.stream == "on" else False if args.stream == "off" else "auto",
             progress=progress,
             api_keys=api_keys,
             base_urls=base_urls,
@@ -229,6 +242,26 @@ def add_run_command(commands: Any) -> None:
     parser.add_argument("--max-new-tokens", type=int)
     parser.add_argument("--temperature", type=float)
     parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
+    parser.add_argument(
+        "--stream",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help=f"stream answers: always, never, or (auto) when --max-new-tokens is over {STREAM_ABOVE_TOKENS:,}",
+    )
+    parser.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="per attempt, in all (default: from --max-new-tokens)"
+    )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=DEFAULT_IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="a stream silent this long is cut off and retried",
+    )
+    parser.add_argument(
+        "--first-byte-timeout", type=float, metavar="SECONDS", help="an unstreamed answer's longest wait for a byte"
+    )
+    parser.add_argument("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT, metavar="SECONDS")
     parser.add_argument("--cache", type=Path, help="a SQLite response cache: answers in it cost nothing")
     parser.add_argument(
         "--dry-run", action="store_true", help="check every line against every model, estimate, send nothing"

@@ -106,7 +106,7 @@ def test_under_faults_every_prompt_ends_once_with_a_response_or_a_typed_error(si
     client = client_on(
         sim,
         ["gpt-4.1-mini", "claude-haiku-4-5"],
-        timeouts=Timeouts(connect=1.0, read=0.2, total=1.0),
+        timeouts=Timeouts(connect=1.0, first_byte=0.2, total=1.0),
         retry=RetryPolicy(max_attempts=3, backoff_base=0.005, backoff_cap=0.02),
     )
 

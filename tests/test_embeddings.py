@@ -151,7 +151,7 @@ def test_under_faults_every_text_ends_once_in_order(sim: Simulator) -> None:
         sim,
         ["embed-v4.0"],
         retry=RetryPolicy(max_attempts=10, backoff_base=0.005, backoff_cap=0.02),
-        timeouts=Timeouts(connect=1.0, read=1.0, total=2.0),
+        timeouts=Timeouts(connect=1.0, first_byte=1.0, total=2.0),
     )
     texts = [f"t{i}" for i in range(96 * 30)]
     results = client.embed(texts, options=EmbeddingOptions(dimensions=64))

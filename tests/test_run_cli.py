@@ -44,3 +44,37 @@ def test_run_writes_one_result_line_per_prompt(tmp_path: Path, caplog: pytest.Lo
         assert r["usage"]["input_tokens"] > 0 and r["cost"] > 0 and r["finish_reason"] in ("stop", "length")
     assert next(r for r in results if r["id"] == "short")["usage"]["output_tokens"] <= 5
     assert "44 succeeded" in caplog.text
+
+
+def test_run_streams_with_its_timeouts_when_asked(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="cloudburst")
+    prompts = write_lines(tmp_path / "prompts.jsonl", [f"number {i}" for i in range(5)])
+    out = tmp_path / "results.jsonl"
+    code = main(
+        [
+            "run", str(prompts), "-o", str(out), "--model", "gpt-4.1-mini", "--max-new-tokens", "20",
+            "--stream", "on", "--idle-timeout", "5", "--timeout", "30", "--progress", "off", "--simulate",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(results) == 5 and all(r["error"] is None and r["completion"] for r in results)
+
+
+def test_run_refuses_a_timeout_that_is_not_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prompts = write_lines(tmp_path / "prompts.jsonl", ["hi"])
+    code = main(
+        [
+            "run",
+            str(prompts),
+            "-o",
+            str(tmp_path / "out.jsonl"),
+            "--model",
+            "gpt-4.1-mini",
+            "--idle-timeout",
+            "0",
+            "--simulate",
+        ]
+    )
+    assert code != 0
+    assert "Timeouts.idle must be positive, got 0.0" in capsys.readouterr().err

@@ -260,3 +260,27 @@ def test_an_option_adds_only_to_request_fields(specs_copy: Path) -> None:
     file, line, message = only_problem(errors_for(specs_copy))
     assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "append: {includes"))
     assert message == "'includes' is not a field of the request schema 'CreateResponse'"
+
+
+def test_a_stream_format_outside_the_vocabulary_names_the_formats(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "      format: openai_chat", "      format: openai_chunks")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "openai_chunks"))
+    assert "'openai_chat'" in message and "'bedrock_converse'" in message
+
+
+def test_a_stream_body_field_the_request_lacks(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "body: {stream: true, stream_options:", "body: {streaming: true, stream_options:")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "streaming: true"))
+    assert message.endswith("'streaming' is not a field of the request schema 'CreateChatCompletionRequest'")
+
+
+def test_a_stream_framing_outside_the_vocabulary(specs_copy: Path) -> None:
+    mapping = specs_copy / "mistral" / "mapping.yaml"
+    replace_in(mapping, "      body: {stream: true}", "      framing: websocket\n      body: {stream: true}")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/mistral/mapping.yaml", line_of(mapping, "websocket"))
+    assert "'sse' or 'aws_eventstream'" in message

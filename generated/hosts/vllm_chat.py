@@ -14,6 +14,7 @@ from cloudburst._errors import UnsupportedOptionError
 from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._stream import Streaming
 from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._tools import StrictMode, Tool, ToolCall
 from cloudburst._wire import (
@@ -74,6 +75,14 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
+STREAM = Streaming(
+    format="openai_chat",
+    framing="sse",
+    body={"stream": True, "stream_options": {"include_usage": True}},
+    path=None,
+    required_above=None,
+)
+"""How this API streams; the runtime folds the stream back into the non-streaming body."""
 STRICT_TOOLS = StrictMode(
     all_required=True,
     unsupported=frozenset(

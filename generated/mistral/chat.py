@@ -13,6 +13,7 @@ from cloudburst._conversation import Conversation, Message, Thinking
 from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._stream import Streaming
 from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._tools import ToolCall
 from cloudburst._wire import (
@@ -50,6 +51,8 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "model_length": "length",
     "tool_calls": "tool_calls",
 }
+STREAM = Streaming(format="openai_chat", framing="sse", body={"stream": True}, path=None, required_above=None)
+"""How this API streams; the runtime folds the stream back into the non-streaming body."""
 
 
 def build_body(

@@ -14,6 +14,7 @@ from cloudburst._errors import UnsupportedOptionError
 from cloudburst._options import RequestOptions
 from cloudburst._response import APIResponse, FinishReason, TokenLogprob, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._stream import Streaming
 from cloudburst._structured import schema_name, strict_json_schema
 from cloudburst._tools import StrictMode, Tool, ToolCall
 from cloudburst._wire import (
@@ -70,6 +71,8 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "max_output_tokens": "length",
     "content_filter": "content_filter",
 }
+STREAM = Streaming(format="openai_responses", framing="sse", body={"stream": True}, path=None, required_above=None)
+"""How this API streams; the runtime folds the stream back into the non-streaming body."""
 STRICT_TOOLS = StrictMode(
     all_required=True,
     unsupported=frozenset(

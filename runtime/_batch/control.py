@@ -51,7 +51,9 @@ class Control:
         return path if path.startswith(("http://", "https://")) else self.base_url + path
 
     async def __aenter__(self) -> Control:
-        timeout = aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect, sock_read=self.timeouts.total)
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self.timeouts.connect, sock_read=self.timeouts.for_output(0).total
+        )
         self._session = aiohttp.ClientSession(timeout=timeout, trust_env=False)
         return self
 

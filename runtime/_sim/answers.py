@@ -11,6 +11,7 @@ import base64
 import hashlib
 import math
 import random
+import re
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -214,3 +215,15 @@ def quantised(vector: list[float], kind: str) -> Any:
 def fraction(text: str) -> float:
     """A uniform number in [0, 1) drawn from `text`: which batch items fail or expire."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") / 2**64
+
+
+def pieces(text: str, rng: random.Random) -> list[str]:
+    """`text` cut into the deltas of a stream, one to four words each (spaces kept), as a
+    model's tokens arrive a few at a time; joined, they are the text again."""
+    words = [word for word in re.findall(r"\S*\s*", text) if word]
+    cut: list[str] = []
+    while words:
+        take = rng.randint(1, 4)
+        cut.append("".join(words[:take]))
+        words = words[take:]
+    return cut

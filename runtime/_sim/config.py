@@ -12,11 +12,17 @@ from types import MappingProxyType
 
 WINDOW_SECONDS = 1.0
 """The default enforcement window: a second, as OpenAI and Anthropic say they may enforce."""
-FAULT_KINDS = ("500", "503", "hang", "reset", "malformed", "truncated")
+FAULT_KINDS = ("500", "503", "hang", "reset", "malformed", "truncated", "slow_stream", "disconnect")
 """Injectable faults: a 500 server error; the provider's overloaded answer (503 for most, 529
 overloaded_error for Anthropic, UNAVAILABLE for Gemini, ServiceUnavailableException for Bedrock); a hang
 that sleeps `hang_s` then closes the connection without answering; a connection reset after the
-headers and part of the body; a 200 whose JSON body is malformed; a 200 whose JSON body is cut."""
+headers and part of the body; a 200 whose JSON body is malformed; a 200 whose JSON body is cut.
+
+On a streamed answer: `hang` sends some events, then nothing for `hang_s`, then closes;
+`disconnect` (and `reset`) sends some events and aborts the connection; `truncated` ends the
+stream cleanly before its last events; `malformed` breaks one event's JSON; `slow_stream`
+sends every event `stream_gap_s` apart, so the whole takes long but is never silent long.
+On a non-streamed answer `slow_stream` changes nothing and `disconnect` is a `reset`."""
 
 
 def _check_limit(name: str, value: int | None) -> None:
@@ -74,6 +80,8 @@ class SimConfig:
     (Gemini, Cohere, Bedrock) get none."""
     hang_s: float = 30.0
     """How long a hang lasts before the connection is closed; set it past the client's timeout."""
+    stream_gap_s: float = 0.5
+    """Seconds between the events of a `slow_stream` answer."""
     batch_seconds: float = 0.0
     """Time from a batch's creation to its end; states pass at 10% (validating → in_progress) and
     80% (→ finalizing) of it. 0 ends batches at once."""
@@ -133,7 +141,14 @@ class SimConfig:
         if not self.overload_spike_seconds > 0:
             raise ValueError(f"SimConfig.overload_spike_seconds must be > 0, got {self.overload_spike_seconds}")
         if (
-            min(self.latency_ms, self.latency_spread_ms, self.hang_s, self.batch_seconds, self.file_processing_seconds)
+            min(
+                self.latency_ms,
+                self.latency_spread_ms,
+                self.hang_s,
+                self.stream_gap_s,
+                self.batch_seconds,
+                self.file_processing_seconds,
+            )
             < 0
         ):
             raise ValueError("latencies and durations must be >= 0")

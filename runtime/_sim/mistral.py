@@ -22,7 +22,8 @@ from cloudburst._sim.answers import Draw
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal
 from cloudburst._sim.openai_chat import char_estimate, last_user_text, message_texts, output_schema, stop_at
-from cloudburst._sim.provider import Answer, Handler, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.openai_chat_stream import mistral_events
+from cloudburst._sim.provider import Answer, Handler, ModelEndpoint, Problem, Refused, SimProvider, StreamPlay
 from cloudburst._sim.validation import check
 from cloudburst.generated.mistral.models import ChatCompletionRequest, EmbeddingRequest
 
@@ -36,8 +37,6 @@ def _invalid(message: str) -> Refused:
 
 
 def validate_chat(body: Any) -> None:
-    if body.get("stream"):
-        raise _invalid("The simulator does not stream; send stream=false.")
     problem = check(ChatCompletionRequest, body)
     if problem is not None:
         detail = {"type": problem.kind, "loc": ["body", *problem.path], "msg": problem.message}
@@ -192,7 +191,7 @@ def embeddings_answer(body: dict[str, Any], draw: Draw) -> Answer:
     )
 
 
-CHAT = ModelEndpoint(validate_chat, chat_cost, chat_answer)
+CHAT = ModelEndpoint(validate_chat, chat_cost, chat_answer, stream=StreamPlay(mistral_events))
 EMBEDDINGS = ModelEndpoint(validate_embeddings, embeddings_cost, embeddings_answer)
 
 

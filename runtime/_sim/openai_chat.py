@@ -13,10 +13,10 @@ from array import array
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from cloudburst._sim import answers
+from cloudburst._sim import answers, openai_chat_stream
 from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.limits import Cost
-from cloudburst._sim.provider import Answer, ModelEndpoint, Problem, Refused
+from cloudburst._sim.provider import Answer, ModelEndpoint, Problem, Refused, StreamPlay
 from cloudburst._sim.schema import strict_problem
 from cloudburst._sim.store import Store, file_ids
 from cloudburst._sim.validation import check
@@ -35,8 +35,6 @@ def validate_with(model: Any) -> Any:
     """A validator raising OpenAI's 400 for the first problem `model` finds in a body."""
 
     def validate(body: Any) -> None:
-        if body.get("stream"):
-            raise invalid("The simulator does not stream; send stream=false.", "stream", "unsupported_value")
         problem = check(model, body)
         if problem is None:
             _check_strict_tools(body)
@@ -332,5 +330,11 @@ def embeddings_answer(body: dict[str, Any], draw: Draw) -> Answer:
     )
 
 
-CHAT = ModelEndpoint(validate_with(CreateChatCompletionRequest), chat_cost, chat_answer, admit=admit_files)
+CHAT = ModelEndpoint(
+    validate_with(CreateChatCompletionRequest),
+    chat_cost,
+    chat_answer,
+    admit=admit_files,
+    stream=StreamPlay(openai_chat_stream.events),
+)
 EMBEDDINGS = ModelEndpoint(validate_embeddings, embeddings_cost, embeddings_answer)

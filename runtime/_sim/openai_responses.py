@@ -21,7 +21,7 @@ import hmac
 from collections.abc import Iterator
 from typing import Any
 
-from cloudburst._sim import answers
+from cloudburst._sim import answers, openai_responses_stream
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.limits import Cost
 from cloudburst._sim.openai_chat import (
@@ -36,7 +36,7 @@ from cloudburst._sim.openai_chat import (
     served_tier,
     validate_with,
 )
-from cloudburst._sim.provider import Answer, ModelEndpoint
+from cloudburst._sim.provider import Answer, ModelEndpoint, StreamPlay
 from cloudburst._sim.store import Store
 from cloudburst.generated.openai.models import CreateResponse
 
@@ -208,4 +208,10 @@ def responses_answer(body: dict[str, Any], draw: Draw) -> Answer:
     )
 
 
-RESPONSES = ModelEndpoint(validate_with(CreateResponse), responses_cost, responses_answer, admit=admit_responses)
+RESPONSES = ModelEndpoint(
+    validate_with(CreateResponse),
+    responses_cost,
+    responses_answer,
+    admit=admit_responses,
+    stream=StreamPlay(openai_responses_stream.events),
+)

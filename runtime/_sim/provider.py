@@ -59,6 +59,42 @@ class Answer:
     """Headers this answer adds (Bedrock's `x-amzn-bedrock-*-token-count`)."""
 
 
+Events = Callable[[dict[str, Any], dict[str, Any]], list[tuple[str | None, Any]]]
+"""`events(answer, request)`: the events a provider streams for a non-streaming `answer`."""
+
+
+def sse_frame(event: str | None, data: Any) -> bytes:
+    """One server-sent event: `event:` when named, then the JSON data (a string as it is)."""
+    payload = data.encode() if isinstance(data, str) else orjson.dumps(data)
+    return (b"event: " + event.encode() + b"\n" if event else b"") + b"data: " + payload + b"\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPlay:
+    """How an endpoint streams: the events of its format, how they are framed, and which
+    requests want it."""
+
+    events: Events
+    flag: str | None = "stream"
+    """The body field that asks for a stream (`stream: true`); None: every request to the
+    route streams (Gemini's `:streamGenerateContent`, Bedrock's `/converse-stream`)."""
+    frame: Callable[[str | None, Any], bytes] = sse_frame
+    content_type: str = "text/event-stream"
+
+    request_fields: tuple[str, ...] = ("stream", "stream_options")
+    """Body fields that say how to deliver the answer, not what it is."""
+
+    def wanted(self, body: Mapping[str, Any]) -> bool:
+        return self.flag is None or body.get(self.flag) is True
+
+    def unstreamed(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body without its delivery fields: a streamed answer is drawn as the same
+        request's non-streamed one."""
+        if not any(name in body for name in self.request_fields):
+            return body
+        return {key: value for key, value in body.items() if key not in self.request_fields}
+
+
 @dataclass(frozen=True, slots=True)
 class ModelEndpoint:
     """A route that runs a model: validated, rate limited, delayed, maybe faulted, answered."""
@@ -76,6 +112,8 @@ class ModelEndpoint:
     admit: Callable[[dict[str, Any], Store, str, float], None] | None = None
     """Raises Refused when a valid body names the provider's state that the key may not use
     now (a Gemini file of another key, or still PROCESSING); given the store, key and time."""
+    stream: StreamPlay | None = None
+    """How it streams its answer; None: a request asking to is refused by `validate`."""
 
 
 @dataclass(slots=True)

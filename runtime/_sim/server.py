@@ -29,7 +29,7 @@ from aiohttp import web
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import RateLimiter, absurd_headers
-from cloudburst._sim.provider import Call, Handler, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.provider import Call, Handler, ModelEndpoint, Problem, Refused, SimProvider, StreamPlay
 from cloudburst._sim.spikes import in_spike
 from cloudburst._sim.stats import Stats
 from cloudburst._sim.store import Store
@@ -72,6 +72,7 @@ class SimServer:
         self._answers = 0
         self._fault_rng = random.Random(config.seed)
         self._latency_rng = random.Random(config.seed + 1)
+        self._chunk_rng = random.Random(config.seed + 2)
         self._faults = tuple(config.faults.items())
         if config.latency_spread_ms > 0 and config.latency_ms > 0:
             sigma2 = math.log(1 + (config.latency_spread_ms / config.latency_ms) ** 2)
@@ -265,17 +266,18 @@ class SimServer:
         delay = self._latency()
         if delay > 0:
             await asyncio.sleep(delay)
+        streams = endpoint.stream is not None and endpoint.stream.wanted(data)
         fault = self._fault()
         if fault is not None:
             self.stats.faults[fault] += 1
             if fault in ("500", "503"):
                 return self._error(provider, provider.server_error(overloaded=fault == "503"), model=True)
-            if fault == "hang":
+            if fault == "hang" and not streams:
                 await asyncio.sleep(self.config.hang_s)
                 if request.transport is not None:
                     request.transport.close()
                 return web.Response(status=204)
-        draw = Draw.of(data)
+        draw = Draw.of(data if endpoint.stream is None else endpoint.stream.unstreamed(data))
         screened = endpoint.screen(data, draw, self.config) if endpoint.screen is not None else None
         answer = screened or endpoint.answer(data, draw)
         now = time.time()
@@ -289,13 +291,59 @@ class SimServer:
         response_headers["content-type"] = "application/json"
         if provider.request_id_header is not None:
             response_headers[provider.request_id_header] = self._request_id()
-        if fault == "reset":
+        if streams:
+            assert endpoint.stream is not None
+            return await self._stream(request, endpoint.stream, answer.body, data, response_headers, fault)
+        if fault in ("reset", "disconnect"):
             return await _reset_midway(request, body, response_headers)
         if fault == "malformed":
             body = body.replace(b'":', b'";', 1)  # the first key loses its colon
         elif fault == "truncated":
             body = body[: len(body) // 2]
         return web.Response(body=body, headers=response_headers)
+
+    async def _stream(
+        self,
+        request: web.BaseRequest,
+        play: StreamPlay,
+        answer: dict[str, Any],
+        data: dict[str, Any],
+        headers: dict[str, str],
+        fault: str | None,
+    ) -> web.StreamResponse:
+        """The answer as its provider streams it: the format's events, framed, written a few at
+        a time and cut at arbitrary bytes (as TCP delivers them), with the stream faults."""
+        frames = [play.frame(name, payload) for name, payload in play.events(answer, data)]
+        self.stats.streams += 1
+        broken = fault in ("hang", "disconnect", "reset", "truncated")
+        if broken:
+            frames = frames[: max(1, len(frames) // 2)]
+        elif fault == "malformed":
+            middle = len(frames) // 2
+            frames[middle] = frames[middle].replace(b'":', b'";', 1)
+        response = web.StreamResponse(status=200, headers={**headers, "content-type": play.content_type})
+        await response.prepare(request)
+        rng, index = self._chunk_rng, 0
+        while index < len(frames):
+            count = 1 if fault == "slow_stream" else rng.randint(1, 3)
+            group = b"".join(frames[index : index + count])
+            index += count
+            cut = rng.randrange(len(group))
+            await response.write(group[:cut])
+            await response.write(group[cut:])
+            if fault == "slow_stream":
+                await asyncio.sleep(self.config.stream_gap_s)
+        transport = request.transport
+        if fault == "hang":
+            await asyncio.sleep(self.config.hang_s)
+            if transport is not None:
+                transport.close()
+        elif fault in ("disconnect", "reset"):
+            if transport is not None:
+                transport.abort()
+        else:
+            await response.write_eof()
+        return response
 
     def _latency(self) -> float:
         if self._lognormal is not None:

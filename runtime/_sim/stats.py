@@ -22,6 +22,8 @@ class Stats:
     peak_in_flight: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    streams: int = 0
+    """Answers streamed."""
     uploads: Counter[str] = field(default_factory=Counter)
     """Files uploaded to completion, by provider."""
     upload_bytes: Counter[str] = field(default_factory=Counter)
@@ -55,6 +57,7 @@ class Stats:
             "in_flight": self.in_flight,
             "peak_in_flight": self.peak_in_flight,
             "tokens": {"input": self.input_tokens, "output": self.output_tokens},
+            "streams": self.streams,
             "uploads": dict(sorted(self.uploads.items())),
             "upload_bytes": dict(sorted(self.upload_bytes.items())),
         }

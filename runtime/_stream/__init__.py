@@ -5,4 +5,87 @@ the provider's format, and a `Fold` of that format rebuilds the whole answer fro
 folded body goes through the same generated `parse_body` as a non-streaming answer, so a streamed
 response is the same `APIResponse`, field by field, and the cache, journal and retries never see
 the difference.
+
+How the pieces plug in (the interfaces the format modules implement):
+
+- **Spec.** A chat API's mapping.yaml says how it streams in a `stream:` section (see
+  `codegen/spec.py` `StreamMap`): the fold `format` (one of `FORMATS`), the `framing` (one of
+  `FRAMINGS`), the `body` fields a streaming request adds (`{stream: true}`), a `path` when the
+  streaming endpoint differs (Gemini's `:streamGenerateContent?alt=sse`, Bedrock's
+  `/converse-stream`), and `required_above` when the provider refuses to answer more output
+  tokens than that without streaming. Codegen writes it into the adapter as `STREAM`, a
+  `Streaming`; `Route` reads it and decides per the client's policy (`stream=`).
+- **Client side, a format.** `cloudburst/_stream/<format>.py` defines one class implementing
+  `fold.Fold` (`feed(event, data)`, `body()`, `failed`, `done`) and names it `FOLD`:
+  `Streaming.fold()` imports the module by the format's name and calls `FOLD()`, once per
+  attempt. `done` turns True on the format's last event (OpenAI's `[DONE]`, Anthropic's
+  `message_stop`, ...): a stream that ends before it is a `StreamInterruptedError`, its
+  partial `body()` billed.
+- **Client side, a framing.** `cloudburst/_stream/<framing>.py` defines a class `Decoder`:
+  `Decoder().feed(chunk: bytes) -> list[(event name | None, decoded JSON payload)]`, events
+  complete so far, the rest kept for the next chunk (`sse.Decoder`: SSE whose data is JSON,
+  OpenAI's `[DONE]` passed as the string "[DONE]"; an AWS event stream decoder gives the
+  `:event-type` header and the payload's JSON). The transport (`_stream.reader.StreamReader`)
+  feeds each event to the fold, caps the bytes, and returns the folded body.
+- **Simulator side.** `cloudburst/_sim/<format>_stream.py` defines
+  `events(answer: dict, request: dict) -> list[(event name | None, payload dict)]`, the
+  sequence the real provider sends for the non-streaming `answer` the endpoint built, given
+  the `request` (OpenAI sends the usage chunk only with `stream_options.include_usage`). A
+  `ModelEndpoint` streams with `stream=StreamPlay(...)` (`_sim/provider.py`): which requests
+  stream (a body flag, or a path), the framing, and that `events` function; the server frames,
+  chunks and paces them, injects the stream faults (`slow_stream`, `disconnect`, `hang`), and
+  sends the same rate-limit headers as a non-streaming answer.
 """
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from cloudburst._stream.fold import Fold
+
+FORMATS = frozenset(
+    {
+        "openai_chat",
+        "openai_responses",
+        "anthropic_messages",
+        "gemini",
+        "cohere_chat",
+        "bedrock_converse",
+        "bedrock_invoke",
+    }
+)
+"""The fold formats a spec may name: one module each in this package."""
+FRAMINGS = frozenset({"sse", "aws_eventstream"})
+"""How a stream's bytes are cut into events: one module each in this package."""
+
+
+class Decoder(Protocol):
+    def feed(self, chunk: bytes) -> list[tuple[str | None, Any]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Streaming:
+    """How one chat API streams, from its spec (generated as the adapter's `STREAM`)."""
+
+    format: str
+    framing: str = "sse"
+    body: Mapping[str, Any] | None = None
+    """Fields a streaming request adds to the body (top level)."""
+    path: str | None = None
+    """The streaming endpoint's path, when it is not the API's own."""
+    required_above: int | None = None
+    """The provider refuses answers of more output tokens than this unless streamed."""
+
+    def fold(self) -> Fold:
+        module = importlib.import_module(f"cloudburst._stream.{self.format}")
+        fold: Fold = module.FOLD()
+        return fold
+
+    def decoder(self) -> Decoder:
+        module = importlib.import_module(f"cloudburst._stream.{self.framing}")
+        decoder: Decoder = module.Decoder()
+        return decoder

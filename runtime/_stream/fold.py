@@ -14,9 +14,14 @@ class Fold(Protocol):
 
     An error event in the stream (Anthropic's `event: error`, an AWS exception event) sets
     `failed` to the HTTP status and error body the same error has when it is not streamed, so it
-    is classified exactly as an online error is."""
+    is classified exactly as an online error is. `done` turns True with the format's last event;
+    a stream that ends before it (and before `failed`) was cut off."""
 
-    failed: tuple[int, dict[str, Any]] | None
+    @property
+    def failed(self) -> tuple[int, dict[str, Any]] | None: ...
+
+    @property
+    def done(self) -> bool: ...
 
     def feed(self, event: str | None, data: Any) -> None: ...
 
