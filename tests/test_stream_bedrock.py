@@ -26,9 +26,9 @@ from cloudburst import InvalidResponseError, OverloadedError, RateLimitedError
 from cloudburst._sim import bedrock, bedrock_converse, bedrock_converse_stream, bedrock_invoke_stream, eventstream
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.anthropic_messages_stream import Event
+from cloudburst._stream.aws_eventstream import EXCEPTION_STATUS, Decoder
 from cloudburst._stream.bedrock_converse import BedrockConverseFold
 from cloudburst._stream.bedrock_invoke import BedrockInvokeFold
-from cloudburst._stream.eventstream import EXCEPTION_STATUS, EventStreamDecoder
 from tests.served import served
 
 MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -93,7 +93,7 @@ def encoded(stream: list[Event]) -> bytes:
 
 def decoded(raw: bytes, piece: int = 29) -> Iterator[tuple[str, Any]]:
     """The frames of `raw` as cloudburst decodes them, the bytes arriving `piece` at a time."""
-    decoder = EventStreamDecoder()
+    decoder = Decoder()
     for at in range(0, len(raw), piece):
         yield from decoder.feed(raw[at : at + piece])
 
@@ -172,13 +172,19 @@ def test_the_converse_stream_is_cut_as_bedrock_cuts_it() -> None:
     assert len({len(data["p"]) for _, data in stream}) > 3
 
 
-def test_a_converse_stream_cut_off_keeps_what_arrived_and_bills_nothing_bedrock_said() -> None:
+def test_a_converse_stream_cut_off_keeps_what_arrived_and_counts_a_token_a_delta() -> None:
+    """Bedrock says the usage only in the last event: before it, each delta that carried text
+    counts one output token, and the input is left to the engine's count of the prompt."""
     body = CONVERSE_BODIES["text"]
-    raw = encoded(bedrock_converse_stream.events(body))
-    partial = fold_converse(raw[: len(raw) // 2]).body()
+    stream = bedrock_converse_stream.events(body)
+    folding = fold_converse(encoded(stream)[: len(encoded(stream)) // 2])
+    partial = folding.body()
     text = partial["output"]["message"]["content"][0]["text"]
     assert text and body["output"]["message"]["content"][0]["text"].startswith(text)
-    assert "usage" not in partial and "stopReason" not in partial
+    assert not folding.done and "stopReason" not in partial
+    deltas = sum(1 for name, _ in decoded(encoded(stream)[: len(encoded(stream)) // 2]) if name == "contentBlockDelta")
+    assert partial["usage"] == {"inputTokens": 0, "outputTokens": deltas, "totalTokens": deltas}
+    assert fold_converse(encoded(stream)).done
 
 
 @pytest.mark.parametrize("name", INVOKE_BODIES)
@@ -219,8 +225,8 @@ def test_invoke_chunks_are_anthropic_events_and_the_last_has_the_invocation_metr
 def test_a_partial_invoke_stream_bills_the_input_anthropic_reported() -> None:
     body = INVOKE_BODIES["text"]
     stream = bedrock_invoke_stream.events(body)
-    partial = fold_invoke(encoded(stream[:4])).body()
-    assert partial["usage"]["input_tokens"] == body["usage"]["input_tokens"] and partial["usage"]["output_tokens"] == 1
+    partial = fold_invoke(encoded(stream[:4])).body()  # the start, a block's start, two deltas
+    assert partial["usage"]["input_tokens"] == body["usage"]["input_tokens"] and partial["usage"]["output_tokens"] == 2
 
 
 @pytest.mark.parametrize(
@@ -280,12 +286,13 @@ def test_the_encoder_writes_frames_botocore_checks() -> None:
     ("raw", "message"),
     [
         (eventstream.event("messageStart", {"role": "assistant"})[:-1] + b"\x00", "broken event-stream frame"),
-        (eventstream.frame({":event-type": "chunk", ":message-type": "event"}, b"{not json"), "not JSON"),
+        (eventstream.frame({":event-type": "chunk", ":message-type": "event"}, b"{not json"), "unexpected character"),
         (eventstream.frame({":message-type": "event"}, b"{}"), "without its name"),
     ],
 )
-def test_a_broken_frame_is_an_invalid_response(raw: bytes, message: str) -> None:
-    with pytest.raises(InvalidResponseError, match=message):
+def test_a_broken_frame_is_a_value_error_naming_it(raw: bytes, message: str) -> None:
+    """The stream reader makes it the StreamInterruptedError of a stream broken there."""
+    with pytest.raises(ValueError, match=message):
         list(decoded(raw))
 
 

@@ -36,6 +36,8 @@ PROVIDER = ProviderInfo(
         ErrorRule(type="ModelErrorException", kind="server"),
         ErrorRule(type="ModelStreamErrorException", kind="server"),
         ErrorRule(type="InternalServerException", kind="server"),
+        ErrorRule(status=(424,), kind="server"),
+        ErrorRule(status=(408,), kind="timeout"),
         ErrorRule(status=(429,), kind="rate_limited"),
         ErrorRule(status=(401, 403), kind="auth"),
         ErrorRule(status=(503,), kind="overloaded"),

@@ -11,10 +11,13 @@ its start. `message_delta` carries the stop reason and the cumulative usage, `me
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
+
+from cloudburst._sim.answers import pieces
 
 Event = tuple[str | None, dict[str, Any]]
 STOP_FIELDS = ("stop_reason", "stop_sequence", "stop_details", "container")
@@ -27,28 +30,28 @@ CUMULATIVE_USAGE = (
     "server_tool_use",
 )
 """The usage counts `message_delta` repeats, as totals so far."""
-_SIZES = (7, 3, 12, 5, 18, 9, 4, 14)
 
 
-def pieces(text: str) -> list[str]:
-    """`text` cut into pieces of uneven length, as a model's deltas arrive: words and JSON are cut
-    anywhere. An empty text is no piece."""
+def anywhere(text: str, rng: random.Random) -> list[str]:
+    """`text` (a tool's JSON input) cut into pieces of 3 to 12 characters, wherever they fall."""
     cut: list[str] = []
     at = 0
     while at < len(text):
-        size = _SIZES[len(cut) % len(_SIZES)]
-        cut.append(text[at : at + size])
-        at += size
+        step = rng.randint(3, 12)
+        cut.append(text[at : at + step])
+        at += step
     return cut
 
 
-def events(body: dict[str, Any]) -> list[Event]:
+def events(body: dict[str, Any], request: dict[str, Any] | None = None) -> list[Event]:
+    """The stream of the message `body`; the request changes nothing of it."""
+    rng = random.Random(str(body.get("id")))
     usage = body.get("usage") or {}
     started = {**usage, "output_tokens": min(1, usage.get("output_tokens", 0))}
     message = {**body, "content": [], **{k: None for k in STOP_FIELDS if k in body}, "usage": started}
     out: list[Event] = [("message_start", {"type": "message_start", "message": message})]
     for index, block in enumerate(body.get("content") or ()):
-        out.extend(_block(index, block))
+        out.extend(_block(index, block, rng))
         if index == 0:
             out.insert(2, ("ping", {"type": "ping"}))
     out.append(
@@ -65,7 +68,7 @@ def events(body: dict[str, Any]) -> list[Event]:
     return out
 
 
-def _block(index: int, block: dict[str, Any]) -> Iterator[Event]:
+def _block(index: int, block: dict[str, Any], rng: random.Random) -> Iterator[Event]:
     kind = block.get("type")
     start = block
     deltas: list[dict[str, Any]] = []
@@ -73,15 +76,15 @@ def _block(index: int, block: dict[str, Any]) -> Iterator[Event]:
         citations = block.get("citations") or []
         start = {k: v for k, v in block.items() if not (k == "citations" and citations)} | {"text": ""}
         deltas = [{"type": "citations_delta", "citation": citation} for citation in citations]
-        deltas += [{"type": "text_delta", "text": piece} for piece in pieces(block["text"])]
+        deltas += [{"type": "text_delta", "text": piece} for piece in pieces(block["text"], rng)]
     elif kind == "thinking":
         start = {**block, "thinking": "", "signature": ""}
-        deltas = [{"type": "thinking_delta", "thinking": piece} for piece in pieces(block["thinking"])]
+        deltas = [{"type": "thinking_delta", "thinking": piece} for piece in pieces(block["thinking"], rng)]
         deltas.append({"type": "signature_delta", "signature": block["signature"]})
     elif kind in ("tool_use", "server_tool_use"):
         start = {**block, "input": {}}
         arguments = orjson.dumps(block["input"]).decode()
-        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in ["", *pieces(arguments)]]
+        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in ["", *anywhere(arguments, rng)]]
     yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": start}
     for delta in deltas:
         yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}

@@ -11,12 +11,14 @@ length, as Bedrock pads its events so their size does not tell the text's.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
-from cloudburst._sim.anthropic_messages_stream import Event, pieces
+from cloudburst._sim.answers import pieces
+from cloudburst._sim.anthropic_messages_stream import Event, anywhere
 
 METADATA = ("usage", "metrics", "trace", "performanceConfig", "serviceTier")
 _PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -29,11 +31,13 @@ def padded(events: list[Event]) -> list[Event]:
     ]
 
 
-def events(body: dict[str, Any]) -> list[Event]:
+def events(body: dict[str, Any], request: dict[str, Any] | None = None) -> list[Event]:
+    """The stream of the Converse answer `body`; the request changes nothing of it."""
     message = body["output"]["message"]
+    rng = random.Random(orjson.dumps(message["content"]))
     out: list[Event] = [("messageStart", {"role": message["role"]})]
     for index, block in enumerate(message["content"]):
-        out.extend(_block(index, block))
+        out.extend(_block(index, block, rng))
         out.append(("contentBlockStop", {"contentBlockIndex": index}))
     stop: dict[str, Any] = {k: body[k] for k in ("stopReason", "additionalModelResponseFields") if k in body}
     out.append(("messageStop", stop))
@@ -41,24 +45,24 @@ def events(body: dict[str, Any]) -> list[Event]:
     return padded(out)
 
 
-def _block(index: int, block: dict[str, Any]) -> Iterator[Event]:
+def _block(index: int, block: dict[str, Any], rng: random.Random) -> Iterator[Event]:
     deltas: list[dict[str, Any]] = []
     if "text" in block:
-        deltas = [{"text": piece} for piece in pieces(block["text"])]
+        deltas = [{"text": piece} for piece in pieces(block["text"], rng)]
     elif "toolUse" in block:
         tool = block["toolUse"]
         yield (
             "contentBlockStart",
             {"start": {"toolUse": {k: v for k, v in tool.items() if k != "input"}}, "contentBlockIndex": index},
         )
-        deltas = [{"toolUse": {"input": piece}} for piece in pieces(orjson.dumps(tool["input"]).decode())]
+        deltas = [{"toolUse": {"input": piece}} for piece in anywhere(orjson.dumps(tool["input"]).decode(), rng)]
     elif "reasoningContent" in block:
         reasoning = block["reasoningContent"]
         if "redactedContent" in reasoning:
             deltas = [{"reasoningContent": {"redactedContent": reasoning["redactedContent"]}}]
         else:
             text = reasoning["reasoningText"]
-            deltas = [{"reasoningContent": {"text": piece}} for piece in pieces(text["text"])]
+            deltas = [{"reasoningContent": {"text": piece}} for piece in pieces(text["text"], rng)]
             deltas += [{"reasoningContent": {"signature": text["signature"]}}] if "signature" in text else []
     for delta in deltas:
         yield "contentBlockDelta", {"delta": delta, "contentBlockIndex": index}

@@ -19,7 +19,8 @@ from cloudburst._sim.bedrock_converse_stream import padded
 METRICS = "amazon-bedrock-invocationMetrics"
 
 
-def events(body: dict[str, Any]) -> list[Event]:
+def events(body: dict[str, Any], request: dict[str, Any] | None = None) -> list[Event]:
+    """The stream of the message `body`; the request changes nothing of it."""
     usage = body["usage"]
     chunks: list[Event] = []
     for name, data in anthropic_messages_stream.events(body):

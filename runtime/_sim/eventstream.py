@@ -23,9 +23,9 @@ def frame(headers: dict[str, str], payload: bytes) -> bytes:
     return body + struct.pack(">I", zlib.crc32(body))
 
 
-def event(name: str, payload: dict[str, Any]) -> bytes:
+def event(name: str | None, payload: Any) -> bytes:
     """One event of the stream, named as botocore's shape names its member (`messageStart`)."""
-    headers = {":event-type": name, ":content-type": "application/json", ":message-type": "event"}
+    headers = {":event-type": str(name), ":content-type": "application/json", ":message-type": "event"}
     return frame(headers, orjson.dumps(payload))
 
 

@@ -4,8 +4,10 @@ The events, in order: `message_start` (the message with empty content and the in
 content block a `content_block_start`, its `content_block_delta`s (`text_delta`,
 `input_json_delta`, `thinking_delta`, `signature_delta`, `citations_delta`) and a
 `content_block_stop`; `message_delta` (stop reason, usage so far: counts are cumulative, so they
-replace); `message_stop`. `ping`s come at any point, and `error` ends a stream with the error
-the same failure answers online. Event and delta types this fold does not know are skipped, as
+replace); `message_stop`, the last. `ping`s come at any point, and `error` ends a stream with the
+error the same failure answers online. Anthropic counts the output once, at the end: a stream cut
+off before it bills, as its output, one token a delta that carried some (a delta is a few
+tokens), or the count `message_start` gave if more. Event and delta types this fold does not know are skipped, as
 Anthropic asks of clients (it adds new ones), and as its SDK's own accumulation does.
 """
 
@@ -50,7 +52,9 @@ class AnthropicMessagesFold:
 
     def __init__(self, provider: str = "Anthropic") -> None:
         self.failed: tuple[int, dict[str, Any]] | None = None
+        self.done = False
         self._provider = provider
+        self._deltas = 0
         self._message: dict[str, Any] = {}
         self._blocks: dict[int, dict[str, Any]] = {}
         self._pieces: dict[int, tuple[str, list[str]]] = {}
@@ -74,6 +78,8 @@ class AnthropicMessagesFold:
             self._message.update(_mapping(self._provider, data, "delta"))
             usage = {k: v for k, v in _mapping(self._provider, data, "usage").items() if v is not None}
             self._message["usage"] = {**self._message.get("usage", {}), **usage}
+        elif kind == "message_stop":
+            self.done = True
         elif kind == "error":
             error = data.get("error")
             self.failed = (ERROR_STATUS.get(str(error.get("type")) if isinstance(error, dict) else "", 500), data)
@@ -88,7 +94,11 @@ class AnthropicMessagesFold:
             if field != "input":  # a tool's input stays what it started as until its block stops
                 block = {**block, field: block[field] + "".join(pieces)}
             content.append(block)
-        return {**self._message, "content": content}
+        message = {**self._message, "content": content}
+        if not self.done and "usage" in message:
+            usage = message["usage"]
+            message["usage"] = {**usage, "output_tokens": max(self._deltas, usage.get("output_tokens") or 0)}
+        return message
 
     def _index(self, data: dict[str, Any], *, started: bool = True) -> int:
         index = data.get("index")
@@ -107,6 +117,7 @@ class AnthropicMessagesFold:
             if field not in block or (field != "input" and not isinstance(block[field], str)):
                 raise _malformed(self._provider, f"{kind} for block {index}, a {block.get('type')!r} block")
             self._pieces.setdefault(index, (field, []))[1].append(piece)
+            self._deltas += bool(piece)
         elif kind == "signature_delta":
             block["signature"] = delta.get("signature")
         elif kind == "citations_delta":
@@ -137,3 +148,6 @@ def _mapping(provider: str, data: dict[str, Any], field: str) -> dict[str, Any]:
 
 def _malformed(provider: str, what: str) -> InvalidResponseError:
     return InvalidResponseError(f"{provider} streamed {what}", status=200)
+
+
+FOLD = AnthropicMessagesFold

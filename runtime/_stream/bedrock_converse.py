@@ -5,8 +5,9 @@ The events (botocore's `ConverseStreamOutput`): `messageStart` (the role); per c
 block starts with its first delta), `contentBlockDelta`s (`text`, `toolUse.input` as pieces of
 JSON, `reasoningContent` with `text`, `signature` or `redactedContent`) and `contentBlockStop`;
 `messageStop` (the stop reason, `additionalModelResponseFields`); `metadata` (usage, metrics,
-trace, performance config, service tier), which comes last, so a stream cut off bills nothing
-Bedrock said. An exception event (see `eventstream`) fails the stream. Every payload carries a
+trace, performance config, service tier), which comes last: a stream cut off before it has no
+usage Bedrock said, so its partial body counts one output token a delta that carried some, and
+no input (the engine then counts the prompt itself). An exception event (see `eventstream`) fails the stream. Every payload carries a
 padding field `p` that is not the answer's; it, and deltas this fold does not know (citations,
 tool results, images), are left out.
 """
@@ -19,7 +20,7 @@ from typing import Any
 import orjson
 
 from cloudburst._errors import InvalidResponseError
-from cloudburst._stream.eventstream import failure
+from cloudburst._stream.aws_eventstream import failure
 
 _METADATA = ("usage", "metrics", "trace", "performanceConfig", "serviceTier")
 """The fields of the `metadata` event that the answer has at its top level."""
@@ -31,6 +32,8 @@ class BedrockConverseFold:
 
     def __init__(self) -> None:
         self.failed: tuple[int, dict[str, Any]] | None = None
+        self.done = False
+        self._deltas = 0
         self._role = "assistant"
         self._blocks: dict[int, dict[str, Any]] = {}
         self._pieces: dict[tuple[int, str], list[str]] = {}
@@ -53,6 +56,7 @@ class BedrockConverseFold:
             self._top.update({k: v for k, v in data.items() if k in ("stopReason", "additionalModelResponseFields")})
         elif event == "metadata":
             self._top.update({k: v for k, v in data.items() if k in _METADATA})
+            self.done = True
         elif event is not None:
             self.failed = failure(event, data) or self.failed
 
@@ -67,7 +71,10 @@ class BedrockConverseFold:
                 reasoning["text"] = "".join(self._pieces.get((index, "reasoning"), ()))
                 block = {"reasoningContent": {"reasoningText": reasoning}}
             content.append(block)
-        return {"output": {"message": {"role": self._role, "content": content}}, **self._top}
+        answer = {"output": {"message": {"role": self._role, "content": content}}, **self._top}
+        if not self.done and "usage" not in answer:
+            answer["usage"] = {"inputTokens": 0, "outputTokens": self._deltas, "totalTokens": self._deltas}
+        return answer
 
     def _delta(self, index: int, delta: Any) -> None:
         if not isinstance(delta, dict):
@@ -101,6 +108,7 @@ class BedrockConverseFold:
             raise _malformed(f"a {field} delta of block {index} that is not a string")
         self._blocks.setdefault(index, opened)
         self._pieces.setdefault((index, field), []).append(piece)
+        self._deltas += bool(piece)
 
     def _close(self, index: int) -> None:
         """A tool's input is whole once its block stops: its JSON is parsed then."""
@@ -125,3 +133,6 @@ def _index(data: dict[str, Any]) -> int:
 
 def _malformed(what: str) -> InvalidResponseError:
     return InvalidResponseError(f"Amazon Bedrock streamed {what}", status=200)
+
+
+FOLD = BedrockConverseFold

@@ -18,7 +18,7 @@ import orjson
 
 from cloudburst._errors import InvalidResponseError
 from cloudburst._stream.anthropic_messages import AnthropicMessagesFold
-from cloudburst._stream.eventstream import failure
+from cloudburst._stream.aws_eventstream import failure
 
 
 class BedrockInvokeFold:
@@ -32,6 +32,10 @@ class BedrockInvokeFold:
             self.failed = self._messages.failed
         elif event is not None:
             self.failed = failure(event, data) or self.failed
+
+    @property
+    def done(self) -> bool:
+        return self._messages.done
 
     def body(self) -> dict[str, Any]:
         return self._messages.body()
@@ -47,3 +51,6 @@ def _decoded(data: Any) -> Any:
     raise InvalidResponseError(
         f"Amazon Bedrock streamed a chunk whose bytes are not base64 of JSON: {str(data)[:200]}", status=200
     )
+
+
+FOLD = BedrockInvokeFold

@@ -6,7 +6,8 @@ A frame is an event (`:message-type: event`, named by `:event-type`) or an excep
 (`:message-type: exception`, named by `:exception-type` as the stream's union names it:
 `throttlingException`), which ends the stream. An exception is yielded as its event with the
 name it has online (`ThrottlingException`); `failure` gives the status and body it answers with
-when it is not streamed, so it is classified as that answer is.
+when it is not streamed, so it is classified as that answer is. A frame that does not decode (a
+bad length or CRC, a payload that is not JSON) raises ValueError: the stream is broken there.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from typing import Any
 
 import orjson
 from botocore.eventstream import EventStreamBuffer, ParserError
-
-from cloudburst._errors import InvalidResponseError
 
 EXCEPTION_STATUS = MappingProxyType(
     {
@@ -37,8 +36,10 @@ EXCEPTION_STATUS = MappingProxyType(
 """Each Bedrock runtime exception's `httpStatusCode` in botocore's service model."""
 
 
-class EventStreamDecoder:
-    """Bytes in as they arrive, whole frames out as events."""
+class Decoder:
+    """Bytes in as they arrive, whole frames out as events (the `aws_eventstream` framing)."""
+
+    __slots__ = ("_buffer",)
 
     def __init__(self) -> None:
         self._buffer = EventStreamBuffer()
@@ -49,7 +50,7 @@ class EventStreamDecoder:
         try:
             return [_event(message.headers, message.payload) for message in self._buffer]
         except ParserError as error:
-            raise InvalidResponseError(f"Bedrock streamed a broken event-stream frame: {error}", status=200) from None
+            raise ValueError(f"a broken event-stream frame: {type(error).__name__}: {error}") from None
 
 
 def failure(event: str, data: Any) -> tuple[int, dict[str, Any]] | None:
@@ -67,11 +68,6 @@ def _event(headers: dict[str, Any], payload: bytes) -> tuple[str, Any]:
         return "InternalServerException", {"message": f"{headers.get(':error-code')}: {headers.get(':error-message')}"}
     name = headers.get(":exception-type" if kind == "exception" else ":event-type")
     if not isinstance(name, str):
-        raise InvalidResponseError(f"Bedrock streamed a {kind!r} frame without its name: {headers}", status=200)
-    try:
-        data = orjson.loads(payload) if payload else {}
-    except orjson.JSONDecodeError:
-        raise InvalidResponseError(
-            f"Bedrock streamed a {name} whose payload is not JSON: {payload[:200]!r}", status=200
-        ) from None
+        raise ValueError(f"a {kind!r} event-stream frame without its name: {headers}")
+    data = orjson.loads(payload) if payload else {}  # orjson's JSONDecodeError is a ValueError
     return (name[:1].upper() + name[1:] if kind == "exception" else name), data
