@@ -33,7 +33,10 @@ STREAM_ABOVE_TOKENS = 8192
 above that is about four minutes of generation during which a non-streaming request shows
 nothing, so a hung one is found only at the total timeout; a stream's idle timeout finds it in
 a minute, and a stream cut off bills what arrived instead of nothing seen. Shorter answers do
-not stream: folding events costs client CPU per token, and their whole time is short anyway."""
+not stream: folding events costs client CPU per token, and their whole time is short anyway.
+It also covers Anthropic's rule: its SDKs refuse to send unstreamed a request whose max_tokens
+could take over 10 minutes at 128,000 tokens an hour (above 21,333 tokens; 8,192 for Claude Opus
+4 and 4.1), and an API whose spec gives `stream.required_above` streams above that too."""
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 """An answer (streamed or not) bigger than this is cut off with ResponseTooLargeError rather
 than held in memory. The largest real answers are about 140 MB: OpenAI embeddings of 2,048
@@ -75,6 +78,9 @@ PROGRESS_REFRESH_SECONDS = 0.25
 """The display redraws on a timer, never per request."""
 RATE_WINDOW_SECONDS = 10.0
 """The completion rate (and so the ETA) is measured over this trailing window."""
+SLOW_ANSWER_SECONDS = 30.0
+"""The live bar counts streamed requests still without a first token after this long as slow
+(a first token usually comes within seconds, even after a long prompt's prefill)."""
 
 GC_YOUNG_THRESHOLD = 20_000
 """While a job runs, the collector's youngest-generation threshold is raised to this (CPython's

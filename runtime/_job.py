@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from cloudburst._cache import Outcome, Shared, request_key
 from cloudburst._capabilities import check_request
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from cloudburst._journal import JobJournal
     from cloudburst._models import ModelInfo
     from cloudburst._options import RequestOptions
+    from cloudburst._stream import Decoder, StreamSource
+    from cloudburst._stream.fold import Fold
     from cloudburst._transport import Transport
 
 log = logging.getLogger("cloudburst")
@@ -435,15 +437,20 @@ class Job:
                 )
             else:
                 body = route.streamed(pending.body)
-                status, headers, content = await self.transport.send(
-                    route.method,
-                    route.stream_url,
-                    route.headers_for(body, route.stream_url),
-                    body,
-                    route.timeouts,
-                    pool=route.provider.name,
-                    stream=stream,
-                )
+                timed = _Timed(stream, tracker)
+                tracker.stream_started(timed)
+                try:
+                    status, headers, content = await self.transport.send(
+                        route.method,
+                        route.stream_url,
+                        route.headers_for(body, route.stream_url),
+                        body,
+                        route.timeouts,
+                        pool=route.provider.name,
+                        stream=timed,
+                    )
+                finally:
+                    tracker.stream_finished(timed)
         except StreamInterruptedError as exc:  # what arrived is paid for: billed, and counted
             response = self._read(route, 200, {}, exc.partial)
             response.error = exc
@@ -477,3 +484,44 @@ class Job:
         limiter.settle(ticket, response.usage if billed else None, reported)
         tracker.attempt_finished(response)
         return response, (status, headers, content)
+
+
+class _Timed:
+    """A route's Streaming whose attempt tells the tracker when its first event came."""
+
+    __slots__ = ("streaming", "tracker")
+
+    def __init__(self, streaming: StreamSource, tracker: StatusTracker) -> None:
+        self.streaming = streaming
+        self.tracker = tracker
+
+    def fold(self) -> Fold:
+        return _FirstEvent(self.streaming.fold(), self)
+
+    def decoder(self) -> Decoder:
+        return self.streaming.decoder()
+
+
+class _FirstEvent:
+    __slots__ = ("inner", "timed")
+
+    def __init__(self, inner: Fold, timed: _Timed | None) -> None:
+        self.inner = inner
+        self.timed = timed
+
+    @property
+    def failed(self) -> tuple[int, dict[str, Any]] | None:
+        return self.inner.failed
+
+    @property
+    def done(self) -> bool:
+        return self.inner.done
+
+    def feed(self, event: str | None, data: Any) -> None:
+        if self.timed is not None:
+            self.timed.tracker.first_event(self.timed)
+            self.timed = None
+        self.inner.feed(event, data)
+
+    def body(self) -> dict[str, Any]:
+        return self.inner.body()

@@ -46,8 +46,11 @@ def status_line(tracker: StatusTracker) -> str:
     """Everything but the bar, on one line."""
     factor = tracker.limiting_factor
     cached = f" · cached {tracker.cached:,}" if tracker.cached else ""
+    ttft, slow = tracker.time_to_first_token, tracker.slow()
+    streams = "" if ttft is None else f" · first token {ttft:.1f}s"
+    streams += f" · {slow:,} slow" if slow else ""
     return (
-        f"✓ {tracker.succeeded:,} ✗ {tracker.failed:,}{cached} · in flight {tracker.in_flight:,} · "
+        f"✓ {tracker.succeeded:,} ✗ {tracker.failed:,}{cached}{streams} · in flight {tracker.in_flight:,} · "
         f"retries {tracker.retries:,} · 429s {tracker.rate_limited:,} · limited by {factor or '-'} · "
         f"{_count(tracker.input_tokens)} in / {_count(tracker.output_tokens)} out · ${tracker.cost:,.4f}"
     )

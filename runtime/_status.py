@@ -10,7 +10,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-from cloudburst._constants import RATE_WINDOW_SECONDS
+from cloudburst._constants import RATE_WINDOW_SECONDS, SLOW_ANSWER_SECONDS
 from cloudburst._errors import ProviderError
 from cloudburst._response import APIResponse
 
@@ -46,6 +46,13 @@ class StatusTracker:
         self.retried: Counter[str] = Counter()
         """Errors that got another attempt, by kind."""
         self.limiting_factor_source: Callable[[], str | None] | None = None
+        self.streams = 0
+        """Streamed attempts in flight."""
+        self.first_tokens = 0
+        self.first_token_seconds = 0.0
+        """Streamed attempts that got their first event, and their times to it, added up."""
+        self._waiting: dict[int, float] = {}
+        """Streamed attempts in flight without a first event yet: when each was sent."""
         self._samples: deque[tuple[float, int]] = deque()
 
     # updates, from the client ------------------------------------------------------------
@@ -62,6 +69,20 @@ class StatusTracker:
         self.cost += response.cost
         if response.error is not None and response.error.kind == "rate_limited":
             self.rate_limited += 1
+
+    def stream_started(self, attempt: object) -> None:
+        self.streams += 1
+        self._waiting[id(attempt)] = self.clock()
+
+    def first_event(self, attempt: object) -> None:
+        sent = self._waiting.pop(id(attempt), None)
+        if sent is not None:
+            self.first_tokens += 1
+            self.first_token_seconds += self.clock() - sent
+
+    def stream_finished(self, attempt: object) -> None:
+        self.streams -= 1
+        self._waiting.pop(id(attempt), None)
 
     def retrying(self, error: ProviderError) -> None:
         self.retries += 1
@@ -94,6 +115,16 @@ class StatusTracker:
         """What holds requests back now: cooldown, tokens, requests, concurrency; or None."""
         source = self.limiting_factor_source
         return source() if source is not None and self.finished_at is None else None
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        """Mean seconds from sending a streamed request to its first event."""
+        return self.first_token_seconds / self.first_tokens if self.first_tokens else None
+
+    def slow(self, seconds: float = SLOW_ANSWER_SECONDS) -> int:
+        """Streamed requests in flight that have waited longer than `seconds` for a first event."""
+        cutoff = self.clock() - seconds
+        return sum(1 for sent in self._waiting.values() if sent < cutoff)
 
     def rate(self) -> float:
         """Prompts finished per second over the last few seconds (the whole job once done)."""

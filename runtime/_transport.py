@@ -28,7 +28,7 @@ import yarl
 from cloudburst._config import Timeouts
 from cloudburst._constants import MAX_RESPONSE_BYTES, STREAMED_BODY_BYTES
 from cloudburst._errors import ConnectionFailedError, RequestTimeoutError, ResponseTooLargeError
-from cloudburst._stream import Streaming
+from cloudburst._stream import StreamSource
 from cloudburst._stream.reader import StreamReader
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Transport(Protocol):
         timeouts: Timeouts,
         *,
         pool: str,
-        stream: Streaming | None = None,
+        stream: StreamSource | None = None,
     ) -> Answer:
         """One HTTP exchange. `pool` names the provider, so each gets its own connections.
         `timeouts.total` is set (`Timeouts.for_output`). With `stream`, a 2xx answer is a
@@ -106,7 +106,7 @@ class AiohttpTransport:
         timeouts: Timeouts,
         *,
         pool: str,
-        stream: Streaming | None = None,
+        stream: StreamSource | None = None,
     ) -> Answer:
         session = self._session(pool)
         target = _encoded(url)
@@ -182,7 +182,7 @@ class HttpxTransport:
         timeouts: Timeouts,
         *,
         pool: str,
-        stream: Streaming | None = None,
+        stream: StreamSource | None = None,
     ) -> Answer:
         import httpx
 

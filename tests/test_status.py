@@ -62,3 +62,21 @@ def test_attempts_failures_and_429s_are_counted_apart() -> None:
     assert tracker.limiting_factor is None
     summary = tracker.summary()
     assert "2 succeeded, 1 failed" in summary and "server 1" in summary and "429s seen 1" in summary
+
+
+def test_streams_show_their_time_to_first_token_and_how_many_wait_long() -> None:
+    clock = FakeClock()
+    tracker = StatusTracker(total=3, clock=clock)
+    quick, slow = object(), object()
+    tracker.stream_started(quick)
+    tracker.stream_started(slow)
+    clock.now += 2.0
+    tracker.first_event(quick)
+    tracker.first_event(quick)  # only its first event counts
+    clock.now += 40.0
+    assert tracker.time_to_first_token == 2.0 and tracker.slow() == 1
+    assert "first token 2.0s · 1 slow" in status_line(tracker)
+    tracker.stream_finished(slow)
+    tracker.stream_finished(quick)
+    assert tracker.slow() == 0 and tracker.streams == 0
+    assert "slow" not in status_line(tracker)

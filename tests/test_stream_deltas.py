@@ -56,3 +56,11 @@ def test_a_broken_attempt_is_retried_and_the_deltas_start_again(sim: Simulator) 
     assert response.ok and response.attempts > 1 and any(isinstance(d, Restart) for d in deltas)
     last = max(i for i, d in enumerate(deltas) if isinstance(d, Restart))
     assert "".join(d.text for d in deltas[last:] if isinstance(d, TextDelta)) == response.completion
+
+
+def test_a_streamed_job_tracks_the_time_to_each_first_token(sim: Simulator) -> None:
+    client = client_on(sim, "gpt-4.1-mini", stream=True)
+    assert all(r.ok for r in client.run(["a", "b", "c"]))
+    tracker = client.tracker
+    assert tracker.first_tokens == 3 and tracker.time_to_first_token is not None
+    assert tracker.streams == 0 and tracker.slow(0) == 0

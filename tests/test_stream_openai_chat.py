@@ -228,3 +228,28 @@ def test_a_streamed_answer_is_cached_as_the_request_it_answers(sim: Simulator, t
     again = client_on(sim, "gpt-4.1-mini", stream=False, cache=str(cache)).run(["hello"])
     assert first[0].ok and again[0].cached and again[0].completion == first[0].completion
     assert sim.stats()["requests"] == 1
+
+
+def test_a_stream_carries_the_rate_limit_headers_of_an_unstreamed_answer(sim: Simulator) -> None:
+    sim.configure(rpm=600)
+    url = sim.base_urls()["openai"] + "/chat/completions"
+    request = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 20}
+    headers = {"authorization": "Bearer sk-test"}
+    plain = httpx.post(url, json=request, headers=headers)
+    with httpx.stream("POST", url, json={**request, "stream": True}, headers=headers) as streamed:
+        body = streamed.read().decode()
+    assert streamed.headers["content-type"] == "text/event-stream"
+    assert body.startswith("data: {") and body.endswith("data: [DONE]\n\n")
+    for name in ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests"):
+        assert name in plain.headers and name in streamed.headers
+    assert streamed.headers["x-ratelimit-limit-requests"] == plain.headers["x-ratelimit-limit-requests"] == "600"
+
+
+@pytest.mark.parametrize("fault", ["truncated", "malformed", "reset"])
+def test_a_stream_cut_or_broken_is_an_interrupted_attempt_and_retried(sim: Simulator, fault: str) -> None:
+    sim.configure(faults={fault: 1.0})
+    client = client_on(sim, "gpt-4.1-mini", stream=True, retry=RetryPolicy(max_attempts=2, backoff_base=0.01))
+    (response,) = client.run(["hello"])
+    assert response.error is not None and response.error.kind == "stream_interrupted"
+    assert response.attempts == 2 and sim.stats()["faults"] == {fault: 2}
+    assert response.failed_usage.output_tokens > 0 and response.usage.output_tokens > 0

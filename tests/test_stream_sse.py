@@ -57,3 +57,25 @@ def test_multibyte_text_split_inside_a_character_decodes() -> None:
     decoder = Decoder()
     cut = line.index("☃".encode()) + 1
     assert decoder.feed(line[:cut]) == [] and decoder.feed(line[cut:]) == [(None, {"t": "naïve ☃"})]
+
+
+def test_an_event_not_of_the_streams_format_is_an_interrupted_attempt_not_a_crash() -> None:
+    from cloudburst._errors import StreamInterruptedError
+    from cloudburst._stream import Streaming
+    from cloudburst._stream.reader import StreamReader
+
+    reader = StreamReader(Streaming("openai_responses"), 1 << 20, "http://sim/v1/responses")
+    with pytest.raises(StreamInterruptedError, match="not of the stream's format") as caught:
+        reader.feed(b"event: response.output_item.added\ndata: {}\n\n")
+    assert caught.value.retryable and caught.value.partial.startswith(b"{")
+
+
+def test_a_stream_over_the_cap_is_cut_off() -> None:
+    from cloudburst._errors import ResponseTooLargeError
+    from cloudburst._stream import Streaming
+    from cloudburst._stream.reader import StreamReader
+
+    reader = StreamReader(Streaming("openai_chat"), 100, "http://sim/v1/chat/completions")
+    reader.feed(b'data: {"choices": []}\n\n')
+    with pytest.raises(ResponseTooLargeError):
+        reader.feed(b"data: " + b"x" * 100)

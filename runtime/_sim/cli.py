@@ -35,6 +35,7 @@ def add_sim_command(commands: Any) -> None:
         "--faults", default=",".join(FAULT_KINDS), help=f"kinds sharing --fault-rate: {','.join(FAULT_KINDS)}"
     )
     parser.add_argument("--hang-s", type=float, default=30.0, help="how long a hang lasts")
+    parser.add_argument("--stream-gap-s", type=float, default=0.5, help="seconds between a slow_stream's events")
     parser.add_argument("--overload-spikes", type=float, default=0.0, help="share of time each provider is overloaded")
     parser.add_argument("--overload-spike-seconds", type=float, default=2.0, help="how long one overload spike lasts")
     parser.add_argument(
@@ -66,6 +67,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         latency_spread_ms=args.latency_spread_ms,
         faults=SimConfig.spread_faults(args.fault_rate, kinds),
         hang_s=args.hang_s,
+        stream_gap_s=args.stream_gap_s,
         overload_spikes=args.overload_spikes,
         overload_spike_seconds=args.overload_spike_seconds,
         absurd_headers=args.absurd_headers,

@@ -23,7 +23,8 @@ How the pieces plug in (the interfaces the format modules implement):
   partial `body()` billed.
 - **Client side, a framing.** `cloudburst/_stream/<framing>.py` defines a class `Decoder`:
   `Decoder().feed(chunk: bytes) -> list[(event name | None, decoded JSON payload)]`, events
-  complete so far, the rest kept for the next chunk (`sse.Decoder`: SSE whose data is JSON,
+  complete so far, the rest kept for the next chunk, `BrokenFrame` for a frame that does not
+  decode (`sse.Decoder`: SSE whose data is JSON,
   OpenAI's `[DONE]` passed as the string "[DONE]"; an AWS event stream decoder gives the
   `:event-type` header and the payload's JSON). The transport (`_stream.reader.StreamReader`)
   feeds each event to the fold, caps the bytes, and returns the folded body.
@@ -64,7 +65,27 @@ FRAMINGS = frozenset({"sse", "aws_eventstream"})
 
 
 class Decoder(Protocol):
-    def feed(self, chunk: bytes) -> list[tuple[str | None, Any]]: ...
+    def feed(self, chunk: bytes) -> list[tuple[str | None, Any]]:
+        """The events complete so far; a frame that does not decode raises BrokenFrame."""
+        ...
+
+
+class BrokenFrame(ValueError):
+    """A frame of the stream that does not decode; `events` are those of the same chunk before
+    it, which still count (their tokens were generated, and billed)."""
+
+    def __init__(self, message: str, events: list[tuple[str | None, Any]]) -> None:
+        super().__init__(message)
+        self.events = events
+
+
+class StreamSource(Protocol):
+    """What a transport needs to read a stream: a fresh fold and decoder per attempt. A
+    `Streaming`, or a wrapper of one watching its events (the engine's first-token clock)."""
+
+    def fold(self) -> Fold: ...
+
+    def decoder(self) -> Decoder: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,14 @@ from typing import Any
 
 import orjson
 
+from cloudburst._stream import BrokenFrame
+
 DONE = "[DONE]"
 
 
 class Decoder:
     """Bytes in, `(event name or None, decoded data)` out, each event once its blank line
-    arrived. Data that is not JSON raises `orjson.JSONDecodeError`."""
+    arrived. Data that is not JSON raises BrokenFrame."""
 
     __slots__ = ("_buffer", "_cr", "_data", "_event")
 
@@ -50,7 +52,10 @@ class Decoder:
         if not line:
             if self._data:
                 data = "\n".join(self._data)
-                events.append((self._event, data if data == DONE else orjson.loads(data)))
+                try:
+                    events.append((self._event, data if data == DONE else orjson.loads(data)))
+                except orjson.JSONDecodeError as exc:
+                    raise BrokenFrame(f"an event whose data is not JSON ({exc})", events) from None
             self._event, self._data = None, []
             return
         if line.startswith(":"):
