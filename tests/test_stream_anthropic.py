@@ -13,11 +13,13 @@ import pytest
 from anthropic.types import Message
 
 import cloudburst
-from cloudburst import InvalidResponseError, OverloadedError
+from cloudburst import OverloadedError
+from cloudburst._errors import StreamInterruptedError
 from cloudburst._sim import anthropic as sim_anthropic
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.anthropic_messages_stream import Event, events
 from cloudburst._stream.anthropic_messages import ERROR_STATUS, AnthropicMessagesFold
+from cloudburst._stream.reader import StreamReader
 from tests.served import served
 
 MODEL = "claude-haiku-4-5"
@@ -199,13 +201,13 @@ def test_unknown_events_and_deltas_are_skipped() -> None:
         ([{"type": "ping"}], "an event that is not an object"),
     ],
 )
-def test_a_malformed_event_is_an_invalid_response_naming_it(event: Any, message: str) -> None:
+def test_a_malformed_event_is_refused_naming_it(event: Any, message: str) -> None:
     stream = events(BODIES["text"])
-    with pytest.raises(InvalidResponseError, match=message):
+    with pytest.raises(ValueError, match=message):
         fold([*stream[:2], ("content_block_delta", event)])
 
 
-def test_tool_input_that_is_not_json_is_an_invalid_response() -> None:
+def test_tool_input_that_is_not_json_is_refused() -> None:
     stream = [
         (name, data)
         for name, data in events(BODIES["tool"])
@@ -217,5 +219,19 @@ def test_tool_input_that_is_not_json_is_an_invalid_response() -> None:
         "delta": {"type": "input_json_delta", "partial_json": '{"city": "Ro'},
     }
     at = next(i for i, (name, _) in enumerate(stream) if name == "content_block_stop")
-    with pytest.raises(InvalidResponseError, match="not JSON"):
+    with pytest.raises(ValueError, match="not JSON"):
         fold([*stream[:at], ("content_block_delta", broken), *stream[at:]])
+
+
+def test_a_malformed_event_midway_ends_the_attempt_interrupted_and_billed() -> None:
+    from cloudburst.generated.anthropic import messages
+
+    stream = events(BODIES["text"])
+    bad = (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 9, "delta": {"type": "text_delta", "text": "x"}},
+    )
+    reader = StreamReader(messages.STREAM, 1 << 20, "http://simulator/v1/messages")
+    with pytest.raises(StreamInterruptedError, match="never started") as raised:
+        reader.feed(sse([*stream[:5], bad]))
+    assert orjson.loads(raised.value.partial)["usage"]["input_tokens"] == BODIES["text"]["usage"]["input_tokens"]

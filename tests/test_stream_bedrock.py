@@ -22,13 +22,15 @@ from botocore.eventstream import EventStream, EventStreamBuffer
 from botocore.exceptions import EventStreamError
 
 import cloudburst
-from cloudburst import InvalidResponseError, OverloadedError, RateLimitedError
+from cloudburst import OverloadedError, RateLimitedError
+from cloudburst._errors import StreamInterruptedError
 from cloudburst._sim import bedrock, bedrock_converse, bedrock_converse_stream, bedrock_invoke_stream, eventstream
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.anthropic_messages_stream import Event
 from cloudburst._stream.aws_eventstream import EXCEPTION_STATUS, Decoder
 from cloudburst._stream.bedrock_converse import BedrockConverseFold
 from cloudburst._stream.bedrock_invoke import BedrockInvokeFold
+from cloudburst._stream.reader import StreamReader
 from tests.served import served
 
 MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
@@ -290,7 +292,7 @@ def test_the_encoder_writes_frames_botocore_checks() -> None:
         (eventstream.frame({":message-type": "event"}, b"{}"), "without its name"),
     ],
 )
-def test_a_broken_frame_is_a_value_error_naming_it(raw: bytes, message: str) -> None:
+def test_a_broken_frame_is_a_broken_frame_naming_it(raw: bytes, message: str) -> None:
     """The stream reader makes it the StreamInterruptedError of a stream broken there."""
     with pytest.raises(ValueError, match=message):
         list(decoded(raw))
@@ -316,6 +318,20 @@ def test_a_broken_frame_is_a_value_error_naming_it(raw: bytes, message: str) -> 
         ),
     ],
 )
-def test_a_malformed_bedrock_event_is_an_invalid_response(fold: Any, event: str, data: Any, message: str) -> None:
-    with pytest.raises(InvalidResponseError, match=message):
+def test_a_malformed_bedrock_event_is_refused_naming_it(fold: Any, event: str, data: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         fold().feed(event, data)
+
+
+def test_a_broken_frame_midway_ends_the_attempt_interrupted_with_the_events_before_it_billed() -> None:
+    """The frames before the broken one count: their deltas were generated and are billed."""
+    from cloudburst.generated.bedrock import converse
+
+    stream = bedrock_converse_stream.events(CONVERSE_BODIES["text"])
+    good = encoded(stream[:6])
+    broken = eventstream.event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "x"}})[:-1] + b"\x00"
+    reader = StreamReader(converse.STREAM, 1 << 20, "http://simulator/converse-stream")
+    with pytest.raises(StreamInterruptedError, match="ChecksumMismatch") as raised:
+        reader.feed(good + broken)
+    partial = json.loads(raised.value.partial)
+    assert partial["usage"]["outputTokens"] == 5 and partial["output"]["message"]["content"][0]["text"]

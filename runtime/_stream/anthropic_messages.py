@@ -8,7 +8,8 @@ replace); `message_stop`, the last. `ping`s come at any point, and `error` ends 
 error the same failure answers online. Anthropic counts the output once, at the end: a stream cut
 off before it bills, as its output, one token a delta that carried some (a delta is a few
 tokens), or the count `message_start` gave if more. Event and delta types this fold does not know are skipped, as
-Anthropic asks of clients (it adds new ones), and as its SDK's own accumulation does.
+Anthropic asks of clients (it adds new ones), and as its SDK's own accumulation does; a known
+event of the wrong shape raises ValueError naming it (the stream reader ends the attempt there).
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from types import MappingProxyType
 from typing import Any
 
 import orjson
-
-from cloudburst._errors import InvalidResponseError
 
 ERROR_STATUS = MappingProxyType(
     {
@@ -146,8 +145,8 @@ def _mapping(provider: str, data: dict[str, Any], field: str) -> dict[str, Any]:
     return value
 
 
-def _malformed(provider: str, what: str) -> InvalidResponseError:
-    return InvalidResponseError(f"{provider} streamed {what}", status=200)
+def _malformed(provider: str, what: str) -> ValueError:
+    return ValueError(f"{provider} streamed {what}")
 
 
 FOLD = AnthropicMessagesFold

@@ -7,7 +7,7 @@ A frame is an event (`:message-type: event`, named by `:event-type`) or an excep
 `throttlingException`), which ends the stream. An exception is yielded as its event with the
 name it has online (`ThrottlingException`); `failure` gives the status and body it answers with
 when it is not streamed, so it is classified as that answer is. A frame that does not decode (a
-bad length or CRC, a payload that is not JSON) raises ValueError: the stream is broken there.
+bad length or CRC, a payload that is not JSON) raises `BrokenFrame`: the stream is broken there.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 from botocore.eventstream import EventStreamBuffer, ParserError
+
+from cloudburst._stream import BrokenFrame
 
 EXCEPTION_STATUS = MappingProxyType(
     {
@@ -44,13 +46,16 @@ class Decoder:
     def __init__(self) -> None:
         self._buffer = EventStreamBuffer()
 
-    def feed(self, data: bytes) -> list[tuple[str, Any]]:
+    def feed(self, data: bytes) -> list[tuple[str | None, Any]]:
         """The frames `data` completes; a frame cut in two waits for the rest."""
         self._buffer.add_data(data)
+        events: list[tuple[str | None, Any]] = []
         try:
-            return [_event(message.headers, message.payload) for message in self._buffer]
-        except ParserError as error:
-            raise ValueError(f"a broken event-stream frame: {type(error).__name__}: {error}") from None
+            for message in self._buffer:
+                events.append(_event(message.headers, message.payload))
+        except (ParserError, ValueError) as error:
+            raise BrokenFrame(f"a broken event-stream frame ({type(error).__name__}: {error})", events) from None
+        return events
 
 
 def failure(event: str, data: Any) -> tuple[int, dict[str, Any]] | None:
@@ -68,6 +73,6 @@ def _event(headers: dict[str, Any], payload: bytes) -> tuple[str, Any]:
         return "InternalServerException", {"message": f"{headers.get(':error-code')}: {headers.get(':error-message')}"}
     name = headers.get(":exception-type" if kind == "exception" else ":event-type")
     if not isinstance(name, str):
-        raise ValueError(f"a {kind!r} event-stream frame without its name: {headers}")
+        raise ValueError(f"a {kind!r} frame without its name: {headers}")
     data = orjson.loads(payload) if payload else {}  # orjson's JSONDecodeError is a ValueError
     return (name[:1].upper() + name[1:] if kind == "exception" else name), data

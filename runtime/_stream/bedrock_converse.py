@@ -9,7 +9,7 @@ trace, performance config, service tier), which comes last: a stream cut off bef
 usage Bedrock said, so its partial body counts one output token a delta that carried some, and
 no input (the engine then counts the prompt itself). An exception event (see `eventstream`) fails the stream. Every payload carries a
 padding field `p` that is not the answer's; it, and deltas this fold does not know (citations,
-tool results, images), are left out.
+tool results, images), are left out; a known event of the wrong shape raises ValueError naming it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 
-from cloudburst._errors import InvalidResponseError
 from cloudburst._stream.aws_eventstream import failure
 
 _METADATA = ("usage", "metrics", "trace", "performanceConfig", "serviceTier")
@@ -131,8 +130,8 @@ def _index(data: dict[str, Any]) -> int:
     return index
 
 
-def _malformed(what: str) -> InvalidResponseError:
-    return InvalidResponseError(f"Amazon Bedrock streamed {what}", status=200)
+def _malformed(what: str) -> ValueError:
+    return ValueError(f"Amazon Bedrock streamed {what}")
 
 
 FOLD = BedrockConverseFold

@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 
-from cloudburst._errors import InvalidResponseError
 from cloudburst._stream.anthropic_messages import AnthropicMessagesFold
 from cloudburst._stream.aws_eventstream import failure
 
@@ -48,9 +47,7 @@ def _decoded(data: Any) -> Any:
             return orjson.loads(base64.b64decode(encoded, validate=True))
         except (binascii.Error, orjson.JSONDecodeError):
             pass
-    raise InvalidResponseError(
-        f"Amazon Bedrock streamed a chunk whose bytes are not base64 of JSON: {str(data)[:200]}", status=200
-    )
+    raise ValueError(f"Amazon Bedrock streamed a chunk whose bytes are not base64 of JSON: {str(data)[:200]}")
 
 
 FOLD = BedrockInvokeFold
