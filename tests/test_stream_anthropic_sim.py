@@ -19,7 +19,7 @@ from botocore.config import Config
 
 from cloudburst import APIResponse, OverloadedError, SamplingParams, Simulator, render
 from cloudburst._client import LLMClient
-from cloudburst._config import RetryPolicy
+from cloudburst._config import RetryPolicy, Timeouts
 from cloudburst._options import RequestOptions
 from cloudburst._tools import Tool
 
@@ -203,3 +203,15 @@ def test_bedrock_streams_signed_with_sigv4(sim: Simulator, monkeypatch: pytest.M
     finally:
         _aws._credentials.cache_clear()
     assert sim.stats()["streams"] == 4
+
+
+@pytest.mark.parametrize("api", ["anthropic", "converse"])
+def test_a_stream_that_goes_silent_is_caught_by_the_idle_timeout(sim: Simulator, api: str) -> None:
+    sim.configure(faults={"hang": 1.0}, hang_s=2.5)
+    client = client_on(
+        sim, MODELS[api], stream=True, timeouts=Timeouts(idle=1.0), retry=RetryPolicy(max_attempts=2, backoff_base=0.01)
+    )
+    (response,) = client.run(["hello"])
+    assert response.error is not None and response.error.kind == "stream_interrupted" and response.attempts == 2
+    assert "no byte" in response.error.message
+    assert response.usage.output_tokens > 0  # the deltas before the silence are billed
