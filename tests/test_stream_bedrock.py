@@ -238,6 +238,7 @@ def test_a_partial_invoke_stream_bills_the_input_anthropic_reported() -> None:
         ("ServiceUnavailableException", 503, OverloadedError),
         ("InternalServerException", 500, cloudburst.ServerError),
         ("ModelStreamErrorException", 424, cloudburst.ServerError),
+        ("ModelTimeoutException", 408, cloudburst.RequestTimeoutError),
     ],
 )
 def test_an_exception_frame_fails_as_the_same_exception_online(exception: str, status: int, error: type) -> None:
@@ -252,7 +253,13 @@ def test_an_exception_frame_fails_as_the_same_exception_online(exception: str, s
         assert folding.failed == (status, {"message": message})
         online = {"x-amzn-ErrorType": f"{exception}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
         assert isinstance(cloudburst.parse(CONVERSE, status, online, folding.failed[1]).error, error)
-    operation = "ConverseStream" if exception != "ModelStreamErrorException" else "InvokeModelWithResponseStream"
+        # the stream's own headers name no error type: its status alone classifies it the same
+        assert isinstance(cloudburst.parse(CONVERSE, status, {}, folding.failed[1]).error, error)
+    operation = (
+        "ConverseStream"
+        if exception in ("ThrottlingException", "InternalServerException", "ServiceUnavailableException")
+        else "InvokeModelWithResponseStream"
+    )
     with pytest.raises(EventStreamError) as raised:
         botocore_events(eventstream.exception(exception, message), operation)
     assert raised.value.response["Error"] == {"Code": exception[:1].lower() + exception[1:], "Message": message}
