@@ -342,3 +342,12 @@ def test_a_broken_frame_midway_ends_the_attempt_interrupted_with_the_events_befo
         reader.feed(good + broken)
     partial = json.loads(raised.value.partial)
     assert partial["usage"]["outputTokens"] == 5 and partial["output"]["message"]["content"][0]["text"]
+
+
+def test_an_exception_the_service_model_does_not_name_fails_as_a_server_error() -> None:
+    folding = BedrockConverseFold()
+    folding.feed("BrandNewException", {"message": "new"})
+    assert folding.failed == (500, {"message": "new"})
+    folding = BedrockConverseFold()
+    folding.feed("brandNewEvent", {"x": 1})
+    assert folding.failed is None and not folding.done

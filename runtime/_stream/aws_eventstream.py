@@ -59,9 +59,9 @@ class Decoder:
 
 
 def failure(event: str, data: Any) -> tuple[int, dict[str, Any]] | None:
-    """The status and body of an exception event, as the same exception answers online; None for
-    an event that is not one."""
-    status = EXCEPTION_STATUS.get(event)
+    """The status and body of an exception event, as the same exception answers online (one the
+    service model does not name is a 500); None for an event that is not one."""
+    status = EXCEPTION_STATUS.get(event, 500 if event.endswith("Exception") else None)
     if status is None:
         return None
     return status, data if isinstance(data, dict) else {"message": str(data)}

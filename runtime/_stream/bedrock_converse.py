@@ -7,9 +7,10 @@ JSON, `reasoningContent` with `text`, `signature` or `redactedContent`) and `con
 `messageStop` (the stop reason, `additionalModelResponseFields`); `metadata` (usage, metrics,
 trace, performance config, service tier), which comes last: a stream cut off before it has no
 usage Bedrock said, so its partial body counts one output token a delta that carried some, and
-no input (the engine then counts the prompt itself). An exception event (see `eventstream`) fails the stream. Every payload carries a
-padding field `p` that is not the answer's; it, and deltas this fold does not know (citations,
-tool results, images), are left out; a known event of the wrong shape raises ValueError naming it.
+no input (the engine then counts the prompt itself). An exception event (see `aws_eventstream`)
+fails the stream. Every payload carries a padding field `p` that is not the answer's; it, and
+deltas this fold does not know (citations, tool results, images), are left out; a known event
+of the wrong shape raises ValueError naming it.
 """
 
 from __future__ import annotations
@@ -98,9 +99,8 @@ class BedrockConverseFold:
         if "text" in delta:
             self._grow(index, "reasoning", delta["text"], opened)
         if "signature" in delta:
-            self._blocks.setdefault(index, opened)["reasoningContent"]["reasoningText"]["signature"] = delta[
-                "signature"
-            ]
+            reasoning = self._blocks.setdefault(index, opened)["reasoningContent"]["reasoningText"]
+            reasoning["signature"] = delta["signature"]
 
     def _grow(self, index: int, field: str, piece: Any, opened: dict[str, Any]) -> None:
         if not isinstance(piece, str):

@@ -4,7 +4,7 @@ InvokeModel answers without streaming.
 Each `chunk` event's `bytes` is base64 of one Anthropic Messages event (see
 `anthropic_messages`); the last, `message_stop`, also carries Bedrock's
 `amazon-bedrock-invocationMetrics` (token counts and latencies), which the unstreamed answer has
-in headers, not in its body, so the fold leaves it out. An exception event (see `eventstream`)
+in headers, not in its body, so the fold leaves it out. An exception event (see `aws_eventstream`)
 fails the stream, as does an Anthropic `error` inside a chunk.
 """
 
