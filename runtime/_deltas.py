@@ -87,7 +87,10 @@ class ResponseStream:
         job = _StreamJob(client, transport, put)
         try:
             pending = prepare(client, 0, self.prompt, client.models)
-            return pending.response if isinstance(pending, Completed) else await job.attempts(pending)
+            response = pending.response if isinstance(pending, Completed) else await job.attempts(pending)
+            if response.error is None:  # an answer that came whole (the cache's) comes as one delta
+                job.watch.emit(response)
+            return response
         finally:
             put(None)
             await job.files.finish()
@@ -101,7 +104,7 @@ class _StreamJob(Job):
     def __init__(self, client: LLMClient, transport: Any, put: Callable[[Delta | None], None]) -> None:
         super().__init__(client, (), StatusTracker(1), transport)
         self._routes: dict[str, Route] = {}
-        self._watch = _Watch(put)
+        self.watch = _Watch(put)
 
     def route(self, model: ModelInfo, pending: Pending) -> Route:
         route = self._routes.get(model.id)
@@ -120,7 +123,7 @@ class _StreamJob(Job):
             spec = route.stream
             assert spec is not None
             route.stream = _Watched(
-                spec.format, spec.framing, spec.body, spec.path, spec.required_above, route, self._watch
+                spec.format, spec.framing, spec.body, spec.path, spec.required_above, route, self.watch
             )
             self._routes[model.id] = route
         return route
@@ -147,6 +150,10 @@ class _Watch:
             response: APIResponse = route.adapter.parse_body(fold.body())
         except Exception:  # a body between events that the parser cannot read yet
             return
+        self.emit(response)
+
+    def emit(self, response: APIResponse) -> None:
+        """What `response` has beyond the deltas so far."""
         thinking = response.thinking or ""
         if len(thinking) > self.thinking:
             self.put(ThinkingDelta(thinking[self.thinking :]))

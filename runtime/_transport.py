@@ -10,7 +10,8 @@ Nothing here retries, and nothing here reads status codes: a transport returns w
 provider answered, or raises RequestTimeoutError / ConnectionFailedError. A request sent with
 `stream=` (a 2xx answer) is read as it arrives and folded (`_stream.reader`): the body returned
 is the one the provider sends without streaming, and a stream cut off raises
-StreamInterruptedError carrying what arrived. Every body is capped at `max_response_bytes`
+StreamInterruptedError carrying what arrived. A server that answers such a request with plain
+JSON all the same (a compatible host that does not stream) is read as an unstreamed answer. Every body is capped at `max_response_bytes`
 (ResponseTooLargeError beyond).
 """
 
@@ -121,7 +122,7 @@ class AiohttpTransport:
                 )
             ) as response:
                 status, length = response.status, response.content_length
-                if stream is not None and 200 <= status < 300:
+                if stream is not None and 200 <= status < 300 and response.content_type != "application/json":
                     reader = StreamReader(stream, self.max_response_bytes, url)
                     async for chunk in response.content.iter_any():
                         reader.feed(chunk)
@@ -196,7 +197,8 @@ class HttpxTransport:
             response = await self.client.send(request, stream=True)
             try:
                 status = response.status_code
-                if stream is not None and 200 <= status < 300:
+                json = response.headers.get("content-type", "").startswith("application/json")
+                if stream is not None and 200 <= status < 300 and not json:
                     reader = StreamReader(stream, limit, url)
                     async for chunk in response.aiter_bytes():
                         reader.feed(chunk)

@@ -64,3 +64,10 @@ def test_a_streamed_job_tracks_the_time_to_each_first_token(sim: Simulator) -> N
     tracker = client.tracker
     assert tracker.first_tokens == 3 and tracker.time_to_first_token is not None
     assert tracker.streams == 0 and tracker.slow(0) == 0
+
+
+def test_an_answer_from_the_cache_comes_whole_as_its_deltas(sim: Simulator, tmp_path: Any) -> None:
+    cache = str(tmp_path / "cache.sqlite")
+    (first,) = client_on(sim, "gpt-4.1-mini", cache=cache).run(["Tell me about rivers."])
+    deltas, response = collect(client_on(sim, "gpt-4.1-mini", cache=cache), "Tell me about rivers.")
+    assert response.cached and deltas == [TextDelta(first.completion or "")]

@@ -200,10 +200,21 @@ def test_a_slow_stream_that_never_goes_silent_completes(sim: Simulator) -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_an_answer_over_the_size_cap_is_cut_off_with_a_typed_error(sim: Simulator, stream: bool) -> None:
-    client = client_on(sim, "gpt-4.1-mini", stream=stream, max_response_bytes=300)
-    (response,) = client.run(["hello"])
-    assert response.error is not None and response.error.kind == "response_too_large"
+@pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
+def test_an_answer_over_the_size_cap_is_cut_off_with_a_typed_error(
+    sim: Simulator, stream: bool, transport: str
+) -> None:
+    async def run() -> list[APIResponse | None]:
+        async with httpx.AsyncClient() as http:
+            given = {"transport": http} if transport == "httpx" else {}
+            return await client_on(sim, "gpt-4.1-mini", stream=stream, max_response_bytes=300, **given).run_async(
+                ["hi"]
+            )
+
+    import asyncio
+
+    (response,) = asyncio.run(run())
+    assert response is not None and response.error is not None and response.error.kind == "response_too_large"
     assert response.attempts == 1
     (fits,) = client_on(sim, "gpt-4.1-mini", stream=stream).run(["hello"])
     assert fits.ok
@@ -253,3 +264,20 @@ def test_a_stream_cut_or_broken_is_an_interrupted_attempt_and_retried(sim: Simul
     assert response.error is not None and response.error.kind == "stream_interrupted"
     assert response.attempts == 2 and sim.stats()["faults"] == {fault: 2}
     assert response.failed_usage.output_tokens > 0 and response.usage.output_tokens > 0
+
+
+def test_a_host_that_answers_a_stream_request_with_plain_json_is_read_as_it_is(sim: Simulator) -> None:
+    (plain,) = client_on(sim, "gpt-4.1-mini", stream=False).run(["hello"])
+
+    def unstreaming(request: httpx.Request) -> httpx.Response:
+        assert b'"stream":true' in request.content
+        return httpx.Response(200, json=plain.raw)
+
+    async def run() -> list[APIResponse | None]:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(unstreaming)) as http:
+            return await client_on(sim, "gpt-4.1-mini", stream=True, transport=http).run_async(["hello"])
+
+    import asyncio
+
+    (response,) = asyncio.run(run())
+    assert response is not None and response.ok and response.completion == plain.completion

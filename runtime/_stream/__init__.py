@@ -22,20 +22,28 @@ How the pieces plug in (the interfaces the format modules implement):
   `message_stop`, ...): a stream that ends before it is a `StreamInterruptedError`, its
   partial `body()` billed.
 - **Client side, a framing.** `cloudburst/_stream/<framing>.py` defines a class `Decoder`:
-  `Decoder().feed(chunk: bytes) -> list[(event name | None, decoded JSON payload)]`, events
-  complete so far, the rest kept for the next chunk, `BrokenFrame` for a frame that does not
-  decode (`sse.Decoder`: SSE whose data is JSON,
-  OpenAI's `[DONE]` passed as the string "[DONE]"; an AWS event stream decoder gives the
-  `:event-type` header and the payload's JSON). The transport (`_stream.reader.StreamReader`)
-  feeds each event to the fold, caps the bytes, and returns the folded body.
+  `Decoder().feed(chunk: bytes) -> list[(event name | None, decoded JSON payload)]`, the
+  events complete so far, the rest kept for the next chunk; a frame that does not decode
+  raises `BrokenFrame` carrying the chunk's events before it. `sse.Decoder` is SSE whose data
+  is JSON (OpenAI's `[DONE]` passed as the string "[DONE]"); an AWS event stream decoder
+  gives each message's `:event-type` (or `:exception-type`) header and its payload's JSON.
+  The transport (`_stream.reader.StreamReader`) feeds each event to the fold, caps the bytes,
+  and returns the folded body; an event the fold cannot read (KeyError, TypeError, ...) ends
+  the attempt as interrupted, never the job.
 - **Simulator side.** `cloudburst/_sim/<format>_stream.py` defines
-  `events(answer: dict, request: dict) -> list[(event name | None, payload dict)]`, the
-  sequence the real provider sends for the non-streaming `answer` the endpoint built, given
-  the `request` (OpenAI sends the usage chunk only with `stream_options.include_usage`). A
-  `ModelEndpoint` streams with `stream=StreamPlay(...)` (`_sim/provider.py`): which requests
-  stream (a body flag, or a path), the framing, and that `events` function; the server frames,
-  chunks and paces them, injects the stream faults (`slow_stream`, `disconnect`, `hang`), and
-  sends the same rate-limit headers as a non-streaming answer.
+  `events(answer: dict, request: dict) -> list[(event name | None, payload)]`, the sequence
+  the real provider sends for the non-streaming `answer` the endpoint built, given the
+  `request` (OpenAI sends the usage chunk only with `stream_options.include_usage`);
+  `_sim.answers.pieces(text, rng)` cuts text into deltas. A `ModelEndpoint` streams with
+  `stream=StreamPlay(events, flag="stream", frame=sse_frame, content_type="text/event-stream")`
+  (`_sim/provider.py`): `flag` is the body field asking for a stream, or None when the route
+  itself streams (register the streaming path as its own model route); `frame(name, payload)
+  -> bytes` frames one event (an AWS event-stream framer for Bedrock). The server draws the
+  answer as for the same request unstreamed (`StreamPlay.request_fields` are left out of the
+  draw), frames, chunks and paces the events, injects the stream faults (`slow_stream`,
+  `disconnect`, `hang`, and `truncated`/`malformed`/`reset` on streams), and sends the same
+  rate-limit headers as a non-streaming answer. The endpoint's `validate` must accept the
+  streaming request (drop the old "does not stream" refusal).
 """
 
 from __future__ import annotations
