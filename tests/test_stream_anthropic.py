@@ -235,3 +235,10 @@ def test_a_malformed_event_midway_ends_the_attempt_interrupted_and_billed() -> N
     with pytest.raises(StreamInterruptedError, match="never started") as raised:
         reader.feed(sse([*stream[:5], bad]))
     assert orjson.loads(raised.value.partial)["usage"]["input_tokens"] == BODIES["text"]["usage"]["input_tokens"]
+
+
+def test_a_tool_call_joins_the_body_whole_at_its_blocks_stop() -> None:
+    stream = events(BODIES["tool"])
+    stop = next(i for i, (name, _) in enumerate(stream) if name == "content_block_stop")
+    assert fold(stream[:stop]).body()["content"] == []
+    assert fold(stream[: stop + 1]).body()["content"] == BODIES["tool"]["content"]

@@ -6,6 +6,7 @@ online; a stream cut off is retried and what arrived is billed."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from botocore.config import Config
 from cloudburst import APIResponse, OverloadedError, SamplingParams, Simulator, render
 from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy, Timeouts
+from cloudburst._deltas import Delta, TextDelta, ThinkingDelta, ToolCallDelta
 from cloudburst._options import RequestOptions
 from cloudburst._tools import Tool
 
@@ -215,3 +217,32 @@ def test_a_stream_that_goes_silent_is_caught_by_the_idle_timeout(sim: Simulator,
     assert response.error is not None and response.error.kind == "stream_interrupted" and response.attempts == 2
     assert "no byte" in response.error.message
     assert response.usage.output_tokens > 0  # the deltas before the silence are billed
+
+
+@pytest.mark.parametrize("api", MODELS)
+def test_client_stream_gives_thinking_text_and_whole_tool_calls_adding_up_to_the_response(
+    sim: Simulator, api: str
+) -> None:
+    """A tool call's input is an object, whole only at its block's stop: it comes as one delta."""
+    sampling = SamplingParams(max_new_tokens=1500, thinking_budget=1024)
+
+    async def collect(client: LLMClient, prompt: str) -> tuple[list[Delta], APIResponse | None]:
+        stream = client.stream(prompt)
+        return [delta async for delta in stream], stream.response
+
+    client = client_on(sim, MODELS[api], sampling=sampling, options=RequestOptions(tools=[WEATHER]))
+    deltas, response = asyncio.run(collect(client, PROMPTS[1]))
+    assert response is not None and response.ok and response.tool_calls
+    thinking = [d.text for d in deltas if isinstance(d, ThinkingDelta)]
+    assert len(thinking) > 3 and "".join(thinking) == response.thinking
+    calls = [d for d in deltas if isinstance(d, ToolCallDelta)]
+    assert [(d.id, d.name, d.arguments) for d in calls] == [
+        (c.id, c.name, c.raw_arguments) for c in response.tool_calls
+    ]
+    (plain,) = client_on(
+        sim, MODELS[api], sampling=sampling, options=RequestOptions(tools=[WEATHER]), stream=False
+    ).run([PROMPTS[1]])
+    assert fields(response) == fields(plain)
+    (text_only,) = [asyncio.run(collect(client_on(sim, MODELS[api]), PROMPTS[0]))]
+    pieces = [d.text for d in text_only[0] if isinstance(d, TextDelta)]
+    assert len(pieces) > 3 and "".join(pieces) == text_only[1].completion

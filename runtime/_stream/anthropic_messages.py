@@ -7,7 +7,8 @@ content block a `content_block_start`, its `content_block_delta`s (`text_delta`,
 replace); `message_stop`, the last. `ping`s come at any point, and `error` ends a stream with the
 error the same failure answers online. Anthropic counts the output once, at the end: a stream cut
 off before it bills, as its output, one token a delta that carried some (a delta is a few
-tokens), or the count `message_start` gave if more. Event and delta types this fold does not know are skipped, as
+tokens), or the count `message_start` gave if more. A tool call's input is an object, whole only
+once its block stops: the body has the call from then on, never half of it. Event and delta types this fold does not know are skipped, as
 Anthropic asks of clients (it adds new ones), and as its SDK's own accumulation does; a known
 event of the wrong shape raises ValueError naming it (the stream reader ends the attempt there).
 """
@@ -58,6 +59,8 @@ class AnthropicMessagesFold:
         self._blocks: dict[int, dict[str, Any]] = {}
         self._pieces: dict[int, tuple[str, list[str]]] = {}
         """Block index -> the field its deltas extend, and the pieces so far."""
+        self._open_tools: set[int] = set()
+        """Tool calls started and not yet stopped: their input is whole only at their stop."""
 
     def feed(self, event: str | None, data: Any) -> None:
         if not isinstance(data, dict):
@@ -68,7 +71,10 @@ class AnthropicMessagesFold:
             self._message = {**message, "usage": dict(_mapping(self._provider, message, "usage"))}
         elif kind == "content_block_start":
             block = _mapping(self._provider, data, "content_block")
-            self._blocks[self._index(data, started=False)] = dict(block)
+            index = self._index(data, started=False)
+            self._blocks[index] = dict(block)
+            if "input" in block:
+                self._open_tools.add(index)
         elif kind == "content_block_delta":
             self._delta(self._index(data), _mapping(self._provider, data, "delta"))
         elif kind == "content_block_stop":
@@ -88,9 +94,11 @@ class AnthropicMessagesFold:
             return {}
         content = []
         for index in sorted(self._blocks):
+            if index in self._open_tools:  # a call joins the answer whole, once its input is
+                continue
             block = self._blocks[index]
-            field, pieces = self._pieces.get(index, ("input", []))
-            if field != "input":  # a tool's input stays what it started as until its block stops
+            field, pieces = self._pieces.get(index, ("", []))
+            if pieces:
                 block = {**block, field: block[field] + "".join(pieces)}
             content.append(block)
         message = {**self._message, "content": content}
@@ -124,6 +132,7 @@ class AnthropicMessagesFold:
 
     def _close(self, index: int) -> None:
         """A tool's input is whole once its block stops: its JSON is parsed then, not before."""
+        self._open_tools.discard(index)
         if self._pieces.get(index, ("",))[0] != "input":
             return
         text = "".join(self._pieces.pop(index)[1])

@@ -7,7 +7,8 @@ JSON, `reasoningContent` with `text`, `signature` or `redactedContent`) and `con
 `messageStop` (the stop reason, `additionalModelResponseFields`); `metadata` (usage, metrics,
 trace, performance config, service tier), which comes last: a stream cut off before it has no
 usage Bedrock said, so its partial body counts one output token a delta that carried some, and
-no input (the engine then counts the prompt itself). An exception event (see `aws_eventstream`)
+no input (the engine then counts the prompt itself). A tool call joins the body once its block
+stops, its input whole. An exception event (see `aws_eventstream`)
 fails the stream. Every payload carries a padding field `p` that is not the answer's; it, and
 deltas this fold does not know (citations, tool results, images), are left out; a known event
 of the wrong shape raises ValueError naming it.
@@ -38,6 +39,8 @@ class BedrockConverseFold:
         self._blocks: dict[int, dict[str, Any]] = {}
         self._pieces: dict[tuple[int, str], list[str]] = {}
         self._top: dict[str, Any] = {}
+        self._open_tools: set[int] = set()
+        """Tool calls started and not yet stopped: their input is whole only at their stop."""
 
     def feed(self, event: str | None, data: Any) -> None:
         if not isinstance(data, dict):
@@ -48,6 +51,7 @@ class BedrockConverseFold:
             tool = (data.get("start") or {}).get("toolUse")
             if isinstance(tool, dict):
                 self._blocks[_index(data)] = {"toolUse": {**tool, "input": {}}}
+                self._open_tools.add(_index(data))
         elif event == "contentBlockDelta":
             self._delta(_index(data), data.get("delta"))
         elif event == "contentBlockStop":
@@ -64,6 +68,8 @@ class BedrockConverseFold:
         content = []
         for index in sorted(self._blocks):
             block = self._blocks[index]
+            if index in self._open_tools:  # a call joins the answer whole, once its input is
+                continue
             if "text" in block:
                 block = {"text": "".join(self._pieces.get((index, "text"), ()))}
             elif "reasoningText" in block.get("reasoningContent", {}):
@@ -111,6 +117,7 @@ class BedrockConverseFold:
 
     def _close(self, index: int) -> None:
         """A tool's input is whole once its block stops: its JSON is parsed then."""
+        self._open_tools.discard(index)
         text = "".join(self._pieces.pop((index, "input"), ()))
         if not text:
             return
