@@ -15,6 +15,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._read import blocks, count, text, tool_call
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._stream import Streaming
 from cloudburst._structured import json_schema, schema_name
 from cloudburst._tools import StrictMode, Tool, ToolCall
 from cloudburst._wire import check_sampling, dig, each, json_text, json_value, unsupported_part
@@ -52,6 +53,14 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "content_filtered": "content_filter",
     "guardrail_intervened": "content_filter",
 }
+STREAM = Streaming(
+    format="bedrock_converse",
+    framing="aws_eventstream",
+    body=None,
+    path="/model/{model}/converse-stream",
+    required_above=None,
+)
+"""How this API streams; the runtime folds the stream back into the non-streaming body."""
 FORMATS = {
     "text/plain": "txt",
     "text/markdown": "md",

@@ -15,6 +15,7 @@ from cloudburst._options import RequestOptions
 from cloudburst._read import blocks, count, text, tool_call
 from cloudburst._response import APIResponse, FinishReason, Usage
 from cloudburst._sampling import SamplingParams
+from cloudburst._stream import Streaming
 from cloudburst._structured import json_schema
 from cloudburst._tools import StrictMode, Tool, ToolCall
 from cloudburst._wire import check_sampling, dig, each, unsupported_part
@@ -58,6 +59,14 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "tool_use": "tool_calls",
     "refusal": "refusal",
 }
+STREAM = Streaming(
+    format="bedrock_invoke",
+    framing="aws_eventstream",
+    body=None,
+    path="/model/{model}/invoke-with-response-stream",
+    required_above=21333,
+)
+"""How this API streams; the runtime folds the stream back into the non-streaming body."""
 STRICT_TOOLS = StrictMode(
     all_required=False,
     unsupported=frozenset(

@@ -17,11 +17,11 @@ from typing import Any
 
 import orjson
 
-from cloudburst._sim import answers, anthropic_batches
+from cloudburst._sim import answers, anthropic_batches, anthropic_messages_stream
 from cloudburst._sim.answers import Draw, Text
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal, rfc3339
-from cloudburst._sim.provider import Answer, MiB, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.provider import Answer, MiB, ModelEndpoint, Problem, Refused, SimProvider, StreamPlay, sse_frame
 from cloudburst._sim.schema import strict_problem
 from cloudburst._sim.store import Store, file_ids
 from cloudburst._sim.validation import check
@@ -37,8 +37,6 @@ def invalid(message: str) -> Refused:
 
 
 def validate_messages(body: Any) -> None:
-    if body.get("stream"):
-        raise invalid("stream: the simulator does not stream; send stream=false")
     problem = check(MessageCreateParams, body)
     if problem is not None:
         message = "Extra inputs are not permitted" if problem.kind == "extra_forbidden" else problem.message
@@ -187,13 +185,25 @@ def messages_answer(body: dict[str, Any], draw: Draw) -> Answer:
     )
 
 
+def stream_error(problem: Problem) -> bytes:
+    """An error in a stream, as Anthropic sends it: `event: error` with the error's body."""
+    return sse_frame("error", {"type": "error", "error": {"type": problem.type, "message": problem.message}})
+
+
+MESSAGES = ModelEndpoint(
+    validate_messages,
+    messages_cost,
+    messages_answer,
+    admit=admit_files,
+    stream=StreamPlay(anthropic_messages_stream.events, request_fields=("stream",), error=stream_error),
+)
+
+
 class Anthropic(SimProvider):
     name = "anthropic"
     request_id_header = "request-id"
 
-    model_routes = MappingProxyType(
-        {"/v1/messages": ModelEndpoint(validate_messages, messages_cost, messages_answer, admit=admit_files)}
-    )
+    model_routes = MappingProxyType({"/v1/messages": MESSAGES})
     routes = MappingProxyType(anthropic_batches.ROUTES)
     max_body = 32 * MiB
     """Anthropic's API overview, request size limits: 32 MB for the Messages API, 256 MB for

@@ -19,12 +19,12 @@ from typing import Any
 
 from aiohttp import web
 
-from cloudburst._sim import anthropic, bedrock_embed, sigv4
+from cloudburst._sim import anthropic, bedrock_converse_stream, bedrock_embed, bedrock_invoke_stream, eventstream, sigv4
 from cloudburst._sim.answers import Draw
 from cloudburst._sim.bedrock_converse import CONVERSE, validation
 from cloudburst._sim.config import SimConfig
 from cloudburst._sim.limits import Cost, RateLimiter, Refusal
-from cloudburst._sim.provider import Answer, Handler, ModelEndpoint, Problem, Refused, SimProvider
+from cloudburst._sim.provider import Answer, Events, Handler, ModelEndpoint, Problem, Refused, SimProvider, StreamPlay
 
 VERSION = "bedrock-2023-05-31"
 ERROR_TYPE = "x-amzn-ErrorType"
@@ -106,7 +106,24 @@ def _check_model(model: str) -> None:
         raise validation("The provided model identifier is invalid.")
 
 
+def _validate_invoke_stream(body: Any) -> None:
+    if bedrock_embed.endpoint_for(body["model"]) is not None:
+        raise validation("The model is unsupported for streaming.")
+    validate_invoke(body)
+
+
+def _exception(problem: Problem) -> bytes:
+    return eventstream.exception(problem.type, problem.message)
+
+
 INVOKE = ModelEndpoint(validate_invoke, invoke_cost, invoke_answer)
+
+
+def _streamed(events: Events) -> StreamPlay:
+    """A streaming route's play: every request to it streams, in AWS's event stream."""
+    return StreamPlay(
+        events, flag=None, frame=eventstream.event, content_type=eventstream.CONTENT_TYPE, error=_exception
+    )
 
 
 class Bedrock(SimProvider):
@@ -115,7 +132,19 @@ class Bedrock(SimProvider):
     model_routes = MappingProxyType(
         {
             "/model/{}/converse": ModelEndpoint(_validate_converse, CONVERSE.cost, CONVERSE.answer),
+            "/model/{}/converse-stream": ModelEndpoint(
+                _validate_converse,
+                CONVERSE.cost,
+                CONVERSE.answer,
+                stream=_streamed(bedrock_converse_stream.events),
+            ),
             "/model/{}/invoke": INVOKE,
+            "/model/{}/invoke-with-response-stream": ModelEndpoint(
+                _validate_invoke_stream,
+                invoke_cost,
+                invoke_answer,
+                stream=_streamed(bedrock_invoke_stream.events),
+            ),
         }
     )
     routes: Mapping[tuple[str, str], Handler] = MappingProxyType({})

@@ -21,7 +21,9 @@ headers and part of the body; a 200 whose JSON body is malformed; a 200 whose JS
 On a streamed answer: `hang` sends some events, then nothing for `hang_s`, then closes;
 `disconnect` (and `reset`) sends some events and aborts the connection; `truncated` ends the
 stream cleanly before its last events; `malformed` breaks one event's JSON; `slow_stream`
-sends every event `stream_gap_s` apart, so the whole takes long but is never silent long.
+sends every event `stream_gap_s` apart, so the whole takes long but is never silent long; `503`,
+where the provider reports errors in the stream (Anthropic, Bedrock), sends some events and then
+its overloaded error as an event.
 On a non-streamed answer `slow_stream` changes nothing and `disconnect` is a `reset`."""
 
 

@@ -80,6 +80,9 @@ class StreamPlay:
     route streams (Gemini's `:streamGenerateContent`, Bedrock's `/converse-stream`)."""
     frame: Callable[[str | None, Any], bytes] = sse_frame
     content_type: str = "text/event-stream"
+    error: Callable[[Problem], bytes] | None = None
+    """The frame of an error sent mid-stream (Anthropic's `event: error`, Bedrock's exception
+    events); with it, a `503` fault on a stream breaks it off with that error after some events."""
 
     request_fields: tuple[str, ...] = ("stream", "stream_options")
     """Body fields that say how to deliver the answer, not what it is."""

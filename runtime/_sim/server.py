@@ -270,7 +270,8 @@ class SimServer:
         fault = self._fault()
         if fault is not None:
             self.stats.faults[fault] += 1
-            if fault in ("500", "503"):
+            midway = fault == "503" and streams and endpoint.stream is not None and endpoint.stream.error is not None
+            if fault in ("500", "503") and not midway:
                 return self._error(provider, provider.server_error(overloaded=fault == "503"), model=True)
             if fault == "hang" and not streams:
                 await asyncio.sleep(self.config.hang_s)
@@ -293,7 +294,8 @@ class SimServer:
             response_headers[provider.request_id_header] = self._request_id()
         if streams:
             assert endpoint.stream is not None
-            return await self._stream(request, endpoint.stream, answer.body, data, response_headers, fault)
+            overloaded = provider.server_error(overloaded=True) if fault == "503" else None
+            return await self._stream(request, endpoint.stream, answer.body, data, response_headers, fault, overloaded)
         if fault in ("reset", "disconnect"):
             return await _reset_midway(request, body, response_headers)
         if fault == "malformed":
@@ -310,6 +312,7 @@ class SimServer:
         data: dict[str, Any],
         headers: dict[str, str],
         fault: str | None,
+        overloaded: Problem | None = None,
     ) -> web.StreamResponse:
         """The answer as its provider streams it: the format's events, framed, written a few at
         a time and cut at arbitrary bytes (as TCP delivers them), with the stream faults."""
@@ -318,6 +321,8 @@ class SimServer:
         broken = fault in ("hang", "disconnect", "reset", "truncated")
         if broken:
             frames = frames[: max(1, len(frames) // 2)]
+        elif overloaded is not None and play.error is not None:
+            frames = [*frames[: max(1, len(frames) // 2)], play.error(overloaded)]
         elif fault == "malformed":
             middle = len(frames) // 2
             frames[middle] = frames[middle].replace(b'":', b'";', 1)
