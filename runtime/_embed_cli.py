@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from cloudburst._cli_args import input_file, output_file
 from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy
 from cloudburst._embedding import Embedding, EmbeddingOptions, InputKind, OutputType, Truncation
@@ -127,16 +128,22 @@ def add_embed_command(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "embed", help="embed a JSONL of texts, writing each vector as a JSONL line as it completes"
     )
-    parser.add_argument("texts", type=Path, help="JSONL: strings, or objects with text (and id)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="one JSONL line per text")
+    parser.add_argument("texts", type=input_file, help="JSONL: strings, or objects with text (and id)")
+    parser.add_argument("-o", "--output", type=output_file, required=True, help="one JSONL line per text")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--model", required=True, help="an embedding model (cloudburst models --supports embeddings)")
-    parser.add_argument("--dimensions", type=int)
-    parser.add_argument("--input-kind", choices=typing.get_args(InputKind))
-    parser.add_argument("--truncation", choices=typing.get_args(Truncation))
+    parser.add_argument("--dimensions", type=int, help="shorter vectors, where the model can cut them")
+    parser.add_argument(
+        "--input-kind", choices=typing.get_args(InputKind), help="what the texts are for (query, document, ...)"
+    )
+    parser.add_argument(
+        "--truncation", choices=typing.get_args(Truncation), help="what to do with a text longer than the model takes"
+    )
     parser.add_argument("--output-type", action="append", choices=typing.get_args(OutputType), help="repeatable")
-    parser.add_argument("--max-attempts", type=int, default=RetryPolicy().max_attempts)
-    parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
+    parser.add_argument(
+        "--max-attempts", type=int, default=RetryPolicy().max_attempts, help="attempts per request, the first included"
+    )
+    parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich", help="the live display, or off")
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")
     parser.add_argument("--sim-latency-ms", type=float, default=0.0, help="with --simulate: mean answer time")
     parser.set_defaults(handler=cmd_embed)

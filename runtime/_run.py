@@ -25,6 +25,15 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from cloudburst._cli_args import (
+    EXIT_CODES,
+    fraction,
+    input_file,
+    non_negative_float,
+    output_file,
+    positive_float,
+    positive_int,
+)
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy
 from cloudburst._constants import JOURNAL_COMMIT_SECONDS, SHUTDOWN_GRACE_SECONDS
@@ -48,12 +57,7 @@ written right after. Run the same command again to resume: finished prompts are 
 the output ends with every id exactly once. A kill -9 loses at most the results of the last
 journal commit interval ({JOURNAL_COMMIT_SECONDS * 1000:g} ms); they are sent again on resume.
 
-exit codes:
-  0    every prompt succeeded
-  1    some prompts ended in errors (the summary counts them by kind)
-  2    a usage or input mistake, found before sending (a bad line is its own result)
-  130  interrupted by SIGINT (143: SIGTERM); run the same command again to resume
-"""
+{EXIT_CODES}"""
 
 
 class Interruptible:
@@ -160,7 +164,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                 for name, provider in PROVIDERS.items()
                 if name in base_urls and provider.auth.env in env
             }
-            log.info("simulating the providers at %s", sim.url)
         limiter = None
         if args.redis_url:
             from cloudburst._limiter.redis import RedisLimiter
@@ -178,6 +181,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             cache=args.cache,
             limiter=limiter,
         )
+        if args.simulate:
+            log.info("simulating the providers at %s", sim.url)
         total = count_lines(args.prompts)
         output = Output(output_path)
         stack.callback(output.close)
@@ -206,30 +211,46 @@ def add_run_command(commands: Any) -> None:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("prompts", type=Path, help="JSONL: strings, or objects with prompt or messages")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="results, one JSONL line per prompt")
-    parser.add_argument("--journal", type=Path, help="the job's journal (default: the output's path + .journal)")
+    parser.add_argument("prompts", type=input_file, help="JSONL: strings, or objects with prompt or messages")
+    parser.add_argument(
+        "-o", "--output", type=output_file, required=True, help="results, one JSONL line per prompt (see README)"
+    )
+    parser.add_argument("--journal", type=output_file, help="the job's journal (default: the output's path + .journal)")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing output and its journal instead of resuming"
     )
     parser.add_argument(
         "--grace",
-        type=float,
+        type=non_negative_float,
         default=SHUTDOWN_GRACE_SECONDS,
-        help="seconds the prompts in flight get to finish after SIGINT/SIGTERM",
+        help="seconds the prompts in flight get to finish after SIGINT/SIGTERM (default %(default)g)",
     )
-    parser.add_argument("--model", action="append", required=True, help="repeat for several models")
-    parser.add_argument("--weights", type=float, nargs="+", help="one per --model: the share of first attempts")
-    parser.add_argument("--rpm", type=int, help="requests per minute, per model")
-    parser.add_argument("--tpm", type=int, help="tokens per minute (input + max output), per model")
-    parser.add_argument("--input-tpm", type=int, help="input tokens per minute, per model (Anthropic)")
-    parser.add_argument("--output-tpm", type=int, help="output tokens per minute, per model (Anthropic)")
-    parser.add_argument("--concurrency", type=int, help="requests in flight, per model")
-    parser.add_argument("--max-attempts", type=int, default=RetryPolicy().max_attempts)
-    parser.add_argument("--max-new-tokens", type=int)
-    parser.add_argument("--temperature", type=float)
-    parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
-    parser.add_argument("--cache", type=Path, help="a SQLite response cache: answers in it cost nothing")
+    parser.add_argument(
+        "--model", action="append", required=True, help="a model id (cloudburst models); repeat for several"
+    )
+    parser.add_argument(
+        "--weights", type=non_negative_float, nargs="+", help="one per --model: the share of first attempts"
+    )
+    parser.add_argument("--rpm", type=positive_int, help="requests per minute, per model")
+    parser.add_argument("--tpm", type=positive_int, help="tokens per minute (input + max output), per model")
+    parser.add_argument("--input-tpm", type=positive_int, help="input tokens per minute, per model (Anthropic)")
+    parser.add_argument("--output-tpm", type=positive_int, help="output tokens per minute, per model (Anthropic)")
+    parser.add_argument("--concurrency", type=positive_int, help="requests in flight, per model")
+    parser.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        default=RetryPolicy().max_attempts,
+        help="attempts per prompt, the first included (default %(default)s)",
+    )
+    parser.add_argument("--max-new-tokens", type=positive_int, help="most tokens to generate per answer")
+    parser.add_argument("--temperature", type=non_negative_float, help="sampling temperature (0: most likely)")
+    parser.add_argument(
+        "--progress",
+        choices=["rich", "tqdm", "off"],
+        default="rich",
+        help="the live display: rich (default), tqdm (pip install 'cloudburst[tqdm]'), or off (summary only)",
+    )
+    parser.add_argument("--cache", type=output_file, help="a SQLite response cache: answers in it cost nothing")
     parser.add_argument(
         "--dry-run", action="store_true", help="check every line against every model, estimate, send nothing"
     )
@@ -237,9 +258,16 @@ def add_run_command(commands: Any) -> None:
         "--redis-url", help="share the limits with every process using this Redis (redis://host:port/db)"
     )
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")
-    parser.add_argument("--sim-latency-ms", type=float, default=0.0, help="with --simulate: mean answer time")
-    parser.add_argument("--sim-fault-rate", type=float, default=0.0, help="with --simulate: share of faulty answers")
     parser.add_argument(
-        "--sim-window-seconds", type=float, default=WINDOW_SECONDS, help="with --simulate: limit windows (60: whole)"
+        "--sim-latency-ms", type=non_negative_float, default=0.0, help="with --simulate: mean answer time"
+    )
+    parser.add_argument(
+        "--sim-fault-rate", type=fraction, default=0.0, help="with --simulate: share of faulty answers (0 to 1)"
+    )
+    parser.add_argument(
+        "--sim-window-seconds",
+        type=positive_float,
+        default=WINDOW_SECONDS,
+        help="with --simulate: limit windows (60: whole)",
     )
     parser.set_defaults(handler=cmd_run)
