@@ -38,7 +38,7 @@ from cloudburst._journal import JobJournal, JournalLike
 from cloudburst._limiter import InProcessLimiter, Limiter
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
-from cloudburst._progress import Display, ProgressKind, open_display
+from cloudburst._progress import Display, ProgressKind, check_progress, open_display
 from cloudburst._prompt import Completed, PromptLike
 from cloudburst._registry import get_model
 from cloudburst._render import base_url as default_base_url
@@ -124,6 +124,7 @@ class LLMClient:
         self.options = options or RequestOptions()
         self.retry = retry or RetryPolicy()
         self.timeouts = timeouts or Timeouts()
+        check_progress(progress)
         self.progress: ProgressKind = progress
         self.rng = random.Random(seed)
         self.limiter: Limiter = limiter or InProcessLimiter()

@@ -7,6 +7,7 @@ to the `cloudburst` logger.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from typing import Any, Literal, Protocol
@@ -100,14 +101,34 @@ class RichDisplay:
         self.console.print(self.tracker.summary())
 
 
+def _in_notebook() -> bool:
+    """Inside a Jupyter kernel (as tqdm.autonotebook tells), without importing IPython."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def tqdm_class() -> Any:
+    """The notebook widget bar in Jupyter with ipywidgets; the plain-text bar everywhere else,
+    Jupyter without ipywidgets included (where `tqdm.auto` would warn and fall back to it)."""
+    try:
+        if _in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.notebook import tqdm  # type: ignore[import-untyped]
+        else:
+            from tqdm.std import tqdm  # type: ignore[import-untyped]
+    except ImportError:
+        raise ConfigurationError(
+            "progress='tqdm' needs tqdm: pip install 'cloudburst[tqdm]' (or use progress='rich', the default)"
+        ) from None
+    return tqdm
+
+
 class TqdmDisplay:
     """A tqdm bar with the status line as its postfix."""
 
     def __init__(self, tracker: StatusTracker) -> None:
-        from tqdm.auto import tqdm  # type: ignore[import-untyped]
-
         self.tracker = tracker
-        self.bar = tqdm(total=tracker.total, unit="prompt", file=sys.stderr, dynamic_ncols=True, mininterval=0)
+        self.bar = tqdm_class()(total=tracker.total, unit="prompt", file=sys.stderr, dynamic_ncols=True, mininterval=0)
 
     def refresh(self) -> None:
         self.bar.n = self.tracker.done
@@ -131,6 +152,15 @@ class LogSummary:
 
     def close(self) -> None:
         log.info("%s", self.tracker.summary())
+
+
+def check_progress(kind: ProgressKind) -> None:
+    """A display that cannot open is a ConfigurationError when the client is built, not when
+    its first job starts."""
+    if kind == "tqdm":
+        tqdm_class()
+    elif kind not in ("rich", None):
+        raise ConfigurationError(f"progress must be 'rich', 'tqdm' or None, not {kind!r}")
 
 
 def open_display(kind: ProgressKind, tracker: StatusTracker) -> Display:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import ClassVar
+
 import pytest
 
 from cloudburst._errors import RateLimitedError, ServerError
-from cloudburst._progress import status_line
+from cloudburst._progress import TqdmDisplay, status_line, tqdm_class
 from cloudburst._response import APIResponse, Usage
 from cloudburst._status import StatusTracker
 
@@ -62,3 +68,48 @@ def test_attempts_failures_and_429s_are_counted_apart() -> None:
     assert tracker.limiting_factor is None
     summary = tracker.summary()
     assert "2 succeeded, 1 failed" in summary and "server 1" in summary and "429s seen 1" in summary
+
+
+class FakeKernel:
+    """What IPython's get_ipython() returns inside a Jupyter kernel, as tqdm checks it."""
+
+    config: ClassVar[dict[str, object]] = {"IPKernelApp": {}}
+
+
+def test_tqdm_in_jupyter_without_ipywidgets_is_a_plain_text_bar_not_a_warning(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import types
+    import warnings
+
+    from tqdm.std import tqdm
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = FakeKernel  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # not installed
+    assert tqdm_class() is tqdm
+    tracker = StatusTracker(total=2, clock=FakeClock())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        display = TqdmDisplay(tracker)
+        tracker.prompt_finished(answered())
+        display.refresh()
+        display.close()
+    assert "1/2" in capsys.readouterr().err
+
+
+def test_progress_tqdm_without_tqdm_says_which_extra_to_install(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text('"hi"\n')
+    without_tqdm = "import sys; sys.modules['tqdm'] = None; from cloudburst._cli import main; sys.exit(main())"
+    args = ["run", str(prompts), "-o", str(tmp_path / "out.jsonl"), "--model", "gpt-4.1-mini", "--simulate"]
+    done = subprocess.run(
+        [sys.executable, "-c", without_tqdm, *args, "--progress", "tqdm"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: progress='tqdm' needs tqdm: pip install 'cloudburst[tqdm]' (or use progress='rich', the default)"
+    ]
+    requires = metadata.requires("cloudburst") or []
+    assert any(r.startswith("tqdm") and 'extra == "tqdm"' in r for r in requires)  # cloudburst[tqdm] exists
