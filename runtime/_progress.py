@@ -104,7 +104,7 @@ class RichDisplay:
 def _in_notebook() -> bool:
     """Inside a Jupyter kernel (as tqdm.autonotebook tells), without importing IPython."""
     ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    shell = ipython.get_ipython() if ipython is not None else None
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
