@@ -51,7 +51,14 @@ whatever the input size."""
 PROGRESS_REFRESH_SECONDS = 0.25
 """The display redraws on a timer, never per request."""
 RATE_WINDOW_SECONDS = 10.0
-"""The completion rate (and so the ETA) is measured over this trailing window."""
+"""The completion rate (and so the ETA, when the limiter is not what holds the job back) is
+measured over this trailing window."""
+STALL_SECONDS = 5.0
+"""With only requests in flight left and no result for this long, the display says they are
+stalled (hung) instead of an ETA no rate can give."""
+COST_DECIMALS = 10
+"""Results files round each cost (USD) to this many decimals: exact to far below a token's
+price, without float noise such as 0.00007120000000000001."""
 
 GC_YOUNG_THRESHOLD = 20_000
 """While a job runs, the collector's youngest-generation threshold is raised to this (CPython's

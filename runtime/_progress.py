@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
+from collections import Counter
 from typing import Any, Literal, Protocol
 
 from cloudburst._errors import ConfigurationError
@@ -36,6 +37,10 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def _eta(tracker: StatusTracker) -> str:
+    return "stalled" if tracker.stalled() is not None else _duration(tracker.eta())
+
+
 def _count(n: float) -> str:
     for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
         if n >= size:
@@ -43,15 +48,55 @@ def _count(n: float) -> str:
     return f"{n:.0f}"
 
 
+def _kinds(counts: Counter[str]) -> str:
+    return ", ".join(f"{kind} {n:,}" for kind, n in counts.most_common(3)) + (", ..." if len(counts) > 3 else "")
+
+
+def status_parts(tracker: StatusTracker) -> list[str]:
+    """The status line's segments, joined by " · " (a new figure is one more segment)."""
+    t = tracker
+    failed = f" ({_kinds(t.errors)})" if t.errors else ""
+    retried = f" ({_kinds(t.retried)})" if t.retried else ""
+    parts = [f"✓ {t.succeeded:,} ✗ {t.failed:,}{failed}"]
+    if t.cached:
+        parts.append(f"cached {t.cached:,}")
+    parts += [
+        f"in flight {t.in_flight:,}",
+        f"retries {t.retries:,}{retried}",
+        f"429s {t.rate_limited:,}",
+        f"limited by {t.limiting_factor or '-'}",
+        f"{_count(t.input_tokens)} in / {_count(t.output_tokens)} out",
+        f"${t.cost:,.4f}",
+    ]
+    return parts
+
+
 def status_line(tracker: StatusTracker) -> str:
-    """Everything but the bar, on one line."""
-    factor = tracker.limiting_factor
-    cached = f" · cached {tracker.cached:,}" if tracker.cached else ""
-    return (
-        f"✓ {tracker.succeeded:,} ✗ {tracker.failed:,}{cached} · in flight {tracker.in_flight:,} · "
-        f"retries {tracker.retries:,} · 429s {tracker.rate_limited:,} · limited by {factor or '-'} · "
-        f"{_count(tracker.input_tokens)} in / {_count(tracker.output_tokens)} out · ${tracker.cost:,.4f}"
-    )
+    """Everything but the bar and the limit, on one line."""
+    return " · ".join(status_parts(tracker))
+
+
+def limit_line(tracker: StatusTracker) -> str | None:
+    """Which model's bucket holds the job back, why, at what pace, and the capacity left; or
+    that the requests left are hung. None when nothing holds it back."""
+    quiet = tracker.stalled()
+    if quiet is not None:
+        return (
+            f"stalled: {tracker.in_flight:,} in flight and no result for {quiet:.0f}s "
+            "(a hung request ends at its timeout, then is retried)"
+        )
+    limiting = tracker.limiting()
+    if not limiting:
+        return None
+    b = limiting[0][1]
+    why = f"cooldown {b.cooldown:.1f}s after a 429" if b.blocked_by == "cooldown" else b.blocked_by
+    line = f"slowest: {b.key} ({why}) {b.per_second or 0:,.1f} req/s, {b.waiting:,} waiting"
+    line += f", {max(0, b.concurrency - b.in_flight):,}/{b.concurrency:,} slots free"
+    if b.remaining:
+        line += "; provider: " + ", ".join(f"{_count(max(0.0, v))} {d}" for d, v in b.remaining) + " left/min"
+    if len(limiting) > 1:
+        line += f" (+{len(limiting) - 1} held back)"
+    return line
 
 
 class RichDisplay:
@@ -86,9 +131,13 @@ class RichDisplay:
         row.add_row(
             Text("cloudburst", style="bold"),
             ProgressBar(total=t.total or None, completed=t.done, width=40, pulse=t.total is None),
-            Text(f"{done}{percent}  {rate:,.1f}/s  elapsed {_duration(t.elapsed)}  ETA {_duration(t.eta())}"),
+            Text(f"{done}{percent}  {rate:,.1f}/s  elapsed {_duration(t.elapsed)}  ETA {_eta(t)}"),
         )
-        return Group(row, Text(status_line(t), style="dim"))
+        lines: list[Any] = [row, Text(status_line(t), style="dim")]
+        limit = limit_line(t)
+        if limit is not None:
+            lines.append(Text(limit, style="dim"))
+        return Group(*lines)
 
     def refresh(self) -> None:
         self.live.refresh()
@@ -98,7 +147,7 @@ class RichDisplay:
         self.live.stop()
         if not self.console.is_terminal:  # the last frame ends without a line break there
             self.console.line()
-        self.console.print(self.tracker.summary())
+        self.console.print(self.tracker.summary(), highlight=False)
 
 
 def _in_notebook() -> bool:
@@ -132,7 +181,8 @@ class TqdmDisplay:
 
     def refresh(self) -> None:
         self.bar.n = self.tracker.done
-        self.bar.set_postfix_str(status_line(self.tracker), refresh=False)
+        limit = limit_line(self.tracker)
+        self.bar.set_postfix_str(status_line(self.tracker) + (f" · {limit}" if limit else ""), refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
