@@ -56,6 +56,9 @@ measured over this trailing window."""
 STALL_SECONDS = 5.0
 """With only requests in flight left and no result for this long, the display says they are
 stalled (hung) instead of an ETA no rate can give."""
+ORDERED_WINDOW = 10_000
+"""`cloudburst run --ordered` holds at most this many results waiting for an earlier one, and
+pulls no new prompt while it does (see `_ordered`)."""
 COST_DECIMALS = 10
 """Results files round each cost (USD) to this many decimals: exact to far below a token's
 price, without float noise such as 0.00007120000000000001."""

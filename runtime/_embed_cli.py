@@ -21,6 +21,7 @@ import orjson
 from cloudburst._cli_args import input_file, output_file
 from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy
+from cloudburst._constants import COST_DECIMALS
 from cloudburst._embedding import Embedding, EmbeddingOptions, InputKind, OutputType, Truncation
 from cloudburst._errors import ConfigurationError, InputError
 from cloudburst._input import count_lines
@@ -73,7 +74,7 @@ def embedding_line(embedding: Embedding, text_id: Any) -> bytes:
         "embedding": embedding.vector,
         "vectors": {kind: v for kind, v in embedding.vectors.items() if kind != "float"} or None,
         "usage": {"input_tokens": embedding.usage.input_tokens},
-        "cost": embedding.cost,
+        "cost": round(embedding.cost, COST_DECIMALS),
         "error": None if error is None else {"kind": error.kind, "message": str(error)},
     }
     return orjson.dumps(line) + b"\n"

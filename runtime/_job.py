@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
@@ -137,10 +137,11 @@ class Job:
         self.client = client
         self.journal = journal
         self.transport = transport
-        self.prompts: Iterator[PromptLike] | None = iter(prompts) if isinstance(prompts, Iterable) else None
         self.async_prompts: AsyncIterator[PromptLike] | None = (
-            aiter(prompts) if not isinstance(prompts, Iterable) else None
+            aiter(prompts) if isinstance(prompts, AsyncIterable) else None
         )
+        """Preferred when the prompts are both (`_ordered.ReadAhead`)."""
+        self.prompts: Iterator[PromptLike] | None = None if isinstance(prompts, AsyncIterable) else iter(prompts)
         self.pulling = asyncio.Lock()
         """One worker at a time pulls from an async iterable (a generator cannot be re-entered)."""
         self.tracker = tracker

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from cloudburst._cli_args import (
     EXIT_CODES,
     fraction,
@@ -36,16 +38,19 @@ from cloudburst._cli_args import (
 )
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy
-from cloudburst._constants import JOURNAL_COMMIT_SECONDS, SHUTDOWN_GRACE_SECONDS
+from cloudburst._constants import JOURNAL_COMMIT_SECONDS, ORDERED_WINDOW, SHUTDOWN_GRACE_SECONDS
 from cloudburst._dry_run import dry_run
 from cloudburst._errors import ConfigurationError
 from cloudburst._input import PromptReader, count_lines
 from cloudburst._journal import Journal
+from cloudburst._options import RequestOptions
+from cloudburst._ordered import ReadAhead
 from cloudburst._output import Output, check_paths, has_results
 from cloudburst._progress import ProgressKind
 from cloudburst._prompt import PromptLike
 from cloudburst._sampling import SamplingParams
 from cloudburst._sim.config import WINDOW_SECONDS
+from cloudburst._tools import Tool
 from cloudburst.generated import PROVIDERS
 
 log = logging.getLogger("cloudburst")
@@ -75,15 +80,30 @@ class Interruptible:
             yield prompt
 
 
-async def run_job(client: LLMClient, prompts: Interruptible, journal: Journal, total: int | None, grace: float) -> None:
+async def run_job(
+    client: LLMClient,
+    prompts: Interruptible,
+    journal: Journal,
+    total: int | None,
+    grace: float,
+    ordered: tuple[ReadAhead, Output] | None = None,
+) -> None:
     """The job, until it ends or a signal's grace period is over. SIGINT/SIGTERM stop the
     pulling and give the prompts in flight `grace` seconds; a second signal cancels them at once.
-    Every result obtained is in the journal (and so in the output) either way."""
+    Every result obtained is in the journal (and so in the output) either way. `ordered`: the
+    prompts read ahead of the output's order no further than its window (`_ordered`)."""
     loop = asyncio.get_running_loop()
 
     async def drain() -> None:
-        async for _ in client.as_completed(prompts, total=total, journal=journal):
-            pass  # the journal writes each output line once the result is committed
+        if ordered is None:
+            async for _ in client.as_completed(prompts, total=total, journal=journal):
+                pass  # the journal writes each output line once the result is committed
+            return
+        read_ahead, output = ordered
+        async for done in client.as_completed(read_ahead, total=total, journal=journal):
+            if done.restored:  # in the output already
+                output.skip(done.index)
+            read_ahead.done(done.index)
 
     job = asyncio.ensure_future(drain())
 
@@ -111,6 +131,30 @@ async def run_job(client: LLMClient, prompts: Interruptible, journal: Journal, t
             loop.remove_signal_handler(signum)
 
 
+def json_file(path: Path, kind: type, what: str) -> Any:
+    """A JSON file's content, when it is `what`; else a ConfigurationError naming the file."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ConfigurationError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, kind):
+        raise ConfigurationError(f"{path}: expected {what}, got {type(data).__name__}")
+    return data
+
+
+def tools_from(path: Path) -> list[Tool]:
+    """Tools from a JSON list of `{"name", "description", "parameters"}` (OpenAI's
+    `{"type": "function", "function": {...}}` too)."""
+    tools = []
+    for number, item in enumerate(json_file(path, list, "a list of tools"), 1):
+        spec = item.get("function", item) if isinstance(item, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ConfigurationError(f"{path}: tool {number} needs a 'name' (and 'description', 'parameters')")
+        parameters = spec.get("parameters", {"type": "object", "properties": {}})
+        tools.append(Tool(spec["name"], str(spec.get("description", "")), parameters))
+    return tools
+
+
 def limits_from(args: argparse.Namespace) -> RateLimits | None:
     given = {
         "rpm": args.rpm,
@@ -135,7 +179,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{output_path} already holds results and there is no journal {journal_path} to resume it from; "
             "pass --overwrite to replace it (or --journal to name its journal), or choose another -o"
         )
-    sampling = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    schema = json_file(args.output_schema, dict, "a JSON schema object") if args.output_schema else None
+    sampling = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, output_schema=schema)
+    options = RequestOptions(tools=tools_from(args.tools)) if args.tools else None
     if args.dry_run:
         return dry_run(args.prompts, args.model, sampling)
     progress: ProgressKind = None if args.progress == "off" else args.progress
@@ -174,6 +220,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             weights=args.weights,
             sampling=sampling,
             limits=limits,
+            options=options,
             retry=RetryPolicy(max_attempts=args.max_attempts),
             progress=progress,
             api_keys=api_keys,
@@ -184,16 +231,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.simulate:
             log.info("simulating the providers at %s", sim.url)
         total = count_lines(args.prompts)
-        output = Output(output_path)
+        output = Output(output_path, ordered=args.ordered)
         stack.callback(output.close)
         journal = Journal(journal_path, on_commit=output.write)
         stack.callback(journal.close)  # before the output closes: the last lines go there
         output.resume(journal, had_results)
         prompts = Interruptible(PromptReader(args.prompts, sampling, client.models))
+        ordered = (ReadAhead(prompts, args.ordered_window), output) if args.ordered else None
         try:
-            asyncio.run(run_job(client, prompts, journal, total, args.grace))
+            asyncio.run(run_job(client, prompts, journal, total, args.grace, ordered))
         except KeyboardInterrupt:  # before the job's own handler was in place
             prompts.signal = signal.SIGINT
+        output.finish(journal)
     tracker = client.tracker
     restored = f" ({tracker.restored:,} from the journal)" if tracker.restored else ""
     log.info("%s results in %s%s", f"{tracker.done:,}", output_path, restored)
@@ -249,6 +298,25 @@ def add_run_command(commands: Any) -> None:
         choices=["rich", "tqdm", "off"],
         default="rich",
         help="the live display: rich (default), tqdm (pip install 'cloudburst[tqdm]'), or off (summary only)",
+    )
+    parser.add_argument(
+        "--ordered",
+        action="store_true",
+        help="write results in input order: a slow prompt holds back at most --ordered-window later ones",
+    )
+    parser.add_argument(
+        "--ordered-window",
+        type=positive_int,
+        default=ORDERED_WINDOW,
+        help="with --ordered: results held at most, waiting for an earlier one (default %(default)s)",
+    )
+    parser.add_argument(
+        "--output-schema",
+        type=input_file,
+        help="a JSON schema file: answers follow it, and each result's parsed holds the answer as JSON",
+    )
+    parser.add_argument(
+        "--tools", type=input_file, help="a JSON file listing tools (name, description, parameters) the model may call"
     )
     parser.add_argument("--cache", type=output_file, help="a SQLite response cache: answers in it cost nothing")
     parser.add_argument(
