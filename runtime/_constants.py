@@ -53,9 +53,9 @@ PROGRESS_REFRESH_SECONDS = 0.25
 RATE_WINDOW_SECONDS = 10.0
 """The completion rate (and so the ETA, when the limiter is not what holds the job back) is
 measured over this trailing window."""
-STALL_SECONDS = 5.0
-"""With only requests in flight left and no result for this long, the display says they are
-stalled (hung) instead of an ETA no rate can give."""
+STALL_SECONDS = 2.0
+"""With only requests in flight left and no result for this long (and for three times the job's
+mean gap between results), the display says it waits on them instead of an ETA no rate gives."""
 ORDERED_WINDOW = 10_000
 """`cloudburst run --ordered` holds at most this many results waiting for an earlier one, and
 pulls no new prompt while it does (see `_ordered`)."""

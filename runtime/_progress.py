@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any, Literal, Protocol
 
 from cloudburst._errors import ConfigurationError
-from cloudburst._status import StatusTracker
+from cloudburst._status import StatusTracker, count
 
 log = logging.getLogger("cloudburst")
 
@@ -38,14 +38,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def _eta(tracker: StatusTracker) -> str:
-    return "stalled" if tracker.stalled() is not None else _duration(tracker.eta())
-
-
-def _count(n: float) -> str:
-    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if n >= size:
-            return f"{n / size:.1f}{suffix}"
-    return f"{n:.0f}"
+    return "?" if tracker.stalled() is not None else _duration(tracker.eta())
 
 
 def _kinds(counts: Counter[str]) -> str:
@@ -65,7 +58,7 @@ def status_parts(tracker: StatusTracker) -> list[str]:
         f"retries {t.retries:,}{retried}",
         f"429s {t.rate_limited:,}",
         f"limited by {t.limiting_factor or '-'}",
-        f"{_count(t.input_tokens)} in / {_count(t.output_tokens)} out",
+        f"{count(t.input_tokens)} in / {count(t.output_tokens)} out",
         f"${t.cost:,.4f}",
     ]
     return parts
@@ -82,7 +75,7 @@ def limit_line(tracker: StatusTracker) -> str | None:
     quiet = tracker.stalled()
     if quiet is not None:
         return (
-            f"stalled: {tracker.in_flight:,} in flight and no result for {quiet:.0f}s "
+            f"waiting on the last {tracker.in_flight:,} in flight: no result for {quiet:.0f}s "
             "(a hung request ends at its timeout, then is retried)"
         )
     limiting = tracker.limiting()
@@ -93,7 +86,7 @@ def limit_line(tracker: StatusTracker) -> str | None:
     line = f"slowest: {b.key} ({why}) {b.per_second or 0:,.1f} req/s, {b.waiting:,} waiting"
     line += f", {max(0, b.concurrency - b.in_flight):,}/{b.concurrency:,} slots free"
     if b.remaining:
-        line += "; provider: " + ", ".join(f"{_count(max(0.0, v))} {d}" for d, v in b.remaining) + " left/min"
+        line += "; provider: " + ", ".join(f"{count(max(0.0, v))} {d}" for d, v in b.remaining) + " left/min"
     if len(limiting) > 1:
         line += f" (+{len(limiting) - 1} held back)"
     return line

@@ -23,6 +23,14 @@ LEGEND = (
 """What the limiter's words mean, under a summary of a job that met them."""
 
 
+def count(n: float) -> str:
+    """A count in three or four figures: 950, 12.3k, 4.5M."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.1f}{suffix}"
+    return f"{n:.0f}"
+
+
 @dataclass(slots=True)
 class ModelTally:
     """One model's share of a job: prompts it ended, and what its attempts used and cost."""
@@ -188,11 +196,13 @@ class StatusTracker:
 
     def stalled(self) -> float | None:
         """Seconds since the last result, when everything left is in flight and none has ended
-        for `STALL_SECONDS` (hung requests): no rate then says when they end."""
+        for `STALL_SECONDS` and three times the job's mean gap between results (slow or hung
+        requests): no rate then says when they end."""
         if self.finished_at is not None or self.total is None or self.total - self.done > self.in_flight:
             return None
         quiet = self.clock() - self.last_result_at
-        return quiet if quiet >= STALL_SECONDS and self.in_flight else None
+        gap = self.elapsed / self.done if self.done else 0.0
+        return quiet if quiet >= max(STALL_SECONDS, 3 * gap) and self.in_flight else None
 
     def eta(self) -> float | None:
         """Seconds left, when the total is known. While the limiter holds requests back, each
@@ -235,9 +245,10 @@ class StatusTracker:
             lines.append("retried by kind: " + ", ".join(f"{kind} {n:,}" for kind, n in self.retried.most_common()))
         width = max((len(model) for model in self.models), default=0)
         for model, t in self.models.items():
+            retried = f" · {t.attempts:,} attempts" if t.attempts != t.succeeded + t.failed else ""
             lines.append(
-                f"  {model:<{width}}  {t.succeeded:>7,} ok {t.failed:>6,} failed {t.attempts:>7,} attempts  "
-                f"{t.input_tokens:>9,} in {t.output_tokens:>9,} out  ${t.cost:,.4f}"
+                f"  {model:<{width}}  {t.succeeded:>6,} ok {t.failed:>5,} failed  "
+                f"{count(t.input_tokens):>6} in / {count(t.output_tokens):>6} out  ${t.cost:,.4f}{retried}"
             )
         if self.rate_limited or "overloaded" in self.retried:
             lines.append(LEGEND)

@@ -177,7 +177,7 @@ def test_eta_counts_retries_and_leaves_out_what_is_in_flight() -> None:
     assert tracker.eta() == pytest.approx((1000 - 100 - 20) * 1.25 / 10.0)
 
 
-def test_hung_requests_are_stalled_not_an_eta_of_zero() -> None:
+def test_hung_requests_are_waited_on_not_an_eta_of_zero() -> None:
     clock = FakeClock()
     tracker = StatusTracker(total=100, clock=clock)
     for _ in range(100):
@@ -235,7 +235,7 @@ def test_the_summary_has_a_line_a_model_errors_by_kind_and_explains_cooldown() -
     tracker.finish()
     lines = tracker.summary().splitlines()
     assert [line.split() for line in lines if line.startswith("  ")] == [
-        ["gpt-4.1-mini", "1", "ok", "0", "failed", "2", "attempts", "20", "in", "10", "out", "$0.0100"],
-        ["claude-haiku-4-5", "1", "ok", "1", "failed", "2", "attempts", "20", "in", "10", "out", "$0.0200"],
+        ["gpt-4.1-mini", "1", "ok", "0", "failed", "20", "in", "/", "10", "out", "$0.0100", "·", "2", "attempts"],
+        ["claude-haiku-4-5", "1", "ok", "1", "failed", "20", "in", "/", "10", "out", "$0.0200"],
     ]
     assert lines[-1].startswith("cooldown: a model's requests wait out a 429's retry-after")
