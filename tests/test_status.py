@@ -192,7 +192,7 @@ def test_hung_requests_are_waited_on_not_an_eta_of_zero() -> None:
     assert tracker.stalled() == pytest.approx(12) and tracker.eta() is None
     assert (
         limit_line(tracker)
-        == "stalled: 5 in flight and no result for 12s (a hung request ends at its timeout, then is retried)"
+        == "waiting on the last 5 in flight: no result for 12s (a hung request ends at its timeout, then is retried)"
     )
 
 
