@@ -176,10 +176,11 @@ class StatusTracker:
         seconds it needs for its part of the work left, slowest first. Its part: the prompts
         waiting for it now, and its share (the client's weights) of those not yet pulled, with
         retries at the rate seen so far; at the pace it grants now, after its cooldown."""
-        held = [b for b in self.buckets() if b.blocked_by in RATE_FACTORS and b.per_second]
+        buckets = self.buckets()
+        held = [b for b in buckets if b.blocked_by in RATE_FACTORS and b.per_second]
         if not held or self.total is None:
             return []
-        waiting = sum(b.waiting for b in self.buckets())
+        waiting = sum(b.waiting for b in buckets)
         unpulled = max(0, self.total - self.done - self.in_flight - waiting)
         started = self.done + self.in_flight
         per_prompt = max(1.0, self.attempts / started) if started else 1.0
