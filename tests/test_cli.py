@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -133,3 +134,20 @@ def test_sim_prints_export_lines_a_shell_takes_as_they_are() -> None:
     )
     base_url, key = shell.stdout.splitlines()
     assert base_url.startswith(url) and key
+
+
+def test_ctrl_c_outside_run_is_one_line_and_exit_code_130(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('"a"\n"b"\n')
+    command = ["embed", str(texts), "-o", str(tmp_path / "out.jsonl"), "--model", "text-embedding-3-small"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cloudburst", *command, "--simulate", "--sim-latency-ms", "60000", "--progress", "off"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    assert "simulating the providers" in process.stderr.readline()  # started: the request is on its way
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.splitlines()[-1] == "interrupted" and "Traceback" not in stderr
