@@ -248,8 +248,8 @@ class StatusTracker:
         for model, t in self.models.items():
             retried = f" · {t.attempts:,} attempts" if t.attempts != t.succeeded + t.failed else ""
             lines.append(
-                f"  {model:<{width}}  {t.succeeded:>6,} ok {t.failed:>5,} failed  "
-                f"{count(t.input_tokens):>6} in / {count(t.output_tokens):>6} out  ${t.cost:,.4f}{retried}"
+                f"  {model:<{width}} {t.succeeded:>6,} ok {t.failed:>3,} failed "
+                f"{count(t.input_tokens):>6} in / {count(t.output_tokens):>6} out ${t.cost:,.4f}{retried}"
             )
         if self.rate_limited or "overloaded" in self.retried:
             lines.append(LEGEND)
