@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import itertools
 import math
 import os
@@ -39,8 +40,8 @@ from cloudburst._journal import JobJournal, JournalLike
 from cloudburst._limiter import InProcessLimiter, Limiter
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
-from cloudburst._progress import Display, ProgressKind, open_display
-from cloudburst._prompt import Completed, PromptLike
+from cloudburst._progress import Display, ProgressKind, check_progress, open_display
+from cloudburst._prompt import Completed, PromptLike, Prompts
 from cloudburst._providers import Auth
 from cloudburst._registry import get_model
 from cloudburst._render import base_url as default_base_url
@@ -136,6 +137,7 @@ class LLMClient:
         if max_response_bytes < 1:
             raise ConfigurationError(f"LLMClient(max_response_bytes=) must be positive, got {max_response_bytes}")
         self.max_response_bytes = max_response_bytes
+        check_progress(progress)
         self.progress: ProgressKind = progress
         self.rng = random.Random(seed)
         self.limiter: Limiter = limiter or InProcessLimiter()
@@ -157,6 +159,11 @@ class LLMClient:
             model_limits = limits_for(model, limits, self.models)
             self.limiter.configure(key, model_limits)
             total_concurrency += model_limits.max_concurrency or DEFAULT_MAX_CONCURRENCY
+        self.shares = {
+            self._bucket[model.id]: weight / self._cumulative[-1]
+            for model, weight in zip(self.models, self.weights, strict=True)
+        }
+        """Each bucket's share of first attempts, for the ETA."""
         self.pending_limit = total_concurrency + max(2, math.ceil(total_concurrency * SPARE_WORKERS))
         """Prompts live at once in a job (in flight, waiting for capacity, or backing off)."""
         self._own_transport = transport is None
@@ -226,10 +233,15 @@ class LLMClient:
 
     # running jobs ------------------------------------------------------------------------------
     async def as_completed(
-        self, prompts: Iterable[PromptLike], *, total: int | None = None, journal: JournalLike | None = None
+        self, prompts: Prompts, *, total: int | None = None, journal: JournalLike | None = None
     ) -> AsyncIterator[Completed]:
-        """Each prompt's final result as soon as it is final. `total` sizes the progress bar when
-        `prompts` has no len() (a generator over a file, say).
+        """Each prompt's final result as soon as it is final. `prompts` may be an iterable or an
+        async iterable (read as capacity frees up); `total` sizes the progress bar when it has
+        no len() (a generator over a file, say).
+
+        Breaking out of the loop stops the job: the generator is closed at once (CPython frees
+        it when the loop ends; `contextlib.aclosing` makes that explicit), the requests in flight
+        are cancelled, the connections closed, and the summary counts them as stopped.
 
         `journal` (a path, or a `Journal`) records each result the moment it is final; run the
         same prompts with the same journal again and the prompts it holds are not sent: their
@@ -240,13 +252,14 @@ class LLMClient:
         job, display = self._job(prompts, total, journal)
         with fewer_collections():
             try:
-                async for done in job.results(display):
-                    yield done
-            finally:
+                async with contextlib.aclosing(job.results(display)) as results:
+                    async for done in results:
+                        yield done
+            finally:  # reached on an early break too: the workers stopped first, then the sockets
                 await self._close(job)
 
     async def run_async(
-        self, prompts: Iterable[PromptLike], *, total: int | None = None, journal: JournalLike | None = None
+        self, prompts: Prompts, *, total: int | None = None, journal: JournalLike | None = None
     ) -> list[APIResponse]:
         """Every prompt's result, in input order; with a `journal`, see `as_completed`."""
         results: list[APIResponse | None] = [None] * len(prompts) if isinstance(prompts, Sized) else []
@@ -261,9 +274,7 @@ class LLMClient:
             raise RuntimeError(f"cloudburst lost the results of prompts {missing[:10]}")
         return results  # type: ignore[return-value]
 
-    def _job(
-        self, prompts: Iterable[PromptLike], total: int | None, journal: JournalLike | None
-    ) -> tuple[Job, Display]:
+    def _job(self, prompts: Prompts, total: int | None, journal: JournalLike | None) -> tuple[Job, Display]:
         others = [f"{model.id} ({model.kind})" for model in self.models if model.kind != "chat"]
         if others:
             raise ConfigurationError(
@@ -274,8 +285,15 @@ class LLMClient:
         job_journal = None if journal is None else JobJournal.open(journal, self)
         self.tracker = tracker = StatusTracker(total)
         tracker.limiting_factor_source = self.limiter.limiting_factor
+        tracker.buckets_source = self.limiter.states
+        tracker.shares = self.shares
         job = Job(self, prompts, tracker, self._make_transport(), job_journal)
-        if job_journal is not None and job_journal.resuming and iter(prompts) is not prompts:
+        if (
+            job_journal is not None
+            and job_journal.resuming
+            and isinstance(prompts, Iterable)
+            and iter(prompts) is not prompts
+        ):
             try:
                 job_journal.check(job, prompts)
             except BaseException:

@@ -80,10 +80,20 @@ whatever the input size."""
 PROGRESS_REFRESH_SECONDS = 0.25
 """The display redraws on a timer, never per request."""
 RATE_WINDOW_SECONDS = 10.0
-"""The completion rate (and so the ETA) is measured over this trailing window."""
+"""The completion rate (and so the ETA, when the limiter is not what holds the job back) is
+measured over this trailing window."""
 SLOW_ANSWER_SECONDS = 30.0
 """The live bar counts streamed requests still without a first token after this long as slow
 (a first token usually comes within seconds, even after a long prompt's prefill)."""
+STALL_SECONDS = 2.0
+"""With only requests in flight left and no result for this long (and for three times the job's
+mean gap between results), the display says it waits on them instead of an ETA no rate gives."""
+ORDERED_WINDOW = 10_000
+"""`cloudburst run --ordered` holds at most this many results waiting for an earlier one, and
+pulls no new prompt while it does (see `_ordered`)."""
+COST_DECIMALS = 10
+"""Results files round each cost (USD) to this many decimals: exact to far below a token's
+price, without float noise such as 0.00007120000000000001."""
 
 GC_YOUNG_THRESHOLD = 20_000
 """While a job runs, the collector's youngest-generation threshold is raised to this (CPython's

@@ -168,6 +168,7 @@ async def completions(client: LLMClient, job: DirectJob) -> AsyncIterator[Comple
     """The job's requests' results as they are final, the transport closed after."""
     client.tracker = job.tracker
     job.tracker.limiting_factor_source = client.limiter.limiting_factor
+    job.tracker.buckets_source = client.limiter.states
     with fewer_collections():
         try:
             async for completed in job.results(open_display(client.progress, job.tracker)):

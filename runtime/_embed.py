@@ -181,12 +181,16 @@ class EmbedJob(DirectJob):
         errors = [error] * len(pack.texts) + [text.error for text in pack.refused]
         errors.remove(error if pack.texts else pack.refused[0].error)  # the one counted already
         tracker.done += len(errors)
+        tally = tracker.models.get(completed.response.model)
         for each in errors:
             if each is None:
                 tracker.succeeded += 1
             else:
                 tracker.failed += 1
                 tracker.errors[each.kind] += 1
+            if tally is not None:
+                tally.succeeded += each is None
+                tally.failed += each is not None
         return completed
 
     def answer(

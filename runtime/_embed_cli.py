@@ -18,8 +18,10 @@ from typing import Any
 
 import orjson
 
+from cloudburst._cli_args import input_file, output_file
 from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy
+from cloudburst._constants import COST_DECIMALS
 from cloudburst._embedding import Embedding, EmbeddingOptions, InputKind, OutputType, Truncation
 from cloudburst._errors import ConfigurationError, InputError
 from cloudburst._input import count_lines
@@ -72,7 +74,7 @@ def embedding_line(embedding: Embedding, text_id: Any) -> bytes:
         "embedding": embedding.vector,
         "vectors": {kind: v for kind, v in embedding.vectors.items() if kind != "float"} or None,
         "usage": {"input_tokens": embedding.usage.input_tokens},
-        "cost": embedding.cost,
+        "cost": round(embedding.cost, COST_DECIMALS),
         "error": None if error is None else {"kind": error.kind, "message": str(error)},
     }
     return orjson.dumps(line) + b"\n"
@@ -127,16 +129,22 @@ def add_embed_command(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "embed", help="embed a JSONL of texts, writing each vector as a JSONL line as it completes"
     )
-    parser.add_argument("texts", type=Path, help="JSONL: strings, or objects with text (and id)")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="one JSONL line per text")
+    parser.add_argument("texts", type=input_file, help="JSONL: strings, or objects with text (and id)")
+    parser.add_argument("-o", "--output", type=output_file, required=True, help="one JSONL line per text")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--model", required=True, help="an embedding model (cloudburst models --supports embeddings)")
-    parser.add_argument("--dimensions", type=int)
-    parser.add_argument("--input-kind", choices=typing.get_args(InputKind))
-    parser.add_argument("--truncation", choices=typing.get_args(Truncation))
+    parser.add_argument("--dimensions", type=int, help="shorter vectors, where the model can cut them")
+    parser.add_argument(
+        "--input-kind", choices=typing.get_args(InputKind), help="what the texts are for (query, document, ...)"
+    )
+    parser.add_argument(
+        "--truncation", choices=typing.get_args(Truncation), help="what to do with a text longer than the model takes"
+    )
     parser.add_argument("--output-type", action="append", choices=typing.get_args(OutputType), help="repeatable")
-    parser.add_argument("--max-attempts", type=int, default=RetryPolicy().max_attempts)
-    parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
+    parser.add_argument(
+        "--max-attempts", type=int, default=RetryPolicy().max_attempts, help="attempts per request, the first included"
+    )
+    parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich", help="the live display, or off")
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")
     parser.add_argument("--sim-latency-ms", type=float, default=0.0, help="with --simulate: mean answer time")
     parser.set_defaults(handler=cmd_embed)

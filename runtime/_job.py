@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -37,7 +37,7 @@ from cloudburst._files import check_files, file_parts
 from cloudburst._headers import read_limits
 from cloudburst._limiter import RequestTooLargeError
 from cloudburst._progress import Display
-from cloudburst._prompt import Completed, InvalidPrompt, Prompt, PromptLike
+from cloudburst._prompt import Completed, InvalidPrompt, Prompt, PromptLike, Prompts
 from cloudburst._render import check_provider_options, parse, redact
 from cloudburst._response import APIResponse, Usage
 from cloudburst._retry import FINAL, decide, invalid_json
@@ -138,7 +138,7 @@ class Job:
     def __init__(
         self,
         client: LLMClient,
-        prompts: Iterable[PromptLike],
+        prompts: Prompts,
         tracker: StatusTracker,
         transport: Transport,
         journal: JobJournal | None = None,
@@ -146,7 +146,13 @@ class Job:
         self.client = client
         self.journal = journal
         self.transport = transport
-        self.prompts: Iterator[PromptLike] = iter(prompts)
+        self.async_prompts: AsyncIterator[PromptLike] | None = (
+            aiter(prompts) if isinstance(prompts, AsyncIterable) else None
+        )
+        """Preferred when the prompts are both (`_ordered.ReadAhead`)."""
+        self.prompts: Iterator[PromptLike] | None = None if isinstance(prompts, AsyncIterable) else iter(prompts)
+        self.pulling = asyncio.Lock()
+        """One worker at a time pulls from an async iterable (a generator cannot be re-entered)."""
         self.tracker = tracker
         self.error: BaseException | None = None
         self.pulled = 0
@@ -169,7 +175,7 @@ class Job:
     def bigger_than(self, model: ModelInfo) -> ModelInfo | None:
         return self.client.bigger_than(model)
 
-    async def results(self, display: Display) -> AsyncIterator[Completed]:
+    async def results(self, display: Display) -> AsyncGenerator[Completed, None]:
         """Each prompt's result as soon as it is final, through a bounded queue (a slow consumer
         holds the workers back rather than piling results up)."""
         done: asyncio.Queue[Completed | None] = asyncio.Queue(self.client.pending_limit)
@@ -207,11 +213,13 @@ class Job:
     async def _stop(self, tasks: list[asyncio.Task[None]], display: Display) -> None:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        if self.shared is not None and self.shared.cache is not None:
-            await asyncio.to_thread(self.shared.cache.flush)
-        self.tracker.finish()
-        display.close()
+        try:  # the summary even when this is cancelled in turn (asyncio.run ending, say)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.shared is not None and self.shared.cache is not None:
+                await asyncio.to_thread(self.shared.cache.flush)
+        finally:
+            self.tracker.finish()
+            display.close()
 
     async def _tick(self, display: Display) -> None:
         while True:
@@ -227,13 +235,16 @@ class Job:
         Pulling happens only here, so the input is read no faster than prompts finish."""
         try:
             while self.error is None:
-                item = next(self.prompts, _END)
+                item = next(self.prompts, _END) if self.prompts is not None else await self._pull()
                 if item is _END:
                     break
                 index = self.pulled
                 self.pulled += 1
                 try:
                     completed = await self._final(self.pending(index, cast(PromptLike, item)))
+                except asyncio.CancelledError:  # the job ended early: this prompt has no result
+                    self.tracker.stopped += 1
+                    raise
                 except CloudburstError:  # ours, typed (the shared limiter gone, the journal's mismatch)
                     raise
                 except Exception:
@@ -252,6 +263,18 @@ class Job:
         self.working -= 1
         if self.working == 0 and done is not None:
             await done.put(None)
+
+    async def _pull(self) -> object:
+        """The next prompt of an async iterable, or `_END`."""
+        async with self.pulling:
+            source = self.async_prompts
+            if source is None:
+                return _END
+            try:
+                return await anext(source)
+            except StopAsyncIteration:
+                self.async_prompts = None
+                return _END
 
     async def _final(self, pending: Pending | Completed) -> Completed:
         """A pulled prompt's result: input refused at once, a result restored from the journal,
@@ -467,7 +490,7 @@ class Job:
             return response, exc
         except BaseException:  # cancelled in flight: free the slot, keep the reservation
             limiter.settle(ticket, None, None)
-            tracker.in_flight -= 1
+            tracker.attempt_cancelled()
             raise
         if route.secrets:
             content = redact(content, route.secrets)

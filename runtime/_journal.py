@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import BaseModel
 
 from cloudburst._constants import JOURNAL_COMMIT_SECONDS
 from cloudburst._errors import ERROR_KINDS, CloudburstError, ConfigurationError, JournalMismatchError, ProviderError
 from cloudburst._prompt import Completed
 from cloudburst._render import parse
 from cloudburst._response import APIResponse, Usage
+from cloudburst._tools import ToolCall
 
 if TYPE_CHECKING:
     from cloudburst._client import LLMClient
@@ -59,6 +61,7 @@ class Journal:
         self.on_commit = on_commit
         self._db = _connect(self.path)
         """For reading, from the job's thread; the writer has its own connection."""
+        self._db.create_function("prompt_index", 1, lambda record: orjson.loads(record)["index"], deterministic=True)
         self._queue: queue.SimpleQueue[_Row | threading.Event | None] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._failure: BaseException | None = None
@@ -81,11 +84,13 @@ class Journal:
     def keys(self) -> set[str]:
         return {key for (key,) in self._db.execute("SELECT key FROM results")}
 
-    def records(self) -> Iterator[Record]:
-        """Every result, in the order they were first journaled; not those of input that could
-        not be sent (`UNSENDABLE`), which each run reads again."""
+    def records(self, *, by_index: bool = False) -> Iterator[Record]:
+        """Every result, in the order they were first journaled (`by_index`: in input order,
+        sorted by SQLite, not in memory); not those of input that could not be sent
+        (`UNSENDABLE`), which each run reads again."""
+        order = "prompt_index(record)" if by_index else "rowid"
         for (record,) in self._db.execute(
-            "SELECT record FROM results WHERE request != ? ORDER BY rowid", (UNSENDABLE,)
+            f"SELECT record FROM results WHERE request != ? ORDER BY {order}", (UNSENDABLE,)
         ):
             yield orjson.loads(record)
 
@@ -236,6 +241,8 @@ def encode(index: int, prompt_id: str | None, response: APIResponse) -> Record:
         "failed_cost": response.failed_cost,
         "status": response.status,
         "request_id": response.request_id,
+        "tool_calls": [_call(call) for call in response.tool_calls] or None,
+        "parsed": _json_data(response.parsed),
         "error": None
         if error is None
         else {
@@ -247,6 +254,15 @@ def encode(index: int, prompt_id: str | None, response: APIResponse) -> Record:
         },
         "raw": response.raw if whole else None,
     }
+
+
+def _call(call: ToolCall) -> Record:
+    return {"id": call.id, "name": call.name, "arguments": call.arguments, "raw_arguments": call.raw_arguments}
+
+
+def _json_data(parsed: Any) -> Any:
+    """Structured output as JSON data (a model instance dumped; JSON data kept as it is)."""
+    return parsed.model_dump(mode="json") if isinstance(parsed, BaseModel) else parsed
 
 
 def decode(record: Record, output_schema: Any = None) -> APIResponse:

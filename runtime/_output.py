@@ -17,24 +17,37 @@ from typing import IO
 
 import orjson
 
+from cloudburst._constants import COST_DECIMALS
 from cloudburst._errors import ConfigurationError
 from cloudburst._journal import Journal, Record
+from cloudburst._ordered import Reorder
 from cloudburst._response import Usage
 
 
 def result_line(record: Record) -> bytes:
-    """One result as a JSONL line: what was asked for, what came back, what it cost."""
+    """One result as a JSONL line: what was asked for, what came back, what it cost (every
+    field is in the README's table)."""
     error = record["error"]
     usage = Usage(*record["usage"])
     line = {
         "id": record["id"],
+        "index": record["index"],
         "model": record["model"],
         "completion": record["completion"],
+        "tool_calls": record.get("tool_calls"),
+        "parsed": record.get("parsed"),
+        "refusal": record["refusal"],
         "finish_reason": record["finish_reason"],
-        "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens},
-        "cost": record["cost"] + record["failed_cost"],
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+        },
+        "cost": round(record["cost"] + record["failed_cost"], COST_DECIMALS),
         "attempts": record["attempts"],
         "cached": record.get("cached", False),
+        "request_id": record["request_id"],
         "error": None if error is None else {"kind": error["kind"], "message": error["message"]},
     }
     return orjson.dumps(line) + b"\n"
@@ -82,11 +95,14 @@ def written_ids(output: Path) -> list[str]:
 
 class Output:
     """The results file, resumed into (see the module's docstring); `write` is the journal's
-    `on_commit`."""
+    `on_commit`. `ordered`: lines in input order (`_ordered`); the job `skip`s the results it
+    restored from the journal, which the file holds already."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, ordered: bool = False) -> None:
         self.path = path
         self.file: IO[bytes] | None = None
+        self.reorder = Reorder(self._append) if ordered else None
+        self.resumed = False
 
     def resume(self, journal: Journal, had_results: bool) -> None:
         """Check the existing file against the journal, rebuild it from the journal, and open it
@@ -100,21 +116,49 @@ class Output:
                     f"{journal.path} does not: it is not this output's journal. Pass --overwrite to replace "
                     f"{self.path}, or choose another -o"
                 )
-        if len(journal):
-            temporary = self.path.with_name(f".{self.path.name}.rebuilt")
-            with temporary.open("wb") as rebuilt:
-                for record in journal.records():
-                    rebuilt.write(result_line(record))
-                rebuilt.flush()
-                os.fsync(rebuilt.fileno())
-            os.replace(temporary, self.path)
+        self.resumed = len(journal) > 0
+        if self.resumed:
+            self.rebuild(journal)
         self.file = self.path.open("ab")
 
+    def finish(self, journal: Journal) -> None:
+        """The end of the job. A resumed ordered job appended its new results after the old
+        ones: the file is rewritten from the journal in input order."""
+        if self.reorder is not None and self.resumed:
+            journal.flush()
+            self.close()
+            self.file = None
+            self.rebuild(journal)
+
+    def rebuild(self, journal: Journal) -> None:
+        """The file anew from the journal (in input order when ordered), replacing it whole."""
+        temporary = self.path.with_name(f".{self.path.name}.rebuilt")
+        with temporary.open("wb") as rebuilt:
+            for record in journal.records(by_index=self.reorder is not None):
+                rebuilt.write(result_line(record))
+            rebuilt.flush()
+            os.fsync(rebuilt.fileno())
+        os.replace(temporary, self.path)
+
     def write(self, records: list[Record]) -> None:
+        if self.reorder is None:
+            self._append([result_line(record) for record in records])
+        else:
+            for record in records:
+                self.reorder.put(record["index"], result_line(record))
+
+    def skip(self, index: int) -> None:
+        """The result of prompt `index` is in the file already (restored from the journal)."""
+        if self.reorder is not None:
+            self.reorder.skip(index)
+
+    def _append(self, lines: list[bytes]) -> None:
         assert self.file is not None, "Output.resume opens the file"
-        self.file.write(b"".join([result_line(record) for record in records]))
+        self.file.write(b"".join(lines))
         self.file.flush()
 
     def close(self) -> None:
         if self.file is not None:
+            if self.reorder is not None:
+                self.reorder.flush()
             self.file.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 
 from cloudburst._conversation import Conversation
@@ -34,6 +35,8 @@ class InvalidPrompt:
 
 
 PromptLike = str | Conversation | Prompt | InvalidPrompt
+Prompts = Iterable[PromptLike] | AsyncIterable[PromptLike]
+"""What a job takes: any iterable of prompts, or an async iterable (read as capacity frees up)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,12 +25,24 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from cloudburst._cli_args import (
+    EXIT_CODES,
+    fraction,
+    input_file,
+    non_negative_float,
+    output_file,
+    positive_float,
+    positive_int,
+)
 from cloudburst._client import LLMClient
 from cloudburst._config import RateLimits, RetryPolicy, Timeouts
 from cloudburst._constants import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
     JOURNAL_COMMIT_SECONDS,
+    ORDERED_WINDOW,
     SHUTDOWN_GRACE_SECONDS,
     STREAM_ABOVE_TOKENS,
 )
@@ -38,11 +50,14 @@ from cloudburst._dry_run import dry_run
 from cloudburst._errors import ConfigurationError
 from cloudburst._input import PromptReader, count_lines
 from cloudburst._journal import Journal
+from cloudburst._options import RequestOptions
+from cloudburst._ordered import ReadAhead
 from cloudburst._output import Output, check_paths, has_results
 from cloudburst._progress import ProgressKind
 from cloudburst._prompt import PromptLike
 from cloudburst._sampling import SamplingParams
 from cloudburst._sim.config import WINDOW_SECONDS
+from cloudburst._tools import Tool
 from cloudburst.generated import PROVIDERS
 
 log = logging.getLogger("cloudburst")
@@ -54,12 +69,7 @@ written right after. Run the same command again to resume: finished prompts are 
 the output ends with every id exactly once. A kill -9 loses at most the results of the last
 journal commit interval ({JOURNAL_COMMIT_SECONDS * 1000:g} ms); they are sent again on resume.
 
-exit codes:
-  0    every prompt succeeded
-  1    some prompts ended in errors (the summary counts them by kind)
-  2    a usage or input mistake, found before sending (a bad line is its own result)
-  130  interrupted by SIGINT (143: SIGTERM); run the same command again to resume
-"""
+{EXIT_CODES}"""
 
 
 class Interruptible:
@@ -77,15 +87,30 @@ class Interruptible:
             yield prompt
 
 
-async def run_job(client: LLMClient, prompts: Interruptible, journal: Journal, total: int | None, grace: float) -> None:
+async def run_job(
+    client: LLMClient,
+    prompts: Interruptible,
+    journal: Journal,
+    total: int | None,
+    grace: float,
+    ordered: tuple[ReadAhead, Output] | None = None,
+) -> None:
     """The job, until it ends or a signal's grace period is over. SIGINT/SIGTERM stop the
     pulling and give the prompts in flight `grace` seconds; a second signal cancels them at once.
-    Every result obtained is in the journal (and so in the output) either way."""
+    Every result obtained is in the journal (and so in the output) either way. `ordered`: the
+    prompts read ahead of the output's order no further than its window (`_ordered`)."""
     loop = asyncio.get_running_loop()
 
     async def drain() -> None:
-        async for _ in client.as_completed(prompts, total=total, journal=journal):
-            pass  # the journal writes each output line once the result is committed
+        if ordered is None:
+            async for _ in client.as_completed(prompts, total=total, journal=journal):
+                pass  # the journal writes each output line once the result is committed
+            return
+        read_ahead, output = ordered
+        async for done in client.as_completed(read_ahead, total=total, journal=journal):
+            if done.restored:  # in the output already
+                output.skip(done.index)
+            read_ahead.done(done.index)
 
     job = asyncio.ensure_future(drain())
 
@@ -113,6 +138,30 @@ async def run_job(client: LLMClient, prompts: Interruptible, journal: Journal, t
             loop.remove_signal_handler(signum)
 
 
+def json_file(path: Path, kind: type, what: str) -> Any:
+    """A JSON file's content, when it is `what`; else a ConfigurationError naming the file."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise ConfigurationError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, kind):
+        raise ConfigurationError(f"{path}: expected {what}, got {type(data).__name__}")
+    return data
+
+
+def tools_from(path: Path) -> list[Tool]:
+    """Tools from a JSON list of `{"name", "description", "parameters"}` (OpenAI's
+    `{"type": "function", "function": {...}}` too)."""
+    tools = []
+    for number, item in enumerate(json_file(path, list, "a list of tools"), 1):
+        spec = item.get("function", item) if isinstance(item, dict) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ConfigurationError(f"{path}: tool {number} needs a 'name' (and 'description', 'parameters')")
+        parameters = spec.get("parameters", {"type": "object", "properties": {}})
+        tools.append(Tool(spec["name"], str(spec.get("description", "")), parameters))
+    return tools
+
+
 def limits_from(args: argparse.Namespace) -> RateLimits | None:
     given = {
         "rpm": args.rpm,
@@ -137,7 +186,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{output_path} already holds results and there is no journal {journal_path} to resume it from; "
             "pass --overwrite to replace it (or --journal to name its journal), or choose another -o"
         )
-    sampling = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature)
+    schema = json_file(args.output_schema, dict, "a JSON schema object") if args.output_schema else None
+    sampling = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, output_schema=schema)
+    options = RequestOptions(tools=tools_from(args.tools)) if args.tools else None
     if args.dry_run:
         return dry_run(args.prompts, args.model, sampling)
     progress: ProgressKind = None if args.progress == "off" else args.progress
@@ -166,7 +217,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                 for name, provider in PROVIDERS.items()
                 if name in base_urls and provider.auth.env in env
             }
-            log.info("simulating the providers at %s", sim.url)
         limiter = None
         if args.redis_url:
             from cloudburst._limiter.redis import RedisLimiter
@@ -177,6 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             weights=args.weights,
             sampling=sampling,
             limits=limits,
+            options=options,
             retry=RetryPolicy(max_attempts=args.max_attempts),
             timeouts=Timeouts(
                 connect=args.connect_timeout,
@@ -191,17 +242,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             cache=args.cache,
             limiter=limiter,
         )
+        if args.simulate:
+            log.info("simulating the providers at %s", sim.url)
         total = count_lines(args.prompts)
-        output = Output(output_path)
+        output = Output(output_path, ordered=args.ordered)
         stack.callback(output.close)
         journal = Journal(journal_path, on_commit=output.write)
         stack.callback(journal.close)  # before the output closes: the last lines go there
         output.resume(journal, had_results)
         prompts = Interruptible(PromptReader(args.prompts, sampling, client.models))
+        ordered = (ReadAhead(prompts, args.ordered_window), output) if args.ordered else None
         try:
-            asyncio.run(run_job(client, prompts, journal, total, args.grace))
+            asyncio.run(run_job(client, prompts, journal, total, args.grace, ordered))
         except KeyboardInterrupt:  # before the job's own handler was in place
             prompts.signal = signal.SIGINT
+        output.finish(journal)
     tracker = client.tracker
     restored = f" ({tracker.restored:,} from the journal)" if tracker.restored else ""
     log.info("%s results in %s%s", f"{tracker.done:,}", output_path, restored)
@@ -219,29 +274,45 @@ def add_run_command(commands: Any) -> None:
         epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("prompts", type=Path, help="JSONL: strings, or objects with prompt or messages")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="results, one JSONL line per prompt")
-    parser.add_argument("--journal", type=Path, help="the job's journal (default: the output's path + .journal)")
+    parser.add_argument("prompts", type=input_file, help="JSONL: strings, or objects with prompt or messages")
+    parser.add_argument(
+        "-o", "--output", type=output_file, required=True, help="results, one JSONL line per prompt (see README)"
+    )
+    parser.add_argument("--journal", type=output_file, help="the job's journal (default: the output's path + .journal)")
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing output and its journal instead of resuming"
     )
     parser.add_argument(
         "--grace",
-        type=float,
+        type=non_negative_float,
         default=SHUTDOWN_GRACE_SECONDS,
-        help="seconds the prompts in flight get to finish after SIGINT/SIGTERM",
+        help="seconds the prompts in flight get to finish after SIGINT/SIGTERM (default %(default)g)",
     )
-    parser.add_argument("--model", action="append", required=True, help="repeat for several models")
-    parser.add_argument("--weights", type=float, nargs="+", help="one per --model: the share of first attempts")
-    parser.add_argument("--rpm", type=int, help="requests per minute, per model")
-    parser.add_argument("--tpm", type=int, help="tokens per minute (input + max output), per model")
-    parser.add_argument("--input-tpm", type=int, help="input tokens per minute, per model (Anthropic)")
-    parser.add_argument("--output-tpm", type=int, help="output tokens per minute, per model (Anthropic)")
-    parser.add_argument("--concurrency", type=int, help="requests in flight, per model")
-    parser.add_argument("--max-attempts", type=int, default=RetryPolicy().max_attempts)
-    parser.add_argument("--max-new-tokens", type=int)
-    parser.add_argument("--temperature", type=float)
-    parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
+    parser.add_argument(
+        "--model", action="append", required=True, help="a model id (cloudburst models); repeat for several"
+    )
+    parser.add_argument(
+        "--weights", type=non_negative_float, nargs="+", help="one per --model: the share of first attempts"
+    )
+    parser.add_argument("--rpm", type=positive_int, help="requests per minute, per model")
+    parser.add_argument("--tpm", type=positive_int, help="tokens per minute (input + max output), per model")
+    parser.add_argument("--input-tpm", type=positive_int, help="input tokens per minute, per model (Anthropic)")
+    parser.add_argument("--output-tpm", type=positive_int, help="output tokens per minute, per model (Anthropic)")
+    parser.add_argument("--concurrency", type=positive_int, help="requests in flight, per model")
+    parser.add_argument(
+        "--max-attempts",
+        type=positive_int,
+        default=RetryPolicy().max_attempts,
+        help="attempts per prompt, the first included (default %(default)s)",
+    )
+    parser.add_argument("--max-new-tokens", type=positive_int, help="most tokens to generate per answer")
+    parser.add_argument("--temperature", type=non_negative_float, help="sampling temperature (0: most likely)")
+    parser.add_argument(
+        "--progress",
+        choices=["rich", "tqdm", "off"],
+        default="rich",
+        help="the live display: rich (default), tqdm (pip install 'cloudburst[tqdm]'), or off (summary only)",
+    )
     parser.add_argument(
         "--stream",
         choices=["auto", "on", "off"],
@@ -249,20 +320,45 @@ def add_run_command(commands: Any) -> None:
         help=f"stream answers: always, never, or (auto) when --max-new-tokens is over {STREAM_ABOVE_TOKENS:,}",
     )
     parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="per attempt, in all (default: from --max-new-tokens)"
+        "--timeout", type=positive_float, metavar="SECONDS", help="per attempt, in all (default: from --max-new-tokens)"
     )
     parser.add_argument(
         "--idle-timeout",
-        type=float,
+        type=positive_float,
         default=DEFAULT_IDLE_TIMEOUT,
         metavar="SECONDS",
-        help="a stream silent this long is cut off and retried",
+        help="a stream silent this long is cut off and retried (default %(default)g)",
     )
     parser.add_argument(
-        "--first-byte-timeout", type=float, metavar="SECONDS", help="an unstreamed answer's longest wait for a byte"
+        "--first-byte-timeout", type=positive_float, metavar="SECONDS", help="an unstreamed answer's longest wait for a byte"
     )
-    parser.add_argument("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT, metavar="SECONDS")
-    parser.add_argument("--cache", type=Path, help="a SQLite response cache: answers in it cost nothing")
+    parser.add_argument(
+        "--connect-timeout",
+        type=positive_float,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help="to open a connection (default %(default)g)",
+    )
+    parser.add_argument(
+        "--ordered",
+        action="store_true",
+        help="write results in input order: a slow prompt holds back at most --ordered-window later ones",
+    )
+    parser.add_argument(
+        "--ordered-window",
+        type=positive_int,
+        default=ORDERED_WINDOW,
+        help="with --ordered: results held at most, waiting for an earlier one (default %(default)s)",
+    )
+    parser.add_argument(
+        "--output-schema",
+        type=input_file,
+        help="a JSON schema file: answers follow it, and each result's parsed holds the answer as JSON",
+    )
+    parser.add_argument(
+        "--tools", type=input_file, help="a JSON file listing tools (name, description, parameters) the model may call"
+    )
+    parser.add_argument("--cache", type=output_file, help="a SQLite response cache: answers in it cost nothing")
     parser.add_argument(
         "--dry-run", action="store_true", help="check every line against every model, estimate, send nothing"
     )
@@ -270,9 +366,16 @@ def add_run_command(commands: Any) -> None:
         "--redis-url", help="share the limits with every process using this Redis (redis://host:port/db)"
     )
     parser.add_argument("--simulate", action="store_true", help="run against the local provider simulator")
-    parser.add_argument("--sim-latency-ms", type=float, default=0.0, help="with --simulate: mean answer time")
-    parser.add_argument("--sim-fault-rate", type=float, default=0.0, help="with --simulate: share of faulty answers")
     parser.add_argument(
-        "--sim-window-seconds", type=float, default=WINDOW_SECONDS, help="with --simulate: limit windows (60: whole)"
+        "--sim-latency-ms", type=non_negative_float, default=0.0, help="with --simulate: mean answer time"
+    )
+    parser.add_argument(
+        "--sim-fault-rate", type=fraction, default=0.0, help="with --simulate: share of faulty answers (0 to 1)"
+    )
+    parser.add_argument(
+        "--sim-window-seconds",
+        type=positive_float,
+        default=WINDOW_SECONDS,
+        help="with --simulate: limit windows (60: whole)",
     )
     parser.set_defaults(handler=cmd_run)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cloudburst._cli import main
+from cloudburst._cli import build_parser, main
 from tests.conftest import ROOT
 
 
@@ -44,8 +49,6 @@ def test_bad_input_is_a_clear_error_with_file_and_line(tmp_path: Path, capsys: p
 
 
 def test_the_version_is_one_and_the_same_for_python_and_the_shell() -> None:
-    import subprocess
-    import sys
     from importlib.metadata import version
 
     import cloudburst
@@ -55,3 +58,96 @@ def test_the_version_is_one_and_the_same_for_python_and_the_shell() -> None:
         [sys.executable, "-m", "cloudburst", "--version"], capture_output=True, text=True, check=True
     ).stdout
     assert shown.strip() == f"cloudburst {cloudburst.__version__}"
+
+
+def cloudburst(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cloudburst", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def _flags(parser: argparse.ArgumentParser, name: str) -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, subparser in action.choices.items():
+                yield from _flags(subparser, f"{name} {sub}")
+        elif not isinstance(action, argparse._HelpAction):
+            yield name, action
+
+
+def test_every_flag_of_every_subcommand_has_help() -> None:
+    flags = list(_flags(build_parser(), "cloudburst"))
+    assert len({name for name, _ in flags}) >= 10  # models, render, estimate, run, sim, embed, batch ...
+    assert [(name, action.option_strings or action.dest) for name, action in flags if not action.help] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["run", "missing.jsonl", "-o", "out.jsonl", "--model", "gpt-4.1-mini"], "missing.jsonl: no such file"),
+        (["run", "prompts.jsonl", "-o", "no/such/folder/out.jsonl", "--model", "gpt-4.1-mini"], "does not exist"),
+        (["run", "prompts.jsonl", "-o", ".", "--model", "gpt-4.1-mini"], ". is a directory"),
+        (["run", "prompts.jsonl", "-o", "out.jsonl", "--model", "gpt-4.1-mini", "--rpm", "fast"], "'fast' is not"),
+        (["run", "prompts.jsonl", "-o", "out.jsonl", "--model", "gpt-4.1-mini", "--rpm", "-5"], "above 0"),
+        (["run", "prompts.jsonl", "-o", "out.jsonl", "--model", "gpt-4.1-mini", "--sim-fault-rate", "3"], "share"),
+        (["run", "prompts.jsonl", "-o", "out.jsonl", "--model", "gpt-4.1-mni", "--simulate"], "gpt-4.1-mini"),
+        (["estimate", "gpt-4.1-mini", "missing.jsonl"], "missing.jsonl: no such file"),
+        (["embed", "missing.jsonl", "-o", "out.jsonl", "--model", "text-embedding-3-small"], "no such file"),
+        (["batch", "submit", "missing.jsonl", "--model", "gpt-4.1-mini"], "no such file"),
+        (["models", "--provider", "antropic"], "did you mean 'anthropic'?"),
+        (["models", "--supports", "logprob"], "did you mean 'logprobs'?"),
+    ],
+)
+def test_a_persons_mistake_is_one_clear_line_and_exit_code_2(tmp_path: Path, args: list[str], says: str) -> None:
+    (tmp_path / "prompts.jsonl").write_text('"hi"\n')
+    done = cloudburst(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_models_supports_lists_every_valid_capability(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--supports", "telepathy"]) == 2
+    err = capsys.readouterr().err
+    for capability in ("logprobs", "tools", "structured_output", "embeddings"):
+        assert capability in err
+
+
+def test_sim_prints_export_lines_a_shell_takes_as_they_are() -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cloudburst", "sim", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split()[4]
+        exports = list(iter(lambda: server.stdout.readline().rstrip("\n"), ""))  # a blank line ends them
+        assert exports and all(line.startswith("export ") for line in exports)
+    finally:
+        server.terminate()
+        server.wait(5)
+    shell = subprocess.run(
+        ["sh", "-c", "\n".join([*exports, "echo $OPENAI_BASE_URL; echo $ANTHROPIC_API_KEY"])],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    base_url, key = shell.stdout.splitlines()
+    assert base_url.startswith(url) and key
+
+
+def test_ctrl_c_outside_run_is_one_line_and_exit_code_130(tmp_path: Path) -> None:
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text('"a"\n"b"\n')
+    command = ["embed", str(texts), "-o", str(tmp_path / "out.jsonl"), "--model", "text-embedding-3-small"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cloudburst", *command, "--simulate", "--sim-latency-ms", "60000", "--progress", "off"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    assert "simulating the providers" in process.stderr.readline()  # started: the request is on its way
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.splitlines()[-1] == "interrupted" and "Traceback" not in stderr

@@ -4,8 +4,13 @@ without a 429, faults survived with every prompt accounted for exactly once."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
 
 from cloudburst import APIResponse, SamplingParams
 from cloudburst._client import LLMClient
@@ -170,3 +175,57 @@ def test_the_harshest_world_half_second_windows_overload_spikes_and_two_clients_
     stats = sim.stats()
     assert stats["overload_spikes"] > 0
     assert sum(stats["rate_limited"].values()) <= 0.005 * stats["requests"]
+
+
+def test_as_completed_takes_an_async_iterable_read_as_capacity_frees_up(sim: Simulator) -> None:
+    client = client_on(sim, ["gpt-4.1-mini"], limits=RateLimits(max_concurrency=4))
+    pulled = 0
+
+    async def prompts() -> AsyncIterator[str]:
+        nonlocal pulled
+        for i in range(40):
+            await asyncio.sleep(0)  # a real source awaits between items
+            pulled += 1
+            yield f"question {i}"
+
+    async def consume() -> list[Completed]:
+        seen = []
+        async for done in client.as_completed(prompts(), total=40):
+            assert pulled - len(seen) <= client.pending_limit + 1  # read no faster than prompts finish
+            seen.append(done)
+        return seen
+
+    done = asyncio.run(consume())
+    assert sorted(d.index for d in done) == list(range(40)) and all(d.response.ok for d in done)
+    assert client.tracker.succeeded == 40 and sim.stats()["requests"] == 40
+
+
+BREAK_EARLY = """
+import asyncio, logging, sys
+from cloudburst import LLMClient, SimConfig, Simulator
+
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+async def main(sim):
+    client = LLMClient("gpt-4.1-mini", base_urls=sim.base_urls(), api_keys={"openai": "k"}, progress=None)
+    async for done in client.as_completed(f"question {i}" for i in range(5000)):
+        break
+    if sys.argv[1] == "wait":  # the program goes on: the job must not
+        await asyncio.sleep(1.0)
+        print("sent after the break", sim.stats()["requests"], flush=True)
+
+with Simulator(SimConfig(latency_ms=300)) as sim:
+    asyncio.run(main(sim))
+    print("sent in all", sim.stats()["requests"], flush=True)
+"""
+
+
+@pytest.mark.parametrize("then", ["return", "wait"])
+def test_breaking_out_of_as_completed_stops_the_job_and_closes_its_connections(then: str) -> None:
+    done = subprocess.run([sys.executable, "-c", BREAK_EARLY, then], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Unclosed" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    sent = [int(line.split()[-1]) for line in done.stdout.splitlines()]
+    assert len(set(sent)) == 1 and sent[0] < 1000  # nothing more sent once stopped; far from all 5,000
+    summary = done.stderr
+    assert "cancelled in flight" in summary and "taken from the input have no result" in summary

@@ -76,5 +76,45 @@ def test_run_refuses_a_timeout_that_is_not_positive(tmp_path: Path, capsys: pyte
             "--simulate",
         ]
     )
-    assert code != 0
-    assert "Timeouts.idle must be positive, got 0.0" in capsys.readouterr().err
+    assert code == 2
+    assert "argument --idle-timeout: '0' is not a number above 0" in capsys.readouterr().err
+def run_args(prompts: Path, out: Path, *more: str) -> list[str]:
+    return [
+        "run", str(prompts), "-o", str(out), "--model", "gpt-4.1-mini", "--model", "claude-haiku-4-5",
+        "--max-new-tokens", "16", "--progress", "off", "--simulate", "--sim-latency-ms", "40", *more,
+    ]  # fmt: skip
+
+
+def test_ordered_results_follow_the_input_even_when_resumed(tmp_path: Path) -> None:
+    items = [{"id": f"q{i}", "prompt": f"question {i}"} for i in range(120)]
+    out = tmp_path / "results.jsonl"
+    first = write_lines(tmp_path / "first.jsonl", items[:50])
+    assert main(run_args(first, out)) == 0  # unordered, as they finished
+    everything = write_lines(tmp_path / "prompts.jsonl", items)
+    assert main(run_args(everything, out, "--ordered", "--ordered-window", "8")) == 0
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in results] == [f"q{i}" for i in range(120)]
+    assert [r["index"] for r in results] == list(range(120))
+
+
+def test_a_results_line_carries_tool_calls_parsed_output_request_id_and_a_rounded_cost(tmp_path: Path) -> None:
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([{"name": "get_weather", "description": "Weather in a city.", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]))  # fmt: skip
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}))
+    prompts = write_lines(tmp_path / "prompts.jsonl", ["Call get_weather for Paris.", "And for Oslo: get_weather"])
+    out = tmp_path / "tools.jsonl"
+    assert main(run_args(prompts, out, "--tools", str(tools))) == 0
+    for line in out.read_text().splitlines():
+        result = json.loads(line)
+        assert result["finish_reason"] == "tool_calls" and result["request_id"]
+        (call,) = result["tool_calls"]
+        assert call["name"] == "get_weather" and isinstance(call["arguments"]["city"], str) and call["id"]
+        assert (result["attempts"], result["cached"], result["parsed"]) == (1, False, None)
+        assert result["cost"] > 0 and len(repr(result["cost"])) < 16  # no 0.00007120000000000001
+    out = tmp_path / "parsed.jsonl"
+    assert main(run_args(prompts, out, "--output-schema", str(schema))) == 0
+    for line in out.read_text().splitlines():
+        result = json.loads(line)
+        assert result["parsed"] == json.loads(result["completion"]) and isinstance(result["parsed"]["city"], str)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudburst._batch.job import BatchJob
+from cloudburst._cli_args import input_file, output_file
 from cloudburst._client import LLMClient
 from cloudburst._constants import BATCH_POLL_SECONDS
 from cloudburst._errors import ConfigurationError
@@ -131,22 +132,24 @@ def add_batch_command(commands: Any) -> None:
         parser: argparse.ArgumentParser = steps.add_parser(
             name, help=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
         )
-        parser.add_argument("--progress", choices=["rich", "tqdm", "off"], default="rich")
+        parser.add_argument(
+            "--progress", choices=["rich", "tqdm", "off"], default="rich", help="the live display, or off"
+        )
         parser.set_defaults(handler=handler)
         return parser
 
     submit = step(
         "submit", "render, split and submit a JSONL of prompts; prints the job's id and directory", cmd_submit
     )
-    submit.add_argument("prompts", type=Path, help="JSONL: strings, or objects with prompt or messages")
-    submit.add_argument("--model", required=True)
-    submit.add_argument("-o", "--output", type=Path, help="with --wait: the results, one JSONL line per prompt")
+    submit.add_argument("prompts", type=input_file, help="JSONL: strings, or objects with prompt or messages")
+    submit.add_argument("--model", required=True, help="a model whose provider has a batch API")
+    submit.add_argument("-o", "--output", type=output_file, help="with --wait: the results, one JSONL line per prompt")
     submit.add_argument("--dir", type=Path, help="where the job lives (default: beside -o, else the batch home)")
     submit.add_argument("--part-requests", type=int, help="at most this many requests a part")
     submit.add_argument("--wait", action="store_true", help="then wait for the job (and write -o)")
     submit.add_argument("--poll", type=float, default=BATCH_POLL_SECONDS, help="seconds between polls, at most")
-    submit.add_argument("--max-new-tokens", type=int)
-    submit.add_argument("--temperature", type=float)
+    submit.add_argument("--max-new-tokens", type=int, help="most tokens to generate per answer")
+    submit.add_argument("--temperature", type=float, help="sampling temperature")
     submit.add_argument("--simulate", action="store_true", help="against the local provider simulator (with --wait)")
     submit.add_argument("--sim-batch-seconds", type=float, default=2.0, help="with --simulate: how long a batch runs")
 
@@ -159,7 +162,7 @@ def add_batch_command(commands: Any) -> None:
         parser = step(name, help, handler)
         parser.add_argument("job", help="the job's id, or its directory")
         if name in ("wait", "results"):
-            parser.add_argument("-o", "--output", type=Path, required=name == "results", help="the results file")
+            parser.add_argument("-o", "--output", type=output_file, required=name == "results", help="the results file")
         if name == "wait":
             parser.add_argument("--poll", type=float, default=BATCH_POLL_SECONDS, help="seconds between polls")
             parser.add_argument("--timeout", type=float, help="give up waiting after this many seconds")

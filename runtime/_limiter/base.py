@@ -32,6 +32,31 @@ DIMENSIONS = ("requests", "tokens", "input tokens", "output tokens")
 """What a bucket meters, in the order of `Need.amounts`."""
 
 
+RATE_FACTORS = frozenset({"cooldown", "tokens", "input tokens", "output tokens", "requests"})
+"""Factors that hold a bucket to a rate (so its rate tells how long the work left takes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BucketState:
+    """One bucket as the display and the ETA read it, a few times a second."""
+
+    key: str
+    """`provider/model`."""
+    blocked_by: str | None
+    """What holds its waiting requests back (a `LIMITING_FACTORS` entry); None when none wait."""
+    waiting: int
+    in_flight: int
+    concurrency: int
+    """Requests it lets be in flight now (narrowed after overloaded answers)."""
+    cooldown: float
+    """Seconds left of its hold after a 429."""
+    per_second: float | None
+    """Requests a second its pace grants now (tightened after 429s), from each metered rate and
+    what an average request takes of it; None when no rate meters it."""
+    remaining: tuple[tuple[str, float], ...] = ()
+    """What the provider's headers last said is left this minute, by dimension."""
+
+
 class RequestTooLargeError(InvalidRequestError):
     """A request that can never fit its bucket: more tokens than the whole per-minute budget.
     Returned on the prompt's result at once, instead of waiting forever; never sent."""
@@ -125,4 +150,8 @@ class Limiter(Protocol):
 
     def limiting_factor(self) -> str | None:
         """What is holding requests back right now, for the display; None when nothing is."""
+        ...
+
+    def states(self) -> list[BucketState]:
+        """Every bucket's state, for the display and the ETA."""
         ...

@@ -114,6 +114,9 @@ class Bucket:
         self.tightened_at = -math.inf
         self.narrowed_at = -math.inf
         self.blocked_by: str | None = None
+        self.spent = [0.0, 0.0, 0.0, 0.0]
+        """What granted requests took, net of refunds, per dimension (`Need.amounts` order); only
+        while a meter is in force: an average request's share of each rate, for `per_second`."""
         self._refresh()
 
     def _refresh(self) -> None:
@@ -152,6 +155,11 @@ class Bucket:
                 return longest, factor, None
             for index, meter in meters:
                 meter.take(amounts[index % 4])
+            spent = self.spent
+            spent[0] += 1.0
+            spent[1] += amounts[1]
+            spent[2] += amounts[2]
+            spent[3] += amounts[3]
         self.in_flight += 1
         return 0.0, None, Ticket(key, need)
 
@@ -164,6 +172,10 @@ class Bucket:
         told = reported.by_dimension() if reported is not None else None
         if self.meters:
             back = refunds(ticket.need, used)
+            spent = self.spent
+            spent[1] -= back[1]
+            spent[2] -= back[2]
+            spent[3] -= back[3]
             for index, meter in self.meters:
                 resynced = index >= 4 and told is not None and told[index - 4][1] is not None
                 if back[index % 4] and not resynced:
@@ -209,6 +221,24 @@ class Bucket:
         amounts = ticket.need.amounts
         for index, meter in self.meters:
             meter.give_back(amounts[index % 4], now)
+        if self.meters:
+            self.spent = [spent - amount for spent, amount in zip(self.spent, amounts, strict=True)]
+
+    def per_second(self) -> float | None:
+        """Requests a second the paces grant now: each metered rate over what an average
+        request takes of it (tokens count once a request has shown what it takes)."""
+        spent = self.spent
+        rates = []
+        for index, meter in enumerate(self.pace):
+            if meter is not None and index == 0:
+                rates.append(meter.rate)
+            elif meter is not None and spent[0] and spent[index] > 0:
+                rates.append(meter.rate * spent[0] / spent[index])
+        return min(rates) if rates else None
+
+    def remaining(self) -> tuple[tuple[str, float], ...]:
+        """What the provider last said is left this minute, by dimension."""
+        return tuple((DIMENSIONS[i], meter.level) for i, meter in enumerate(self.reported) if meter is not None)
 
     def rate_limited(self, cooldown: float, now: float) -> None:
         """A 429: hold for `cooldown`; tighten the pace (once per burst of 429s), or narrow the

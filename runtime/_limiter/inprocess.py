@@ -10,7 +10,7 @@ from collections import deque
 
 from cloudburst._config import RateLimits
 from cloudburst._headers import ReportedLimits
-from cloudburst._limiter.base import LIMITING_FACTORS, Clock, Need, Ticket, granted
+from cloudburst._limiter.base import LIMITING_FACTORS, BucketState, Clock, Need, Ticket, granted
 from cloudburst._limiter.bucket import Bucket
 from cloudburst._response import Usage
 
@@ -95,3 +95,19 @@ class InProcessLimiter:
             elif bucket.in_flight >= bucket.window:
                 factors.add("concurrency" if bucket.window >= bucket.max_concurrency else "overloaded")
         return next((factor for factor in LIMITING_FACTORS if factor in factors), None)
+
+    def states(self) -> list[BucketState]:
+        now = self.clock()
+        return [
+            BucketState(
+                key,
+                bucket.blocked_by if self._waiters[key] else None,
+                len(self._waiters[key]),
+                bucket.in_flight,
+                int(bucket.window),
+                max(0.0, bucket.cooldown_until - now),
+                bucket.per_second(),
+                bucket.remaining(),
+            )
+            for key, bucket in self.buckets.items()
+        ]

@@ -69,7 +69,7 @@ from cloudburst._constants import (
 )
 from cloudburst._errors import LimiterUnavailableError
 from cloudburst._headers import ReportedLimits
-from cloudburst._limiter.base import LIMITING_FACTORS, Clock, Need, Ticket, granted, refunds
+from cloudburst._limiter.base import LIMITING_FACTORS, BucketState, Clock, Need, Ticket, granted, refunds
 from cloudburst._limiter.bucket import Bucket
 from cloudburst._response import Usage
 
@@ -243,6 +243,22 @@ class RedisLimiter:
     def limiting_factor(self) -> str | None:
         factors = {bucket.blocked_by for bucket in self.buckets.values() if bucket.waiters}
         return next((factor for factor in LIMITING_FACTORS if factor in factors), None)
+
+    def states(self) -> list[BucketState]:
+        """What this process knows of each shared bucket: its own waiters and leases, and the
+        pace of the limits it was given (the shared state is in Redis)."""
+        return [
+            BucketState(
+                key,
+                bucket.blocked_by if bucket.waiters else None,
+                len(bucket.waiters),
+                len(bucket.leases),
+                bucket.local.max_concurrency,
+                0.0,
+                bucket.local.per_second(),
+            )
+            for key, bucket in self.buckets.items()
+        ]
 
     # the task per bucket that talks to Redis ---------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shlex
 from typing import Any
 
 from cloudburst._sim.config import FAULT_KINDS, WINDOW_SECONDS, SimConfig
@@ -16,7 +17,7 @@ def add_sim_command(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser(
         "sim", help="serve a local provider simulator (OpenAI, Anthropic, Gemini, Mistral… APIs, limits, faults)"
     )
-    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--rpm", type=int, help="requests per minute per key and model")
     parser.add_argument("--tpm", type=int, help="OpenAI tokens per minute per key and model")
@@ -28,7 +29,7 @@ def add_sim_command(commands: Any) -> None:
         default=WINDOW_SECONDS,
         help="limits are enforced over windows this long (0 < s <= 60; 60 lets a minute's budget burst)",
     )
-    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="mean answer time")
     parser.add_argument("--latency-spread-ms", type=float, default=0.0, help="lognormal spread; 0 is fixed")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that fault")
     parser.add_argument(
@@ -42,15 +43,19 @@ def add_sim_command(commands: Any) -> None:
         "--absurd-headers", action="store_true", help="send nonsense rate-limit headers (limits still enforced)"
     )
     parser.add_argument("--batch-seconds", type=float, default=0.0, help="how long a batch takes to end")
-    parser.add_argument("--batch-error-fraction", type=float, default=0.0)
-    parser.add_argument("--batch-expired-fraction", type=float, default=0.0)
+    parser.add_argument(
+        "--batch-error-fraction", type=float, default=0.0, help="share of batch requests that end in an error"
+    )
+    parser.add_argument(
+        "--batch-expired-fraction", type=float, default=0.0, help="share of batch requests that expire unrun"
+    )
     parser.add_argument("--batch-max-requests", type=int, help="most requests a batch may hold; each provider's own")
     parser.add_argument("--batch-max-bytes", type=int, help="most bytes a batch's input may have; each provider's own")
     parser.add_argument(
         "--file-processing-seconds", type=float, default=0.0, help="how long a Gemini upload stays PROCESSING"
     )
     parser.add_argument("--blocked-fraction", type=float, default=0.0, help="share of Gemini prompts safety-blocked")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seeds answers, faults and spikes (same seed, same run)")
     parser.add_argument("--keys", help="comma-separated valid API keys; any key by default")
     parser.set_defaults(handler=cmd_sim)
 
@@ -83,6 +88,11 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
     )
 
 
+def export_lines(env: dict[str, str]) -> str:
+    """`export NAME=value` lines a POSIX shell takes as they are (values quoted)."""
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
@@ -91,8 +101,10 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     def ready(port: int) -> None:
         url = f"http://{args.host}:{port}"
-        bases = " ".join(f"{k}={v}" for k, v in environment(url, default_providers()).items() if v.startswith("http"))
-        print(f"cloudburst simulator listening on {url} ({bases})", flush=True)
+        print(
+            f"cloudburst simulator listening on {url} (to use it from another shell, paste the lines below)", flush=True
+        )
+        print(export_lines(environment(url, default_providers())) + "\n", flush=True)  # a blank line ends it
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config, args.host, args.port, on_ready=ready))
