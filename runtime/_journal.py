@@ -257,7 +257,7 @@ def encode(index: int, prompt_id: str | None, response: APIResponse) -> Record:
 
 
 def _call(call: ToolCall) -> Record:
-    return {"id": call.id, "name": call.name, "arguments": call.arguments, "raw_arguments": call.raw_arguments}
+    return {"id": call.id, "name": call.name, "arguments": call.parsed_arguments, "raw_arguments": call.raw_arguments}
 
 
 def _json_data(parsed: Any) -> Any:

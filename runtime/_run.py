@@ -330,7 +330,10 @@ def add_run_command(commands: Any) -> None:
         help="a stream silent this long is cut off and retried (default %(default)g)",
     )
     parser.add_argument(
-        "--first-byte-timeout", type=positive_float, metavar="SECONDS", help="an unstreamed answer's longest wait for a byte"
+        "--first-byte-timeout",
+        type=positive_float,
+        metavar="SECONDS",
+        help="an unstreamed answer's longest wait for a byte",
     )
     parser.add_argument(
         "--connect-timeout",

@@ -130,6 +130,7 @@ class StatusTracker:
     def stream_finished(self, attempt: object) -> None:
         self.streams -= 1
         self._waiting.pop(id(attempt), None)
+
     def attempt_cancelled(self) -> None:
         """An attempt in flight was cancelled (the job ended early): no answer, nothing billed."""
         self.in_flight -= 1

@@ -78,6 +78,8 @@ def test_run_refuses_a_timeout_that_is_not_positive(tmp_path: Path, capsys: pyte
     )
     assert code == 2
     assert "argument --idle-timeout: '0' is not a number above 0" in capsys.readouterr().err
+
+
 def run_args(prompts: Path, out: Path, *more: str) -> list[str]:
     return [
         "run", str(prompts), "-o", str(out), "--model", "gpt-4.1-mini", "--model", "claude-haiku-4-5",

@@ -88,6 +88,8 @@ def test_streams_show_their_time_to_first_token_and_how_many_wait_long() -> None
     tracker.stream_finished(quick)
     assert tracker.slow() == 0 and tracker.streams == 0
     assert "slow" not in status_line(tracker)
+
+
 class FakeKernel:
     """What IPython's get_ipython() returns inside a Jupyter kernel, as tqdm checks it."""
 
