@@ -63,20 +63,10 @@ def test_run_streams_with_its_timeouts_when_asked(tmp_path: Path, caplog: pytest
 
 def test_run_refuses_a_timeout_that_is_not_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     prompts = write_lines(tmp_path / "prompts.jsonl", ["hi"])
-    code = main(
-        [
-            "run",
-            str(prompts),
-            "-o",
-            str(tmp_path / "out.jsonl"),
-            "--model",
-            "gpt-4.1-mini",
-            "--idle-timeout",
-            "0",
-            "--simulate",
-        ]
-    )
-    assert code == 2
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(SystemExit) as exited:  # argparse's usage error
+        main(["run", str(prompts), "-o", str(out), "--model", "gpt-4.1-mini", "--idle-timeout", "0", "--simulate"])
+    assert exited.value.code == 2 and not out.exists()
     assert "argument --idle-timeout: '0' is not a number above 0" in capsys.readouterr().err
 
 

@@ -83,7 +83,7 @@ def test_streams_show_their_time_to_first_token_and_how_many_wait_long() -> None
     tracker.first_event(quick)  # only its first event counts
     clock.now += 40.0
     assert tracker.time_to_first_token == 2.0 and tracker.slow() == 1
-    assert "first token 2.0s · 1 slow" in status_line(tracker)
+    assert "first token 2.0s, 1 slow" in status_line(tracker)
     tracker.stream_finished(slow)
     tracker.stream_finished(quick)
     assert tracker.slow() == 0 and tracker.streams == 0
