@@ -9,7 +9,7 @@ file and line; all of them are reported at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_args
@@ -32,6 +32,7 @@ from codegen.spec import (
     RerankApiSpec,
     SchemaFileSpec,
 )
+from codegen.values import check_answer_values, check_chat_values, check_embed_values
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
@@ -92,7 +93,12 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> PathKey:
 
 
 def _is_type_name(part: str) -> bool:
-    return part[:1].isupper() or part in {"str", "int", "float", "bool", "list", "dict"} or "[" in part
+    return (
+        part[:1].isupper()
+        or part in {"str", "int", "float", "bool", "list", "dict"}
+        or "[" in part
+        or part.startswith("constrained-")
+    )
 
 
 _EXPECTED = {
@@ -121,7 +127,7 @@ def _describe(errors: list[Any], where: PathKey, model: type[BaseModel]) -> str:
         return f"unknown key {where[-1]!r} at {at}{expected}"
     if first["type"] == "missing":
         return f"missing required key {where[-1]!r}" if where else "missing required key"
-    wanted = list(dict.fromkeys(_EXPECTED.get(e["type"], e["msg"]) for e in errors))
+    wanted = list(dict.fromkeys(_EXPECTED.get(e["type"], e["msg"].removeprefix("Value error, ")) for e in errors))
     phrase = "expected " + " or ".join(wanted) if all(e["type"] in _EXPECTED for e in errors) else "; ".join(wanted)
     return f"{at}: {phrase} (got {first['input']!r})"
 
@@ -299,6 +305,7 @@ def check_embed_api(
         if path is not None and schema_at(schemas, api.request, split_path(path)) is None:
             loc = (*base, *where.split(".", 1))
             problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
+    check_embed_values(api, base, spec, schemas, problems)
     for kind in api.output.base64:
         if kind not in api.output.vectors:
             problems.append(spec.problem((*base, "output", "base64"), f"{kind!r} is not an output type under vectors"))
@@ -546,6 +553,27 @@ def check_api(
         request_path(path, (*base, "constants", path))
     if api.options and api.options_class is None:
         problems.append(spec.problem((*base, "options"), "options need options_class: the name of the generated model"))
+    for key in ("role_field", "content"):
+        if (
+            schema_at(schemas, api.request, (*split_path(f"{messages.path}.0"), *split_path(getattr(messages, key))))
+            is None
+        ):
+            problems.append(
+                spec.problem(
+                    (*base, "messages", key),
+                    f"{getattr(messages, key)!r} is not a field of a message in {messages.path!r}",
+                )
+            )
+    for kind, relative in messages.part_fields.items():
+        if schema_at(schemas, api.request, (*split_path(f"{messages.path}.0"), *split_path(relative))) is None:
+            problems.append(
+                spec.problem(
+                    (*base, "messages", "part_fields", kind),
+                    f"{relative!r} is not a field of a message in {messages.path!r}",
+                )
+            )
+    check_chat_values(api, base, spec, schemas, problems)
+    check_answer_values(api, base, spec, schemas, problems)
 
 
 def _check_template(
@@ -572,8 +600,9 @@ PLANNED_PROVIDERS = frozenset({"anthropic", "gemini", "bedrock", "mistral", "coh
 any provider with a folder under specs/ is accepted too."""
 
 
-def load_registry(path: Path, root: Path) -> ModelsSpec:
-    """Load and check specs/models.yaml: each entry, its provider, and names used twice."""
+def load_registry(path: Path, root: Path, apis: Mapping[str, Collection[str]] | None = None) -> ModelsSpec:
+    """Load and check specs/models.yaml: each entry, its provider, and names used twice; with
+    `apis` (provider -> its API names), that each model's API is one its provider has."""
     shown = shown_path(path, root)
     if not path.exists():
         raise SpecError([Problem(shown, 1, "missing spec file models.yaml (the model registry)")])
@@ -600,6 +629,13 @@ def load_registry(path: Path, root: Path) -> ModelsSpec:
                     spec.problem(
                         ("models", model_id, "provider"),
                         f"unknown provider {model.provider!r} (expected a folder under specs/: {', '.join(sorted(known))})",
+                    )
+                )
+            elif apis is not None and model.provider in apis and model.api not in apis[model.provider]:
+                problems.append(
+                    spec.problem(
+                        ("models", model_id, "api"),
+                        f"{model.provider} has no API {model.api!r} (expected one of: {', '.join(sorted(apis[model.provider]))})",
                     )
                 )
             if model.kind == "chat" and model.max_output_tokens is None:

@@ -27,7 +27,7 @@ def deref(schemas: Schemas, node: Mapping[str, Any]) -> Mapping[str, Any]:
     return node
 
 
-def _branches(schemas: Schemas, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+def branches(schemas: Schemas, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """The node and, recursively, every allOf/anyOf/oneOf alternative inside it (none for a
     reference that leads nowhere)."""
     target = deref(schemas, node)
@@ -37,17 +37,24 @@ def _branches(schemas: Schemas, node: Mapping[str, Any]) -> Iterator[Mapping[str
     yield node
     for keyword in ("allOf", "anyOf", "oneOf"):
         for branch in node.get(keyword, []):
-            yield from _branches(schemas, branch)
+            yield from branches(schemas, branch)
 
 
 def schema_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> Mapping[str, Any] | None:
     """The schema of the value at `path` in a body of schema `root`, or None if no alternative of
     the schema has such a field."""
+    found = schemas_at(schemas, root, path)
+    return found[0] if found else None
+
+
+def schemas_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> list[Mapping[str, Any]]:
+    """Every schema the value at `path` may have, one for each alternative leading there (none if
+    no alternative has such a field)."""
     frontier: list[Mapping[str, Any]] = [schemas[root]]
     for part in path:
         following: list[Mapping[str, Any]] = []
         for node in frontier:
-            for branch in _branches(schemas, node):
+            for branch in branches(schemas, node):
                 if isinstance(part, int) or part == "*":
                     if isinstance(branch.get("items"), Mapping):
                         following.append(branch["items"])
@@ -57,9 +64,9 @@ def schema_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> Mappi
                     extra = branch.get("additionalProperties")
                     following.append(extra if isinstance(extra, Mapping) else {})
         if not following:
-            return None
+            return []
         frontier = following
-    return frontier[0]
+    return frontier
 
 
 def _free_form(node: Mapping[str, Any]) -> bool:

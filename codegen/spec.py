@@ -6,17 +6,50 @@ silently does nothing. specs/README.md documents each field with an example.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveFloat,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
-from codegen.vocabulary import ErrorKind, FinishReason, PartKind, Role, SamplingField, UsageField
+from codegen.vocabulary import ErrorKind, FinishReason, PartKind, ReasoningEffort, Role, SamplingField, UsageField
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
+MediaType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+-]*$")]
+T = TypeVar("T")
+
+
+def _unique(items: list[T]) -> list[T]:
+    repeated = [item for index, item in enumerate(items) if item in items[:index]]
+    if repeated:
+        raise ValueError(f"listed twice: {', '.join(map(str, repeated))}")
+    return items
+
+
+Names = Annotated[list[T], AfterValidator(_unique)]
+"""A list that is a set: each entry once."""
 
 
 class SpecModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict: a number is never a string or true/false, a string never a number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _tuple(value: Any) -> Any:
+    """YAML has lists only: a fixed-length list is read as a tuple."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 # provider.yaml ------------------------------------------------------------------------------
@@ -64,7 +97,7 @@ class ErrorFields(SpecModel):
 class ErrorRule(SpecModel):
     """One row of the error table; the first row whose every given condition matches wins."""
 
-    status: int | list[int] | None = None
+    status: HttpStatus | list[HttpStatus] | None = None
     type: str | None = None
     code: str | None = None
     message_contains: str | None = None
@@ -82,8 +115,15 @@ class ServiceSpec(SpecModel):
     headers: dict[str, str] = {}
     """Headers sent on every request (API versions, beta flags)."""
     request_id_header: str | None = None
-    token_ratio: tuple[float, float] | None = None
+    token_ratio: Annotated[tuple[PositiveFloat, PositiveFloat], BeforeValidator(_tuple)] | None = None
     """Low and high ratio of this provider's token counts to cl100k_base's, for estimates."""
+
+    @field_validator("token_ratio")
+    @classmethod
+    def _low_then_high(cls, ratio: tuple[float, float] | None) -> tuple[float, float] | None:
+        if ratio is not None and ratio[0] > ratio[1]:
+            raise ValueError("the low ratio comes first")
+        return ratio
 
 
 class BatchSpec(SpecModel):
@@ -98,7 +138,7 @@ class BatchSpec(SpecModel):
     inline_max_bytes: int | None = Field(None, gt=0)
     """Where requests may also go inline in the create call (Gemini), the most they may add up
     to; a bigger part is uploaded as a file."""
-    item_error_status: dict[str, int] = {}
+    item_error_status: dict[str, HttpStatus] = {}
     """Where an errored result carries the error's type but not its HTTP status (Anthropic): the
     status the provider answers each type with online, so it is classified as online."""
 
@@ -120,7 +160,7 @@ class FileUpload(SpecModel):
     """Headers the upload, and every request naming an uploaded file, must carry (a beta flag)."""
     max_bytes: int = Field(gt=0)
     """The largest file it takes."""
-    media_types: dict[FileKind, list[str]]
+    media_types: dict[FileKind, Names[MediaType]]
     """What a chat request may name once uploaded, by kind."""
     resource: str | None = None
     """Answer path of the file object in the upload's answer (Gemini's `file`); None: the
@@ -152,7 +192,7 @@ class FileLimits(SpecModel):
     inline_max_bytes: dict[FileKind, int] = {}
     """The largest file of each kind sent inline (before base64); a kind left out has no limit
     of its own beyond the request's."""
-    inline_media_types: dict[FileKind, list[str]] = {}
+    inline_media_types: dict[FileKind, Names[MediaType]] = {}
     """Media types it takes inline, by kind; a kind left out is not checked here."""
     upload: FileUpload | None = None
     """Its Files API; None: files are only ever sent inline (or by URL)."""
@@ -229,10 +269,10 @@ class MessagesMap(SpecModel):
     tool_result_media: str | None = None
     """The registry capability a model needs for images or documents in a tool result, where
     the API takes them on some models only (Gemini: Gemini 3)."""
-    formats: dict[str, str] = {}
+    formats: dict[MediaType, str] = {}
     """Media type -> the name this API gives `$format` (Converse: text/plain is `txt`);
     unlisted: the media type's subtype (`png`)."""
-    items: list[PartKind] = []
+    items: Names[PartKind] = []
     """Part kinds that are entries of the message list themselves, not parts of a message
     (OpenAI Responses: function calls and their outputs)."""
     part_fields: dict[PartKind, str] = {}
@@ -240,9 +280,9 @@ class MessagesMap(SpecModel):
     (OpenAI: tool calls in `tool_calls`)."""
     message_fields: dict[PartKind, dict[str, Any]] = {}
     """Fields a part of this kind adds to its message (OpenAI: `tool_call_id` of a tool result)."""
-    own_message: list[PartKind] = []
+    own_message: Names[PartKind] = []
     """Part kinds sent one per message (OpenAI: each tool result is a message of its own)."""
-    drop: list[PartKind] = []
+    drop: Names[PartKind] = []
     """Part kinds this API has no place for and leaves out of earlier turns (thinking from
     another provider's model)."""
     only_with: dict[PartKind, list[str]] = {}
@@ -372,6 +412,18 @@ class OptionAlso(SpecModel):
     (OpenAI's gpt-4o: "Encrypted content is not supported with this model")."""
 
 
+SchemaKeyword = Literal[
+    "$ref", "$defs", "$anchor", "$comment", "type", "enum", "const", "multipleOf", "maximum",
+    "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern", "format",
+    "maxItems", "minItems", "uniqueItems", "maxContains", "minContains", "contains", "prefixItems", "items",
+    "unevaluatedItems", "maxProperties", "minProperties", "required", "dependentRequired",
+    "dependentSchemas", "properties", "patternProperties", "additionalProperties",
+    "unevaluatedProperties", "propertyNames", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
+]  # fmt: skip
+"""JSON Schema's keywords (draft 2020-12, less the annotations no API constrains)."""
+
+
 class StrictToolsMap(SpecModel):
     """The API's strict tool mode: where its flag goes in one tool, and what the mode demands of
     the parameters' schema (every object is closed either way). A tool whose schema cannot meet
@@ -382,7 +434,7 @@ class StrictToolsMap(SpecModel):
     the tool is not strict."""
     all_required: bool = False
     """Every property must be listed as required (OpenAI)."""
-    unsupported: list[str] = []
+    unsupported: Names[SchemaKeyword] = []
     """Schema keywords the strict mode refuses; a schema using one is not sent strict."""
     bare_refs: bool = False
     """A `$ref` takes no sibling keywords (OpenAI): such a node gets the definition inlined."""
@@ -530,7 +582,7 @@ class EmbedImages(SpecModel):
     the per-item settings apply to it as to a text's."""
     max_bytes: int = Field(gt=0)
     """The most base64 image bytes one request carries (more go in the next)."""
-    media_types: list[str] = Field(min_length=1)
+    media_types: Annotated[Names[MediaType], Field(min_length=1)]
     """The image types it takes; another is an error on its own result."""
 
 
@@ -690,11 +742,17 @@ class SamplingBound(SpecModel):
     min: float
     max: float
 
+    @model_validator(mode="after")
+    def _min_below_max(self) -> SamplingBound:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
 
 class Reasoning(SpecModel):
     control: Literal["effort", "budget", "level"]
     """How thinking is steered: an effort name, a token budget, or a thinking level."""
-    values: list[str] | None = None
+    values: Names[ReasoningEffort] | None = None
     budget_min: int | None = Field(None, ge=0)
     budget_max: int | None = Field(None, gt=0)
     can_disable: bool = False
@@ -702,10 +760,16 @@ class Reasoning(SpecModel):
     """Whether the model thinks when not asked to (Anthropic's budget models do not)."""
     takes_budget: bool = False
     """An effort model that also takes a thinking_budget as it is (Claude 4.6's deprecated budgets)."""
-    rejects: list[SamplingField] = []
+    rejects: Names[SamplingField] = []
     """Sampling settings the model refuses while it thinks."""
     bounds: list[SamplingBound] = []
     """Settings it takes while it thinks only within bounds (Claude: top_p from 0.95 to 1)."""
+
+    @model_validator(mode="after")
+    def _budget_range(self) -> Reasoning:
+        if self.budget_min is not None and self.budget_max is not None and self.budget_min > self.budget_max:
+            raise ValueError(f"budget_min {self.budget_min} is above budget_max {self.budget_max}")
+        return self
 
 
 class RateLimitTier(SpecModel):
@@ -731,13 +795,13 @@ class ModelSpec(SpecModel):
     ]
     name: str
     """The model name exactly as the provider expects it."""
-    aliases: list[str] = []
+    aliases: Names[str] = []
     kind: Literal["chat", "embedding", "rerank"] = "chat"
     context_window: int = Field(gt=0)
     max_output_tokens: int | None = Field(None, gt=0)
     prices: Prices
-    capabilities: list[Capability] = []
-    refuses: list[SamplingField] = []
+    capabilities: Names[Capability] = []
+    refuses: Names[SamplingField] = []
     """Sampling settings the model refuses on every request (Claude 4.7 on: temperature, top_p, top_k)."""
     refuses_together: list[list[SamplingField]] = []
     """Settings it refuses when given together (Claude 4.5 and 4.6: temperature with top_p)."""

@@ -24,6 +24,8 @@ SamplingField = Literal[
     "output_schema",
 ]
 
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal"]
 
 UsageField = Literal[

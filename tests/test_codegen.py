@@ -116,12 +116,14 @@ def test_spec_vocabulary_matches_the_runtime_types() -> None:
     from cloudburst import SamplingParams, Usage
     from cloudburst._errors import ERROR_KINDS
     from cloudburst._response import FinishReason
+    from cloudburst._sampling import ReasoningEffort
     from codegen import vocabulary
 
     assert set(get_args(vocabulary.SamplingField)) == set(SamplingParams.model_fields)
     assert set(get_args(vocabulary.FinishReason)) == set(get_args(FinishReason))
     assert set(get_args(vocabulary.UsageField)) == {f.name for f in dataclasses.fields(Usage)}
     assert set(get_args(vocabulary.ErrorKind)) <= set(ERROR_KINDS)
+    assert set(get_args(vocabulary.ReasoningEffort)) == set(get_args(ReasoningEffort))
 
 
 def test_every_spec_file_reads_with_the_pure_python_yaml_loader_too() -> None:
