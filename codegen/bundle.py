@@ -17,6 +17,7 @@ from typing import Any, TypeVar, get_args
 from pydantic import BaseModel, ValidationError
 
 from codegen.errors import Problem, SpecError
+from codegen.json_schema import check_keywords
 from codegen.load import PathKey, SpecFile, load_spec_file
 from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
 from codegen.spec import (
@@ -36,7 +37,6 @@ from codegen.values import check_answer_values, check_chat_values, check_embed_v
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
-JSON_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
 TEMPLATE_VARIABLE = re.compile(r"\$([a-z_]+)")
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,6 +52,8 @@ class ProviderBundle:
     schema_files: dict[str, str]
     """Schema name -> the spec file (relative) that defines it."""
     mapping: MappingSpec
+    schema_lines: dict[str, int] = field(default_factory=dict)
+    """Schema name -> the line where its file defines it."""
     sources: list[str] = field(default_factory=list)
     """Relative paths of the files read, for generated headers."""
     apis: dict[str, ApiSpec] = field(default_factory=dict)
@@ -244,6 +246,7 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         provider=provider,
         schemas=schemas,
         schema_files=schema_files,
+        schema_lines={name: spec.line_of(loc) for name, (spec, loc) in schema_locs.items()},
         mapping=mapping,
         sources=[str(f.path) for f in files.values()],
         apis={name: api for name, api in mapping.apis.items() if isinstance(api, ApiSpec)},
@@ -339,46 +342,7 @@ def _check_schema(node: Any, loc: PathKey, spec: SpecFile, schemas: Mapping[str,
                     (*ref_loc, "$ref"), f"dangling $ref {ref!r}: no schema named {name!r} in this provider folder"
                 )
             )
-    _check_keywords(node, loc, spec, problems)
-
-
-def _check_keywords(node: Any, loc: PathKey, spec: SpecFile, problems: list[Problem]) -> None:
-    """JSON Schema's own rules. (A `required` name missing from `properties` is legal, and
-    providers' published documents do it, in allOf branches and elsewhere.)"""
-    if not isinstance(node, Mapping):
-        problems.append(spec.problem(loc, f"expected a schema (a mapping), got {type(node).__name__}"))
-        return
-    kind = node.get("type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    for one in kinds:
-        if one is not None and one not in JSON_TYPES:
-            problems.append(
-                spec.problem((*loc, "type"), f"unknown type {one!r} (expected one of: {', '.join(sorted(JSON_TYPES))})")
-            )
-    properties = node.get("properties")
-    if properties is not None:
-        if not isinstance(properties, Mapping):
-            problems.append(spec.problem((*loc, "properties"), "properties must be a mapping of field name to schema"))
-        else:
-            for name, sub in properties.items():
-                _check_keywords(sub, (*loc, "properties", name), spec, problems)
-    required = node.get("required")
-    if required is not None and not (isinstance(required, list) and all(isinstance(r, str) for r in required)):
-        problems.append(spec.problem((*loc, "required"), "required must be a list of field names"))
-    for key in ("items", "additionalProperties", "not"):
-        if isinstance(node.get(key), Mapping):
-            _check_keywords(node[key], (*loc, key), spec, problems)
-        elif key == "items" and key in node:
-            problems.append(spec.problem((*loc, key), "items must be a schema (a mapping)"))
-    for key in ("allOf", "anyOf", "oneOf"):
-        if key in node:
-            if not isinstance(node[key], list):
-                problems.append(spec.problem((*loc, key), f"{key} must be a list of schemas"))
-                continue
-            for index, sub in enumerate(node[key]):
-                _check_keywords(sub, (*loc, key, index), spec, problems)
-    if "enum" in node and not isinstance(node["enum"], list):
-        problems.append(spec.problem((*loc, "enum"), "enum must be a list of values"))
+    check_keywords(node, loc, spec, problems)
 
 
 def check_api(

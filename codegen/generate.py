@@ -10,6 +10,7 @@ from __future__ import annotations
 import filecmp
 import functools
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -328,9 +329,18 @@ def render_models(bundle: ProviderBundle, file_header: str) -> str:
         "paths": {},
         "components": {"schemas": json.loads(text)},
     }
-    return _datamodel_source(
-        json.dumps(document), file_header + '\n"""' + bundle.provider.title + ' request and response bodies."""'
-    )
+    try:
+        return _datamodel_source(
+            json.dumps(document), f'{file_header}\n"""{bundle.provider.title} request and response bodies."""'
+        )
+    except Exception as exc:  # the generator's own complaint about a schema the checks let through
+        named = re.search(r"#/components/schemas/([^'\s/]+)", str(exc))
+        name = named.group(1) if named and named.group(1) in bundle.schema_files else next(iter(bundle.schema_files))
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        problem = Problem(
+            Path(bundle.schema_files[name]), bundle.schema_lines.get(name, 1), f"schema {name!r}: {reason}"
+        )
+        raise SpecError([problem]) from exc
 
 
 @functools.lru_cache(maxsize=16)

@@ -20,7 +20,7 @@ def deref(schemas: Schemas, node: Mapping[str, Any]) -> Mapping[str, Any]:
     seen: set[str] = set()
     while "$ref" in node:
         name = str(node["$ref"]).removeprefix(REF_PREFIX)
-        if name in seen or name not in schemas:
+        if name in seen or name not in schemas or not isinstance(schemas[name], Mapping):
             return {}
         seen.add(name)
         node = schemas[name]
@@ -30,13 +30,16 @@ def deref(schemas: Schemas, node: Mapping[str, Any]) -> Mapping[str, Any]:
 def branches(schemas: Schemas, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """The node and, recursively, every allOf/anyOf/oneOf alternative inside it (none for a
     reference that leads nowhere)."""
+    if not isinstance(node, Mapping):
+        return  # a malformed schema, reported by the keyword checks
     target = deref(schemas, node)
     if "$ref" in node and not target:
         return
     node = target
     yield node
     for keyword in ("allOf", "anyOf", "oneOf"):
-        for branch in node.get(keyword, []):
+        alternatives = node.get(keyword, [])
+        for branch in alternatives if isinstance(alternatives, list) else ():
             yield from branches(schemas, branch)
 
 

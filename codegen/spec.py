@@ -26,6 +26,9 @@ from codegen.vocabulary import ErrorKind, FinishReason, PartKind, ReasoningEffor
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
 HttpStatus = Annotated[int, Field(ge=100, le=599)]
+BodyPath = Annotated[str, StringConstraints(pattern=r"^[^.\s]+(\.[^.\s]+)*$")]
+"""A dotted path in a request or answer body (`choices.0.message`): codegen checks it names a
+field of the schema."""
 MediaType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+-]*$")]
 T = TypeVar("T")
 
@@ -232,7 +235,7 @@ class Endpoint(SpecModel):
 class Placement(SpecModel):
     """Where a value goes in the request body, and in what shape."""
 
-    path: str
+    path: BodyPath
     """Dotted request-body path (`generationConfig.maxOutputTokens`)."""
     value: Any = "$value"
     """A JSON template; `$value` stands for the setting's value."""
@@ -243,15 +246,15 @@ class Placement(SpecModel):
 
 
 class MessagesMap(SpecModel):
-    path: str
+    path: BodyPath
     """Request field holding the list of messages."""
     system: str = "message"
     """`message`: the system prompt is a message with the system role; otherwise the request
     field path where the system prompt's parts go."""
     roles: dict[Role, str]
     """Unified role -> the provider's role name."""
-    role_field: str = "role"
-    content: str = "content"
+    role_field: BodyPath = "role"
+    content: BodyPath = "content"
     """Message field holding the content parts."""
     text_as_string: bool = False
     """Send a message whose parts are all text as one plain string, as many hosts expect."""
@@ -275,7 +278,7 @@ class MessagesMap(SpecModel):
     items: Names[PartKind] = []
     """Part kinds that are entries of the message list themselves, not parts of a message
     (OpenAI Responses: function calls and their outputs)."""
-    part_fields: dict[PartKind, str] = {}
+    part_fields: dict[PartKind, BodyPath] = {}
     """Part kinds that go to a list in their own message field instead of the content
     (OpenAI: tool calls in `tool_calls`)."""
     message_fields: dict[PartKind, dict[str, Any]] = {}
@@ -302,12 +305,12 @@ class BlockRule(SpecModel):
     when: dict[str, Any] = {}
     """Field values a block must have to count (empty: every block the other rule left); keys
     are paths inside the block, and `$present` matches any value (Bedrock's keyed blocks)."""
-    field: str
+    field: BodyPath
     """The block's field holding its text: a path inside the block (`thinking.*.text` joins
     the text of a list of chunks)."""
-    signature: str | None = None
+    signature: BodyPath | None = None
     """Thinking blocks: the field holding the signature that lets it be sent back."""
-    id: str | None = None
+    id: BodyPath | None = None
     """Thinking blocks: the field holding the block's id, for APIs that take thinking back by id
     (OpenAI Responses' reasoning items)."""
 
@@ -317,7 +320,7 @@ class BlocksMap(SpecModel):
     are thinking and which are the answer's text. Thinking is matched first, so a block that is
     thinking is never part of the completion."""
 
-    path: str | list[str]
+    path: BodyPath | list[BodyPath]
     """Where the list of blocks is; several paths are read in turn, and `*` steps through every
     element of a list (`output.*.content`: the content of every output item)."""
     text: BlockRule
@@ -329,11 +332,11 @@ class BlocksMap(SpecModel):
 class LogprobsMap(SpecModel):
     """Where per-token log probabilities are: a list of tokens, each with its alternatives."""
 
-    path: str
-    token: str = "token"
-    logprob: str = "logprob"
-    top: str = "top_logprobs"
-    top_path: str | None = None
+    path: BodyPath
+    token: BodyPath = "token"
+    logprob: BodyPath = "logprob"
+    top: BodyPath = "top_logprobs"
+    top_path: BodyPath | None = None
     """Where the alternatives are a list beside the tokens' own, one entry per token holding
     them in `top` (Gemini's topCandidates); unset, `top` is a field of each token."""
 
@@ -343,38 +346,38 @@ class OutputMap(SpecModel):
     `*` steps through every element and joins what it finds). The answer's text is either one
     field (`text`, with `thinking` beside it) or `blocks`."""
 
-    id: str | None = None
-    model: str | None = None
-    text: str | None = None
-    thinking: str | None = None
-    refusal: str | None = None
+    id: BodyPath | None = None
+    model: BodyPath | None = None
+    text: BodyPath | None = None
+    thinking: BodyPath | None = None
+    refusal: BodyPath | None = None
     """Response path of a refusal message; when present the finish reason is `refusal`."""
-    service_tier: str | None = None
+    service_tier: BodyPath | None = None
     """Response path of the processing tier that served the request (OpenAI's `service_tier`),
     which picks the prices it is billed at."""
     blocks: BlocksMap | None = None
     logprobs: LogprobsMap | None = None
     tool_calls: ToolCallsMap | None = None
-    finish_reason: str | list[str]
+    finish_reason: BodyPath | list[BodyPath]
     """Path of the provider's finish reason; with several paths the first one present wins
     (Responses: `incomplete_details.reason`, else `status`)."""
     finish_reasons: dict[str, FinishReason]
     """The provider's finish reason -> the unified one."""
-    usage: dict[UsageField, str | list[str] | FirstOf]
+    usage: dict[UsageField, BodyPath | list[BodyPath] | FirstOf]
     """Unified usage field -> a path, several paths whose values add up, or `first:` paths of
     which the first present counts (one number the provider reports in several places)."""
     failures: list[FailureRule] = []
 
 
 class FirstOf(SpecModel):
-    first: list[str] = Field(min_length=2)
+    first: list[BodyPath] = Field(min_length=2)
 
 
 class FailureRule(SpecModel):
     """A successful status whose body is still a failure (Gemini: a blocked prompt, no
     candidates). The first rule that matches makes the answer's error."""
 
-    path: str
+    path: BodyPath
     """Response path to test."""
     missing: bool = False
     """Match when the path is absent or empty, instead of present."""
@@ -388,7 +391,7 @@ class FailureRule(SpecModel):
 class OptionField(SpecModel):
     """A provider-specific option: a field of the generated options model."""
 
-    path: str
+    path: BodyPath
     """Request-body path; the option's type is read from the request schema there."""
     doc: str
     supported_by: list[str] | None = None
@@ -429,7 +432,7 @@ class StrictToolsMap(SpecModel):
     the parameters' schema (every object is closed either way). A tool whose schema cannot meet
     it goes non-strict, unless it asks for strict (refused before sending)."""
 
-    path: str
+    path: BodyPath
     """Where `true` goes in one tool's shape (`function.strict`); left as the shape has it when
     the tool is not strict."""
     all_required: bool = False
@@ -443,10 +446,10 @@ class StrictToolsMap(SpecModel):
 class ToolsMap(SpecModel):
     """How tools are offered: the list's place, each tool's shape, and the tool choice."""
 
-    path: str
+    path: BodyPath
     shape: Any
     """JSON template of one tool: `$name`, `$description`, `$parameters` (a JSON schema)."""
-    choice_path: str
+    choice_path: BodyPath
     choices: dict[Literal["auto", "none", "required"], Any]
     """Unified choice -> JSON template of the provider's value; null: the API's default, so
     nothing is sent. A choice left out is refused."""
@@ -463,13 +466,13 @@ class ToolCallsMap(SpecModel):
     """Where the calls are in the answer: a list (or the blocks matching `when`), and in each
     call its id, tool name and arguments (JSON text or an object)."""
 
-    path: str
+    path: BodyPath
     when: dict[str, Any] = {}
-    id: str
+    id: BodyPath
     """Where the call's id is; calls without one get `call_<n>`."""
-    name: str
-    arguments: str
-    signature: str | None = None
+    name: BodyPath
+    arguments: BodyPath
+    signature: BodyPath | None = None
     """Where a call's thought signature is (Gemini), kept to be sent back with the call."""
 
 
@@ -477,7 +480,7 @@ class CacheMap(SpecModel):
     """Prompt-cache breakpoints set by the caller's pattern: the marker goes on the last block
     of each region the pattern names (system, tools, recent user messages)."""
 
-    field: str | None = None
+    field: BodyPath | None = None
     """Block field that carries the marker (`cache_control`); null: the marker is a block of
     its own, after the region's last (Converse's `cachePoint`)."""
     marker: Any
@@ -491,9 +494,9 @@ class ApiSpec(SpecModel):
     """Name of the request body schema."""
     response: str
     """Name of the response body schema."""
-    model: str | None = "model"
+    model: BodyPath | None = "model"
     """Request field carrying the model name; null when the model is in the endpoint path."""
-    sampling: dict[SamplingField, str | Placement | list[Placement]] = {}
+    sampling: dict[SamplingField, BodyPath | Placement | list[Placement]] = {}
     """Unified sampling setting -> where it goes (several places for a setting that sets two
     fields, like Gemini's JSON schema and mime type). A setting left out is unsupported: asking
     for it fails before anything is sent."""
@@ -511,7 +514,7 @@ class ApiSpec(SpecModel):
     """Option name (a Python identifier: it becomes a field of the options model) -> field."""
     constants: dict[str, Any] = {}
     """Request path -> a value sent with every request (`anthropic_version` on Bedrock)."""
-    response_fields: list[str] = []
+    response_fields: list[BodyPath] = []
     """Answer paths real answers carry that the published response schema lacks (the wire is
     the authority), accepted by the mapping check."""
 
@@ -525,9 +528,9 @@ class ExtendsSpec(SpecModel):
     changes: dict[str, Any] = {}
     """Merged into that API's mapping: mappings merge key by key, anything else replaces, and
     null removes (`model: null` when the model travels in the URL)."""
-    request_fields: list[str] = []
+    request_fields: list[BodyPath] = []
     """Request paths this API adds to the other's body (`anthropic_version`)."""
-    response_fields: list[str] = []
+    response_fields: list[BodyPath] = []
     """Answer paths this API adds."""
     options: list[Identifier] = []
     """Which of the other API's provider options this one takes; the others are refused."""
@@ -536,7 +539,7 @@ class ExtendsSpec(SpecModel):
 class EmbedPlacement(SpecModel):
     """Where one `EmbeddingOptions` setting goes, and its values as the provider names them."""
 
-    path: str
+    path: BodyPath
     """Dotted request-body path."""
     values: dict[str, Any] | None = None
     """Unified value -> the provider's; None: sent as given. A value left out is refused."""
@@ -557,14 +560,14 @@ class EmbedLimits(SpecModel):
 
 
 class EmbedOutput(SpecModel):
-    vectors: dict[str, str] = Field(min_length=1)
+    vectors: dict[str, BodyPath] = Field(min_length=1)
     """Output type (`float`, `int8`, ...) -> response path of the list of vectors, in input
     order; the types offered are these."""
     input_tokens: str
     """Response path of the tokens billed, or `header:<name>` (Bedrock's token-count header)."""
-    image_tokens: str | None = None
+    image_tokens: BodyPath | None = None
     """Response path of image tokens billed apart from the text's (Cohere), at `image_input`."""
-    model: str | None = None
+    model: BodyPath | None = None
     base64: list[str] = []
     """Output types whose vectors come as base64 of little-endian float32, decoded to floats."""
 
@@ -573,7 +576,7 @@ class EmbedImages(SpecModel):
     """How a pack that holds images is sent, where the API embeds them (the model's registry
     capability `images` says which models do)."""
 
-    field: str | None = None
+    field: BodyPath | None = None
     """Request field of the list of entries of such a pack; null: `texts`, as for text."""
     text: Any = None
     """JSON template of a text's entry there (`$text`); null: `item`, as for text."""
@@ -596,8 +599,8 @@ class EmbedApiSpec(SpecModel):
     endpoint: Endpoint
     request: str
     response: str
-    model: str | None = "model"
-    texts: str
+    model: BodyPath | None = "model"
+    texts: BodyPath
     """Request field holding the list of texts (with `single`, the one text)."""
     single: bool = False
     """The API embeds one text a request, sent as a string, and answers one vector at each
@@ -621,13 +624,13 @@ class EmbedApiSpec(SpecModel):
 
 
 class RerankOutput(SpecModel):
-    results: str
+    results: BodyPath
     """Response path of the list of ranked documents."""
-    index: str
+    index: BodyPath
     """Field of a result holding the document's index in the request."""
-    score: str
+    score: BodyPath
     """Field of a result holding its relevance score."""
-    searches: str | None = None
+    searches: BodyPath | None = None
     """Response path of the searches billed (Cohere's search units); null: one a request."""
 
 
@@ -638,12 +641,12 @@ class RerankApiSpec(SpecModel):
     endpoint: Endpoint
     request: str
     response: str
-    model: str | None = "model"
-    query: str
+    model: BodyPath | None = "model"
+    query: BodyPath
     """Request field of the query."""
-    documents: str
+    documents: BodyPath
     """Request field of the list of documents (texts)."""
-    top_n: str | None = None
+    top_n: BodyPath | None = None
     """Request field of how many results to return; null: all come back, cut here."""
     max_documents: int = Field(gt=0)
     """The most documents one request takes; more are ranked in parts and merged by score."""
@@ -848,10 +851,10 @@ class HostSpec(ServiceSpec):
     changes: dict[str, Any] = {}
     """Merged into that API's mapping: a mapping merges key by key, anything else replaces,
     and null removes (a sampling setting removed is refused before sending)."""
-    request_fields: list[str] = []
+    request_fields: list[BodyPath] = []
     """Request paths the host adds to the spoken API's body (`top_k`), accepted by the mapping
     check though the provider's schema lacks them."""
-    response_fields: list[str] = []
+    response_fields: list[BodyPath] = []
     """Answer paths the host adds to the spoken API's response (`choices.0.message.reasoning`),
     accepted by the mapping check though the provider's schema lacks them."""
     options: list[Identifier] = []

@@ -46,11 +46,11 @@ def _types(node: Mapping[str, Any]) -> set[str] | None:
     """JSON types a schema node allows by itself; None: any (it says nothing about type)."""
     kind = node.get("type")
     if kind is not None:
-        found = set(kind) if isinstance(kind, list) else {kind}
+        found = {k for k in (kind if isinstance(kind, list) else [kind]) if isinstance(k, str)}
     elif any(key in node for key in _SHAPE):
         found = {_SHAPE[key] for key in _SHAPE if key in node}
     elif "enum" in node or "const" in node:
-        found = {json_type(v) for v in node.get("enum", [node.get("const")])}
+        found = {json_type(v) for v in _values(node)}
     else:
         return None
     if node.get("nullable"):
@@ -86,11 +86,19 @@ def mismatch(
         return _inside(value, schemas, allowing, depth)
     if isinstance(value, str) and VARIABLE.search(value):
         return None  # text built around variables: its value is only known at run time
-    values = [v for b in allowing for v in b.get("enum", [b["const"]] if "const" in b else [])]
+    values = [v for b in allowing for v in _values(b)]
     if all("enum" in b or "const" in b for b in allowing) and value not in values:
         listed = ", ".join(dict.fromkeys(repr(v) for v in values))
         return (), f"{value!r} is not one of the schema's values: {listed}"
     return None
+
+
+def _values(node: Mapping[str, Any]) -> list[Any]:
+    """The values a schema node lists (`enum`, `const`)."""
+    if "const" in node:
+        return [node["const"]]
+    enum = node.get("enum")
+    return enum if isinstance(enum, list) else []
 
 
 def _only_combines(node: Mapping[str, Any]) -> bool:

@@ -5,16 +5,19 @@ tests/test_spec_fuzz.py draws them with hypothesis; bench/spec_fuzz.py runs many
 
 from __future__ import annotations
 
+import sys
 import types
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
+from pydantic import BaseModel
 
 from codegen.generate import render_all
+from codegen.spec import ApiSpec, BodyPath, HostSpec, MappingSpec, ModelsSpec, ProviderSpec
 
 Loc = tuple[Any, ...]
 
@@ -113,7 +116,12 @@ def mutations(file: str, text: str) -> list[Mutation]:
 
 
 def spec_files(specs: Path) -> list[str]:
-    return sorted(str(p.relative_to(specs)) for p in specs.rglob("*.yaml") if p.name != "README.md")
+    return sorted(str(p.relative_to(specs)) for p in specs.rglob("*.yaml"))
+
+
+def is_schema_file(file: str) -> bool:
+    """request.yaml, responses.response.yaml, ...: JSON Schema, not a spec model."""
+    return _root_model(file) is None
 
 
 def changed_modules(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -124,7 +132,11 @@ def runs(source: str, name: str) -> None:
     """Execute a generated module's source as a fresh module (its imports are the installed
     package's), as importing it would."""
     module = types.ModuleType(f"cloudburst.generated._fuzz_{name.replace('/', '_')[:-3]}")
-    exec(compile(source, name, "exec"), module.__dict__)
+    sys.modules[module.__name__] = module  # pydantic resolves a model's annotations there
+    try:
+        exec(compile(source, name, "exec"), module.__dict__)
+    finally:
+        del sys.modules[module.__name__]
 
 
 def outcome(specs: Path) -> dict[str, str] | Exception:
@@ -132,3 +144,124 @@ def outcome(specs: Path) -> dict[str, str] | Exception:
         return render_all(specs)
     except Exception as exc:
         return exc
+
+
+ROOT_MODELS: dict[str, type[BaseModel]] = {
+    "provider.yaml": ProviderSpec,
+    "mapping.yaml": MappingSpec,
+    "models.yaml": ModelsSpec,
+}
+
+
+def _root_model(file: str) -> type[BaseModel] | None:
+    """The spec model of a file; None for schema files (JSON Schema, checked by keyword)."""
+    if file.startswith("hosts/"):
+        return HostSpec
+    return ROOT_MODELS.get(Path(file).name)
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The types of a union (`X | None`, a discriminated union), each kept as written."""
+    bare = _bare(annotation)
+    if get_origin(bare) in (Union, types.UnionType):
+        return [m for arg in get_args(bare) for m in _members(arg)]
+    return [annotation]
+
+
+def _bare(annotation: Any) -> Any:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+def _admits(member: Any) -> set[str]:
+    """YAML types a member type takes."""
+    bare = _bare(member)
+    origin = get_origin(bare) or bare
+    if bare is Any:
+        return set(OTHER_TYPES)
+    if origin is Literal:
+        return {_type_name(v) for v in get_args(bare)}
+    if isinstance(origin, type) and issubclass(origin, BaseModel):
+        return {"dict"}
+    return {
+        str: {"str"},
+        int: {"int"},
+        float: {"int", "float"},
+        bool: {"bool"},
+        list: {"list"},
+        tuple: {"list"},
+        dict: {"dict"},
+        type(None): {"null"},
+    }.get(origin, set(OTHER_TYPES))
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "bool", int: "int", float: "float", type(None): "null", list: "list", dict: "dict"}.get(
+        type(value), "str"
+    )
+
+
+def _pick(annotation: Any, data: Any) -> Any:
+    """The member of a union that describes `data`."""
+    members = _members(annotation)
+    for member in members:
+        origin = get_origin(_bare(member)) or _bare(member)
+        if isinstance(origin, type) and issubclass(origin, BaseModel):
+            if isinstance(data, dict) and set(data) <= set(origin.model_fields):
+                return member
+        elif _type_name(data) in _admits(member):
+            return member
+    return members[0]
+
+
+def field_at(file: str, data: Any, loc: Loc) -> tuple[Any, Any]:
+    """(the type of the value at `loc`, of the mapping holding it): what the spec models say the
+    value is, or Any inside free JSON (templates, schemas)."""
+    annotation: Any = _root_model(file) or Any
+    parent: Any = Any
+    for part in loc:
+        parent = _pick(annotation, data)
+        bare = _bare(parent)
+        origin = get_origin(bare) or bare
+        if isinstance(origin, type) and issubclass(origin, BaseModel):
+            field = origin.model_fields.get(part)
+            annotation = ApiSpec if part == "changes" else field.annotation if field else Any
+        elif origin is dict:
+            annotation = get_args(bare)[1]
+        elif origin in (list, tuple):
+            arguments = get_args(bare)
+            annotation = arguments[min(part, len(arguments) - 1)] if origin is tuple else arguments[0]
+        else:
+            return Any, Any
+        data = data[part]
+    return annotation, parent
+
+
+def _closed(annotation: Any) -> bool:
+    """A closed vocabulary: a Literal, or a list of one."""
+    for member in _members(annotation):
+        bare = _bare(member)
+        if get_origin(bare) is Literal or (get_origin(bare) is list and _closed(get_args(bare)[0])):
+            return True
+    return False
+
+
+def strict(mutation: Mutation, data: Any) -> bool:
+    """Whether the mutated spec is wrong by construction, so codegen must refuse it (or generate
+    the same files): a value of a type its field does not take, a key its mapping does not
+    have, a word outside a closed vocabulary, a path that starts off the schema. A deleted key,
+    text, names, and anything inside free JSON (templates, schemas) may be a valid change."""
+    annotation, parent = field_at(mutation.file, data, mutation.loc)
+    if mutation.kind == "delete":
+        return False
+    if mutation.kind == "rename":
+        holder = get_origin(_bare(parent)) or _bare(parent)
+        if isinstance(holder, type) and issubclass(holder, BaseModel):
+            return True
+        return holder is dict and get_origin(_bare(get_args(_bare(parent))[0])) is Literal
+    if mutation.kind == "retype":
+        replaced = _type_name(yaml.safe_load(mutation.replacement))
+        return not any(replaced in _admits(member) for member in _members(annotation))
+    paths = any(member is BodyPath for member in _members(annotation))
+    return _closed(annotation) or (paths and mutation.replacement.startswith("x"))
