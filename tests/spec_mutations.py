@@ -238,13 +238,16 @@ def field_at(file: str, data: Any, loc: Loc) -> tuple[Any, Any]:
     return annotation, parent
 
 
-def _closed(annotation: Any) -> bool:
-    """A closed vocabulary: a Literal, or a list of one."""
+def _vocabulary(annotation: Any) -> set[Any]:
+    """The words of a closed vocabulary (a Literal, or a list of one); empty for open text."""
+    words: set[Any] = set()
     for member in _members(annotation):
         bare = _bare(member)
-        if get_origin(bare) is Literal or (get_origin(bare) is list and _closed(get_args(bare)[0])):
-            return True
-    return False
+        if get_origin(bare) is Literal:
+            words.update(get_args(bare))
+        elif get_origin(bare) is list:
+            words |= _vocabulary(get_args(bare)[0])
+    return words
 
 
 def strict(mutation: Mutation, data: Any) -> bool:
@@ -264,4 +267,5 @@ def strict(mutation: Mutation, data: Any) -> bool:
         replaced = _type_name(yaml.safe_load(mutation.replacement))
         return not any(replaced in _admits(member) for member in _members(annotation))
     paths = any(member is BodyPath for member in _members(annotation))
-    return _closed(annotation) or (paths and mutation.replacement.startswith("x"))
+    words = _vocabulary(annotation)
+    return (bool(words) and mutation.replacement not in words) or (paths and mutation.replacement.startswith("x"))
