@@ -6,6 +6,7 @@ tests/test_spec_fuzz.py draws them with hypothesis; bench/spec_fuzz.py runs many
 from __future__ import annotations
 
 import sys
+import traceback
 import types
 import zlib
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel
 
+from codegen.errors import SpecError
 from codegen.generate import render_all
 from codegen.spec import ApiSpec, BodyPath, HostSpec, MappingSpec, ModelsSpec, ProviderSpec
 
@@ -137,13 +139,6 @@ def runs(source: str, name: str) -> None:
         exec(compile(source, name, "exec"), module.__dict__)
     finally:
         del sys.modules[module.__name__]
-
-
-def outcome(specs: Path) -> dict[str, str] | Exception:
-    try:
-        return render_all(specs)
-    except Exception as exc:
-        return exc
 
 
 ROOT_MODELS: dict[str, type[BaseModel]] = {
@@ -269,3 +264,53 @@ def strict(mutation: Mutation, data: Any) -> bool:
     paths = any(member is BodyPath for member in _members(annotation))
     words = _vocabulary(annotation)
     return (bool(words) and mutation.replacement not in words) or (paths and mutation.replacement.startswith("x"))
+
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+TEXTS = {file: (SPECS / file).read_text() for file in spec_files(SPECS)}
+DATA = {file: yaml.safe_load(text) for file, text in TEXTS.items()}
+MUTATIONS = {file: mutations(file, text) for file, text in TEXTS.items()}
+"""Every mutation of every spec file, by file: drawing a file first tries small files as often
+as the 3,000-line schema documents."""
+
+
+class Baseline:
+    """A copy of specs/ that every example changes (and puts back), and what it generates."""
+
+    def __init__(self, specs: Path) -> None:
+        self.specs = specs
+        self.generated = render_all(specs)
+
+    def __repr__(self) -> str:
+        return f"Baseline({self.specs})"
+
+
+def check_mutation(baseline: Baseline, mutation: Mutation) -> str:
+    """Apply `mutation` to the copy, generate, and check the outcome; returns `refused`, `same`
+    or `changed` (a valid change, whose changed modules ran). Raises AssertionError otherwise."""
+    specs = baseline.specs
+    path = specs / mutation.file
+    path.write_text(mutation.apply(TEXTS[mutation.file]))
+    try:
+        files = render_all(specs)
+    except SpecError as error:
+        assert error.problems, mutation
+        for problem in error.problems:
+            shown = specs.parent / problem.file
+            assert shown.is_file(), f"{mutation}: {problem} names no spec file"
+            assert 1 <= problem.line <= len(shown.read_text().splitlines()) + 1, f"{mutation}: {problem}"
+        # a wrong value is named where it is; a schema changed may make a mapping wrong instead
+        where = str(Path("specs") / (Path(mutation.file).parent if is_schema_file(mutation.file) else mutation.file))
+        if mutation.kind not in ("delete", "rename"):
+            assert any(p.file.as_posix().startswith(where) for p in error.problems), (mutation, error)
+        return "refused"
+    except Exception as exc:
+        raise AssertionError(f"{mutation}: traceback\n{''.join(traceback.format_exception(exc))}") from exc
+    finally:
+        path.write_text(TEXTS[mutation.file])
+    changed = changed_modules(baseline.generated, files)
+    assert not (changed and strict(mutation, DATA[mutation.file])), f"{mutation}: accepted, changing {changed}"
+    for name in changed:
+        if name in files:
+            runs(files[name], name)
+    return "changed" if changed else "same"

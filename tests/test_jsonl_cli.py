@@ -89,3 +89,18 @@ def test_embed_writes_a_bad_line_as_that_texts_error(tmp_path: Path) -> None:
     errors = [line for line in lines if line.get("error")]
     assert len(lines) == 3 and len(errors) == 1
     assert f"{texts}:2: {BAD_LINES[name][1]}" in json.dumps(errors[0])
+
+
+def test_batch_submit_makes_each_bad_line_its_own_input_error(tmp_path: Path) -> None:
+    prompts = with_bad_lines(tmp_path / "prompts.jsonl")
+    out = tmp_path / "results.jsonl"
+    done = cloudburst(
+        "batch", "submit", str(prompts), "--model", "claude-haiku-4-5", "--simulate", "--sim-batch-seconds", "0",
+        "--wait", "--poll", "0.05", "-o", str(out), "--progress", "off",
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr  # 1: some prompts failed
+    results = {r["id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    for name, number in bad_line_numbers().items():
+        error = results[str(number)]["error"]
+        assert error["kind"] == "input" and error["message"].startswith(f"{prompts}:{number}: {BAD_LINES[name][1]}")
+    assert sum(r["error"] is None for r in results.values()) == 1 + len(BAD_LINES)

@@ -8,67 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import traceback
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codegen.errors import SpecError
-from codegen.generate import render_all
 from tests.conftest import SPECS
-from tests.spec_mutations import Mutation, changed_modules, is_schema_file, mutations, runs, spec_files, strict
+from tests.spec_mutations import MUTATIONS, Baseline, check_mutation, is_schema_file
 
 EXAMPLES = int(os.environ.get("SPEC_FUZZ_EXAMPLES", "50"))
-FILES = spec_files(SPECS)
-TEXTS = {file: (SPECS / file).read_text() for file in FILES}
-DATA = {file: yaml.safe_load(text) for file, text in TEXTS.items()}
-MUTATIONS = {file: mutations(file, text) for file, text in TEXTS.items()}
-"""Every mutation of every file: a file is drawn first, so small files are tried as often as the
-3,000-line schema documents."""
-SCHEMA_FILES = [file for file in FILES if is_schema_file(file)]
-MAPPING_FILES = [file for file in FILES if not is_schema_file(file)]
-
-
-class Baseline:
-    """A copy of specs/ that every example changes (and puts back), and what it generates."""
-
-    def __init__(self, specs: Path) -> None:
-        self.specs = specs
-        self.generated = render_all(specs)
-
-    def __repr__(self) -> str:
-        return f"Baseline({self.specs})"
-
-
-def check_mutation(baseline: Baseline, mutation: Mutation) -> None:
-    specs = baseline.specs
-    path = specs / mutation.file
-    path.write_text(mutation.apply(TEXTS[mutation.file]))
-    try:
-        files = render_all(specs)
-    except SpecError as error:
-        assert error.problems, mutation
-        for problem in error.problems:
-            shown = specs.parent / problem.file
-            assert shown.is_file(), f"{mutation}: {problem} names no spec file"
-            assert 1 <= problem.line <= len(shown.read_text().splitlines()) + 1, f"{mutation}: {problem}"
-        # a wrong value is named where it is; a schema changed may make a mapping wrong instead
-        where = str(Path("specs") / (Path(mutation.file).parent if is_schema_file(mutation.file) else mutation.file))
-        if mutation.kind not in ("delete", "rename"):
-            assert any(p.file.as_posix().startswith(where) for p in error.problems), (mutation, error)
-        return
-    except Exception as exc:
-        pytest.fail(f"{mutation}: traceback\n{''.join(traceback.format_exception(exc))}")
-    finally:
-        path.write_text(TEXTS[mutation.file])
-    changed = changed_modules(baseline.generated, files)
-    assert not (changed and strict(mutation, DATA[mutation.file])), f"{mutation}: accepted, changing {changed}"
-    for name in changed:
-        if name in files:
-            runs(files[name], name)
+SCHEMA_FILES = [file for file in MUTATIONS if is_schema_file(file)]
+MAPPING_FILES = [file for file in MUTATIONS if not is_schema_file(file)]
 
 
 @pytest.fixture(scope="module")
