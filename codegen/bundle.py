@@ -517,25 +517,13 @@ def check_api(
         request_path(path, (*base, "constants", path))
     if api.options and api.options_class is None:
         problems.append(spec.problem((*base, "options"), "options need options_class: the name of the generated model"))
-    for key in ("role_field", "content"):
-        if (
-            schema_at(schemas, api.request, (*split_path(f"{messages.path}.0"), *split_path(getattr(messages, key))))
-            is None
-        ):
-            problems.append(
-                spec.problem(
-                    (*base, "messages", key),
-                    f"{getattr(messages, key)!r} is not a field of a message in {messages.path!r}",
-                )
-            )
-    for kind, relative in messages.part_fields.items():
-        if schema_at(schemas, api.request, (*split_path(f"{messages.path}.0"), *split_path(relative))) is None:
-            problems.append(
-                spec.problem(
-                    (*base, "messages", "part_fields", kind),
-                    f"{relative!r} is not a field of a message in {messages.path!r}",
-                )
-            )
+    entry = (*split_path(messages.path), 0)
+    relative = [(("role_field",), messages.role_field), (("content",), messages.content)]
+    relative += [(("part_fields", kind), name) for kind, name in messages.part_fields.items()]
+    for where, name in relative:
+        if schema_at(schemas, api.request, (*entry, *split_path(name))) is None:
+            message = f"{name!r} is not a field of a message in {messages.path!r}"
+            problems.append(spec.problem((*base, "messages", *where), message))
     check_chat_values(api, base, spec, schemas, problems)
     check_answer_values(api, base, spec, schemas, problems)
 

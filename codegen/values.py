@@ -80,7 +80,8 @@ def mismatch(
         if kind in types:
             allowing.append(branch)
     if not allowing:
-        wanted = sorted({t for b in alternatives for t in _types(b) or ()} - {"integer"} or {"integer"})
+        types = {t for b in alternatives for t in _types(b) or ()}
+        wanted = sorted(types - {"integer"} if "number" in types else types)
         return (), f"expected {' or '.join(_NAMES.get(t, t) for t in wanted)} (got {value!r})"
     if kind in ("array", "object"):
         return _inside(value, schemas, allowing, depth)
