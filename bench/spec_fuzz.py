@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.spec_mutations import MUTATIONS, SPECS, Baseline, check_mutation, is_schema_file  # noqa: E402
 
-COUNT = 1500
+COUNT = 1000
 SCHEMA_SHARE = 0.2
 """As in the test: schema files regenerate the provider's models, ten times slower a mutation."""
 

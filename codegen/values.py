@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, get_args
 
 from codegen.errors import Problem
 from codegen.load import PathKey, SpecFile
 from codegen.schema_paths import Schemas, branches, schemas_at, split_path
 from codegen.spec import ApiSpec, EmbedApiSpec, EmbedPlacement, Placement
+from codegen.vocabulary import InputKind, OutputType, Truncation
 
 VARIABLE = re.compile(r"\$[a-z_]+")
 
@@ -253,6 +254,10 @@ def check_answer_values(api: ApiSpec, base: PathKey, spec: SpecFile, schemas: Sc
             check(value, failure.path, ("failures", index, "values", value_index))
 
 
+EMBED_VOCABULARY = {"input_kind": InputKind, "truncation": Truncation, "output_types": OutputType}
+"""The unified values of each embeddings setting a spec maps to the provider's."""
+
+
 def check_embed_values(
     api: EmbedApiSpec, base: PathKey, spec: SpecFile, schemas: Schemas, problems: list[Problem]
 ) -> None:
@@ -273,6 +278,10 @@ def check_embed_values(
     for setting, placement in api.settings.items():
         if isinstance(placement, EmbedPlacement):
             where = (*entry, *split_path(placement.path)) if placement.per_item else split_path(placement.path)
-            for value in (placement.values or {}).values():
-                check([value] if placement.as_list else value, where, ("settings", setting, "values"))
+            words = get_args(EMBED_VOCABULARY[setting]) if setting in EMBED_VOCABULARY else ()
+            for word, value in (placement.values or {}).items():
+                if words and word not in words:
+                    unknown = f"{word!r} is not a value of {setting} (expected one of: {', '.join(words)})"
+                    problems.append(spec.problem((*base, "settings", setting, "values", word), unknown))
+                check([value] if placement.as_list else value, where, ("settings", setting, "values", word))
             check(placement.default, where, ("settings", setting, "default"))

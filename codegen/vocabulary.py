@@ -52,6 +52,10 @@ ErrorKind = Literal[
     "invalid_request",
 ]
 
+InputKind = Literal["query", "document", "classification", "clustering"]
+Truncation = Literal["none", "start", "end"]
+OutputType = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 PartKind = Literal[

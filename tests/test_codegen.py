@@ -113,7 +113,7 @@ def test_spec_vocabulary_matches_the_runtime_types() -> None:
     import dataclasses
     from typing import get_args
 
-    from cloudburst import SamplingParams, Usage
+    from cloudburst import SamplingParams, Usage, _embedding
     from cloudburst._errors import ERROR_KINDS
     from cloudburst._response import FinishReason
     from cloudburst._sampling import ReasoningEffort
@@ -124,6 +124,8 @@ def test_spec_vocabulary_matches_the_runtime_types() -> None:
     assert set(get_args(vocabulary.UsageField)) == {f.name for f in dataclasses.fields(Usage)}
     assert set(get_args(vocabulary.ErrorKind)) <= set(ERROR_KINDS)
     assert set(get_args(vocabulary.ReasoningEffort)) == set(get_args(ReasoningEffort))
+    assert vocabulary.InputKind == _embedding.InputKind and vocabulary.Truncation == _embedding.Truncation
+    assert vocabulary.OutputType == _embedding.OutputType
 
 
 def test_every_spec_file_reads_with_the_pure_python_yaml_loader_too() -> None:

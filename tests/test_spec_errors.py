@@ -328,3 +328,16 @@ def test_a_model_s_api_must_be_one_its_provider_has(specs_copy: Path) -> None:
     file, line, message = only_problem(errors_for(specs_copy))
     assert (file, line) == ("specs/models.yaml", line_of(models, "  gemini-3.8-flash:") + 2)
     assert message == "gemini has no API 'messages' (expected one of: embeddings, generate)"
+
+
+def test_an_embeddings_setting_maps_only_unified_values(specs_copy: Path) -> None:
+    mapping = specs_copy / "cohere" / "mapping.yaml"
+    text = mapping.read_text()
+    assert "query: search_query" in text
+    mapping.write_text(text.replace("query: search_query", "question: search_query", 1))
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/cohere/mapping.yaml", line_of(mapping, "question: search_query"))
+    assert (
+        message
+        == "'question' is not a value of input_kind (expected one of: query, document, classification, clustering)"
+    )
