@@ -22,7 +22,16 @@ from pydantic import (
     model_validator,
 )
 
-from codegen.vocabulary import ErrorKind, FinishReason, PartKind, ReasoningEffort, Role, SamplingField, UsageField
+from codegen.vocabulary import (
+    ErrorKind,
+    FinishReason,
+    OutputType,
+    PartKind,
+    ReasoningEffort,
+    Role,
+    SamplingField,
+    UsageField,
+)
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
 HttpStatus = Annotated[int, Field(ge=100, le=599)]
@@ -560,7 +569,7 @@ class EmbedLimits(SpecModel):
 
 
 class EmbedOutput(SpecModel):
-    vectors: dict[str, BodyPath] = Field(min_length=1)
+    vectors: dict[OutputType, BodyPath] = Field(min_length=1)
     """Output type (`float`, `int8`, ...) -> response path of the list of vectors, in input
     order; the types offered are these."""
     input_tokens: str
@@ -568,7 +577,7 @@ class EmbedOutput(SpecModel):
     image_tokens: BodyPath | None = None
     """Response path of image tokens billed apart from the text's (Cohere), at `image_input`."""
     model: BodyPath | None = None
-    base64: list[str] = []
+    base64: Names[OutputType] = []
     """Output types whose vectors come as base64 of little-endian float32, decoded to floats."""
 
 
