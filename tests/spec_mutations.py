@@ -96,7 +96,8 @@ def mutations(file: str, text: str) -> list[Mutation]:
         for other in OTHER_TYPES[kind]:
             out.append(Mutation(file, "retype", loc, line, start, end, other))
         if kind == "str" and value.style is None:
-            for word in {value.value + "x", "x" + value.value, words[zlib.crc32(value.value.encode()) % len(words)]}:
+            other = words[zlib.crc32(value.value.encode()) % len(words)]  # a word from elsewhere in the file
+            for word in dict.fromkeys([value.value + "x", "x" + value.value, other]):
                 if word != value.value:
                     out.append(Mutation(file, "reword", loc, line, start, end, word))
         if key is None:
