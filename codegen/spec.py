@@ -38,7 +38,9 @@ HttpStatus = Annotated[int, Field(ge=100, le=599)]
 BodyPath = Annotated[str, StringConstraints(pattern=r"^[^.\s]+(\.[^.\s]+)*$")]
 """A dotted path in a request or answer body (`choices.0.message`): codegen checks it names a
 field of the schema."""
-MediaType = Annotated[str, StringConstraints(pattern=r"^[a-z]+/[a-z0-9][a-z0-9.+-]*$")]
+MediaType = Annotated[
+    str, StringConstraints(pattern=r"^(application|audio|font|image|model|text|video)/[a-z0-9][a-z0-9.+-]*$")
+]
 T = TypeVar("T")
 
 

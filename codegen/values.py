@@ -18,7 +18,7 @@ from codegen.errors import Problem
 from codegen.load import PathKey, SpecFile
 from codegen.schema_paths import Schemas, branches, schemas_at, split_path
 from codegen.spec import ApiSpec, EmbedApiSpec, EmbedPlacement, Placement
-from codegen.vocabulary import InputKind, OutputType, Truncation
+from codegen.vocabulary import SAMPLING_TYPES, InputKind, OutputType, Truncation
 
 VARIABLE = re.compile(r"\$[a-z_]+")
 
@@ -93,6 +93,12 @@ def mismatch(
         listed = ", ".join(dict.fromkeys(repr(v) for v in values))
         return (), f"{value!r} is not one of the schema's values: {listed}"
     return None
+
+
+def takes(schemas: Schemas, nodes: list[Mapping[str, Any]], kind: str) -> bool:
+    """Whether one of the schemas `nodes` allows values of JSON type `kind`."""
+    alternatives = [b for node in nodes for b in branches(schemas, node) if not _only_combines(b)]
+    return not alternatives or any((types := _types(b)) is None or kind in types for b in alternatives)
 
 
 def _values(node: Mapping[str, Any]) -> list[Any]:
@@ -185,10 +191,17 @@ def check_chat_values(api: ApiSpec, base: PathKey, spec: SpecFile, schemas: Sche
     for setting, placements in api.sampling.items():
         listed = placements if isinstance(placements, list) else [placements]
         for index, placement in enumerate(listed):
+            loc = ("sampling", setting, *((index,) if isinstance(placements, list) else ()))
             if isinstance(placement, Placement):
-                loc = ("sampling", setting, *((index,) if isinstance(placements, list) else ()))
                 for key in ("value", "when_off", "default"):
                     check(getattr(placement, key), placement.path, (*loc, key))
+            path, sent = (
+                (placement.path, placement.value) if isinstance(placement, Placement) else (placement, "$value")
+            )
+            nodes = schemas_at(schemas, root, split_path(path))
+            if sent == "$value" and nodes and not takes(schemas, nodes, SAMPLING_TYPES[setting]):
+                wrong = f"{setting} is {_NAMES[SAMPLING_TYPES[setting]]}, which {path} in {root!r} does not take"
+                problems.append(spec.problem((*base, *loc), wrong))
     messages = api.messages
     entry = (*split_path(messages.path), 0)
     content = (*entry, *split_path(messages.content), 0)

@@ -99,3 +99,19 @@ SAMPLING_VARIABLES: dict[str, dict[str, str]] = {
         "schema_json": "json_text(json_schema(sampling.output_schema))",
     },
 }
+
+# The JSON type of each sampling setting's value, as `$value` sends it.
+SAMPLING_TYPES: dict[str, str] = {
+    "temperature": "number",
+    "top_p": "number",
+    "top_k": "integer",
+    "max_new_tokens": "integer",
+    "stop": "array",
+    "seed": "integer",
+    "reasoning_effort": "string",
+    "thinking_budget": "integer",
+    "logprobs": "boolean",
+    "top_logprobs": "integer",
+    "json_mode": "boolean",
+    "output_schema": "object",
+}

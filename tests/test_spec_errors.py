@@ -341,3 +341,11 @@ def test_an_embeddings_setting_maps_only_unified_values(specs_copy: Path) -> Non
         message
         == "'question' is not a value of input_kind (expected one of: query, document, classification, clustering)"
     )
+
+
+def test_a_setting_sent_where_the_schema_takes_another_type(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "max_new_tokens: max_completion_tokens", "max_new_tokens: tools")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "max_new_tokens: tools"))
+    assert message == "max_new_tokens is an integer, which tools in 'CreateChatCompletionRequest' does not take"
