@@ -48,6 +48,7 @@ demo: $(STAMP)  ## the main job: 3,000 prompts on five providers' models against
 
 bench: $(STAMP)
 	$(BIN)/python bench/codegen.py
+	$(BIN)/python bench/spec_fuzz.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/journal.py
 	$(BIN)/python bench/cache.py

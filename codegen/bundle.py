@@ -9,7 +9,7 @@ file and line; all of them are reported at once.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, get_args
@@ -17,6 +17,7 @@ from typing import Any, TypeVar, get_args
 from pydantic import BaseModel, ValidationError
 
 from codegen.errors import Problem, SpecError
+from codegen.json_schema import check_keywords
 from codegen.load import PathKey, SpecFile, load_spec_file
 from codegen.schema_paths import REF_PREFIX, references, schema_at, split_path
 from codegen.spec import (
@@ -32,10 +33,10 @@ from codegen.spec import (
     RerankApiSpec,
     SchemaFileSpec,
 )
+from codegen.values import check_answer_values, check_chat_values, check_embed_values
 from codegen.vocabulary import PART_VARIABLES, SAMPLING_VARIABLES
 
 SCHEMA_FILES = ("request", "response", "tools", "files", "embeddings", "batches", "rerank")
-JSON_TYPES = {"object", "array", "string", "integer", "number", "boolean", "null"}
 TEMPLATE_VARIABLE = re.compile(r"\$([a-z_]+)")
 
 M = TypeVar("M", bound=BaseModel)
@@ -51,6 +52,8 @@ class ProviderBundle:
     schema_files: dict[str, str]
     """Schema name -> the spec file (relative) that defines it."""
     mapping: MappingSpec
+    schema_lines: dict[str, int] = field(default_factory=dict)
+    """Schema name -> the line where its file defines it."""
     sources: list[str] = field(default_factory=list)
     """Relative paths of the files read, for generated headers."""
     apis: dict[str, ApiSpec] = field(default_factory=dict)
@@ -92,7 +95,12 @@ def _data_loc(data: Any, loc: tuple[Any, ...]) -> PathKey:
 
 
 def _is_type_name(part: str) -> bool:
-    return part[:1].isupper() or part in {"str", "int", "float", "bool", "list", "dict"} or "[" in part
+    return (
+        part[:1].isupper()
+        or part in {"str", "int", "float", "bool", "list", "dict"}
+        or "[" in part
+        or part.startswith("constrained-")
+    )
 
 
 _EXPECTED = {
@@ -121,7 +129,7 @@ def _describe(errors: list[Any], where: PathKey, model: type[BaseModel]) -> str:
         return f"unknown key {where[-1]!r} at {at}{expected}"
     if first["type"] == "missing":
         return f"missing required key {where[-1]!r}" if where else "missing required key"
-    wanted = list(dict.fromkeys(_EXPECTED.get(e["type"], e["msg"]) for e in errors))
+    wanted = list(dict.fromkeys(_EXPECTED.get(e["type"], e["msg"].removeprefix("Value error, ")) for e in errors))
     phrase = "expected " + " or ".join(wanted) if all(e["type"] in _EXPECTED for e in errors) else "; ".join(wanted)
     return f"{at}: {phrase} (got {first['input']!r})"
 
@@ -238,6 +246,7 @@ def load_provider(folder: Path, root: Path) -> ProviderBundle:
         provider=provider,
         schemas=schemas,
         schema_files=schema_files,
+        schema_lines={name: spec.line_of(loc) for name, (spec, loc) in schema_locs.items()},
         mapping=mapping,
         sources=[str(f.path) for f in files.values()],
         apis={name: api for name, api in mapping.apis.items() if isinstance(api, ApiSpec)},
@@ -299,6 +308,7 @@ def check_embed_api(
         if path is not None and schema_at(schemas, api.request, split_path(path)) is None:
             loc = (*base, *where.split(".", 1))
             problems.append(spec.problem(loc, f"{path!r} is not a field of the request schema {api.request!r}"))
+    check_embed_values(api, base, spec, schemas, problems)
     for kind in api.output.base64:
         if kind not in api.output.vectors:
             problems.append(spec.problem((*base, "output", "base64"), f"{kind!r} is not an output type under vectors"))
@@ -332,46 +342,7 @@ def _check_schema(node: Any, loc: PathKey, spec: SpecFile, schemas: Mapping[str,
                     (*ref_loc, "$ref"), f"dangling $ref {ref!r}: no schema named {name!r} in this provider folder"
                 )
             )
-    _check_keywords(node, loc, spec, problems)
-
-
-def _check_keywords(node: Any, loc: PathKey, spec: SpecFile, problems: list[Problem]) -> None:
-    """JSON Schema's own rules. (A `required` name missing from `properties` is legal, and
-    providers' published documents do it, in allOf branches and elsewhere.)"""
-    if not isinstance(node, Mapping):
-        problems.append(spec.problem(loc, f"expected a schema (a mapping), got {type(node).__name__}"))
-        return
-    kind = node.get("type")
-    kinds = kind if isinstance(kind, list) else [kind]
-    for one in kinds:
-        if one is not None and one not in JSON_TYPES:
-            problems.append(
-                spec.problem((*loc, "type"), f"unknown type {one!r} (expected one of: {', '.join(sorted(JSON_TYPES))})")
-            )
-    properties = node.get("properties")
-    if properties is not None:
-        if not isinstance(properties, Mapping):
-            problems.append(spec.problem((*loc, "properties"), "properties must be a mapping of field name to schema"))
-        else:
-            for name, sub in properties.items():
-                _check_keywords(sub, (*loc, "properties", name), spec, problems)
-    required = node.get("required")
-    if required is not None and not (isinstance(required, list) and all(isinstance(r, str) for r in required)):
-        problems.append(spec.problem((*loc, "required"), "required must be a list of field names"))
-    for key in ("items", "additionalProperties", "not"):
-        if isinstance(node.get(key), Mapping):
-            _check_keywords(node[key], (*loc, key), spec, problems)
-        elif key == "items" and key in node:
-            problems.append(spec.problem((*loc, key), "items must be a schema (a mapping)"))
-    for key in ("allOf", "anyOf", "oneOf"):
-        if key in node:
-            if not isinstance(node[key], list):
-                problems.append(spec.problem((*loc, key), f"{key} must be a list of schemas"))
-                continue
-            for index, sub in enumerate(node[key]):
-                _check_keywords(sub, (*loc, key, index), spec, problems)
-    if "enum" in node and not isinstance(node["enum"], list):
-        problems.append(spec.problem((*loc, "enum"), "enum must be a list of values"))
+    check_keywords(node, loc, spec, problems)
 
 
 def check_api(
@@ -548,6 +519,15 @@ def check_api(
         request_path(path, (*base, "stream", "body", path))
     if api.options and api.options_class is None:
         problems.append(spec.problem((*base, "options"), "options need options_class: the name of the generated model"))
+    entry = (*split_path(messages.path), 0)
+    relative = [(("role_field",), messages.role_field), (("content",), messages.content)]
+    relative += [(("part_fields", kind), name) for kind, name in messages.part_fields.items()]
+    for where, name in relative:
+        if schema_at(schemas, api.request, (*entry, *split_path(name))) is None:
+            message = f"{name!r} is not a field of a message in {messages.path!r}"
+            problems.append(spec.problem((*base, "messages", *where), message))
+    check_chat_values(api, base, spec, schemas, problems)
+    check_answer_values(api, base, spec, schemas, problems)
 
 
 def _check_template(
@@ -574,8 +554,9 @@ PLANNED_PROVIDERS = frozenset({"anthropic", "gemini", "bedrock", "mistral", "coh
 any provider with a folder under specs/ is accepted too."""
 
 
-def load_registry(path: Path, root: Path) -> ModelsSpec:
-    """Load and check specs/models.yaml: each entry, its provider, and names used twice."""
+def load_registry(path: Path, root: Path, apis: Mapping[str, Collection[str]] | None = None) -> ModelsSpec:
+    """Load and check specs/models.yaml: each entry, its provider, and names used twice; with
+    `apis` (provider -> its API names), that each model's API is one its provider has."""
     shown = shown_path(path, root)
     if not path.exists():
         raise SpecError([Problem(shown, 1, "missing spec file models.yaml (the model registry)")])
@@ -602,6 +583,13 @@ def load_registry(path: Path, root: Path) -> ModelsSpec:
                     spec.problem(
                         ("models", model_id, "provider"),
                         f"unknown provider {model.provider!r} (expected a folder under specs/: {', '.join(sorted(known))})",
+                    )
+                )
+            elif apis is not None and model.provider in apis and model.api not in apis[model.provider]:
+                problems.append(
+                    spec.problem(
+                        ("models", model_id, "api"),
+                        f"{model.provider} has no API {model.api!r} (expected one of: {', '.join(sorted(apis[model.provider]))})",
                     )
                 )
             if model.kind == "chat" and model.max_output_tokens is None:

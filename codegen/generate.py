@@ -8,7 +8,9 @@ gives byte-identical files and `check` can compare a fresh run with what is comm
 from __future__ import annotations
 
 import filecmp
+import functools
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -123,8 +125,10 @@ def render_all(specs: Path) -> dict[str, str]:
         hosts = load_hosts(specs, bundles)
     except SpecError as exc:
         problems.extend(exc.problems)
+    apis = {b.provider.name: [*b.apis, *b.embed_apis, *b.rerank_apis] for b in bundles}
+    apis.update({host.provider.name: [host.api_name] for host in hosts})
     try:
-        registry = load_registry(specs / "models.yaml", specs)
+        registry = load_registry(specs / "models.yaml", specs, None if problems else apis)
     except SpecError as exc:
         problems.extend(exc.problems)
     if problems or registry is None:
@@ -325,16 +329,35 @@ def render_models(bundle: ProviderBundle, file_header: str) -> str:
         "paths": {},
         "components": {"schemas": json.loads(text)},
     }
+    try:
+        return _datamodel_source(
+            json.dumps(document), f'{file_header}\n"""{bundle.provider.title} request and response bodies."""'
+        )
+    except Exception as exc:  # the generator's own complaint about a schema the checks let through
+        named = re.search(r"#/components/schemas/([^'\s/]+)", str(exc))
+        name = named.group(1) if named and named.group(1) in bundle.schema_files else next(iter(bundle.schema_files))
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        problem = Problem(
+            Path(bundle.schema_files[name]), bundle.schema_lines.get(name, 1), f"schema {name!r}: {reason}"
+        )
+        raise SpecError([problem]) from exc
+
+
+@functools.lru_cache(maxsize=16)
+def _datamodel_source(document: str, file_header: str) -> str:
+    """datamodel-code-generator's output for one OpenAPI document; remembered, as it takes most
+    of a generation's time and a run that changes only mappings (the spec fuzz test) has the
+    same schemas every time."""
     with warnings.catch_warnings():
         # notes about formats it maps to plain types (`int64` numbers, URL lengths): expected here
         warnings.simplefilter("ignore", UserWarning)
         output = datamodel_generate(
-            json.dumps(document),
+            document,
             input_file_type=InputFileType.OpenAPI,
             output_model_type=DataModelType.PydanticV2BaseModel,
             target_python_version=PythonVersion.PY_310,
             disable_timestamp=True,
-            custom_file_header=file_header + '\n"""' + bundle.provider.title + ' request and response bodies."""',
+            custom_file_header=file_header,
             formatters=[],
             use_standard_collections=True,
             use_union_operator=True,

@@ -7,6 +7,7 @@ for each duplicate key.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def load_spec_file(path: Path, shown_as: Path | None = None) -> SpecFile:
     except UnicodeDecodeError as exc:
         raise SpecError([Problem(shown, 1, f"not UTF-8 text: {exc}")]) from None
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -60,6 +61,14 @@ def load_spec_file(path: Path, shown_as: Path | None = None) -> SpecFile:
     if problems:
         raise SpecError(problems)
     return spec
+
+
+@functools.lru_cache(maxsize=64)
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree of a file's text; remembered, as composing is most of a generation that
+    reuses its schemas, and a run checking many changes of one file (the spec fuzz test) reads
+    the same other files each time. Nodes are only read, never changed."""
+    return yaml.compose(text, Loader=_Loader)
 
 
 _scalars = yaml.constructor.SafeConstructor()

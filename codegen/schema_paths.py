@@ -20,34 +20,44 @@ def deref(schemas: Schemas, node: Mapping[str, Any]) -> Mapping[str, Any]:
     seen: set[str] = set()
     while "$ref" in node:
         name = str(node["$ref"]).removeprefix(REF_PREFIX)
-        if name in seen or name not in schemas:
+        if name in seen or name not in schemas or not isinstance(schemas[name], Mapping):
             return {}
         seen.add(name)
         node = schemas[name]
     return node
 
 
-def _branches(schemas: Schemas, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+def branches(schemas: Schemas, node: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """The node and, recursively, every allOf/anyOf/oneOf alternative inside it (none for a
     reference that leads nowhere)."""
+    if not isinstance(node, Mapping):
+        return  # a malformed schema, reported by the keyword checks
     target = deref(schemas, node)
     if "$ref" in node and not target:
         return
     node = target
     yield node
     for keyword in ("allOf", "anyOf", "oneOf"):
-        for branch in node.get(keyword, []):
-            yield from _branches(schemas, branch)
+        alternatives = node.get(keyword, [])
+        for branch in alternatives if isinstance(alternatives, list) else ():
+            yield from branches(schemas, branch)
 
 
 def schema_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> Mapping[str, Any] | None:
     """The schema of the value at `path` in a body of schema `root`, or None if no alternative of
     the schema has such a field."""
+    found = schemas_at(schemas, root, path)
+    return found[0] if found else None
+
+
+def schemas_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> list[Mapping[str, Any]]:
+    """Every schema the value at `path` may have, one for each alternative leading there (none if
+    no alternative has such a field)."""
     frontier: list[Mapping[str, Any]] = [schemas[root]]
     for part in path:
         following: list[Mapping[str, Any]] = []
         for node in frontier:
-            for branch in _branches(schemas, node):
+            for branch in branches(schemas, node):
                 if isinstance(part, int) or part == "*":
                     if isinstance(branch.get("items"), Mapping):
                         following.append(branch["items"])
@@ -57,9 +67,9 @@ def schema_at(schemas: Schemas, root: str, path: tuple[str | int, ...]) -> Mappi
                     extra = branch.get("additionalProperties")
                     following.append(extra if isinstance(extra, Mapping) else {})
         if not following:
-            return None
+            return []
         frontier = following
-    return frontier[0]
+    return frontier
 
 
 def _free_form(node: Mapping[str, Any]) -> bool:

@@ -6,14 +6,28 @@ silently does nothing. specs/README.md documents each field with an example.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PositiveFloat,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from codegen.vocabulary import (
     ErrorKind,
     FinishReason,
+    OutputType,
     PartKind,
+    ReasoningEffort,
     Role,
     SamplingField,
     StreamFormat,
@@ -22,10 +36,36 @@ from codegen.vocabulary import (
 )
 
 Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$")]
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
+BodyPath = Annotated[str, StringConstraints(pattern=r"^[^.\s]+(\.[^.\s]+)*$")]
+"""A dotted path in a request or answer body (`choices.0.message`): codegen checks it names a
+field of the schema."""
+MediaType = Annotated[
+    str, StringConstraints(pattern=r"^(application|audio|font|image|model|text|video)/[a-z0-9][a-z0-9.+-]*$")
+]
+T = TypeVar("T")
+
+
+def _unique(items: list[T]) -> list[T]:
+    repeated = [item for index, item in enumerate(items) if item in items[:index]]
+    if repeated:
+        raise ValueError(f"listed twice: {', '.join(map(str, repeated))}")
+    return items
+
+
+Names = Annotated[list[T], AfterValidator(_unique)]
+"""A list that is a set: each entry once."""
 
 
 class SpecModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict: a number is never a string or true/false, a string never a number."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _tuple(value: Any) -> Any:
+    """YAML has lists only: a fixed-length list is read as a tuple."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 # provider.yaml ------------------------------------------------------------------------------
@@ -78,7 +118,7 @@ class ErrorFields(SpecModel):
 class ErrorRule(SpecModel):
     """One row of the error table; the first row whose every given condition matches wins."""
 
-    status: int | list[int] | None = None
+    status: HttpStatus | list[HttpStatus] | None = None
     type: str | None = None
     code: str | None = None
     message_contains: str | None = None
@@ -104,8 +144,15 @@ class ServiceSpec(SpecModel):
     """Headers sent when an environment variable is set, header → variable, as the official
     SDK sends them (OpenAI's `OpenAI-Organization` from `OPENAI_ORG_ID`)."""
     request_id_header: str | None = None
-    token_ratio: tuple[float, float] | None = None
+    token_ratio: Annotated[tuple[PositiveFloat, PositiveFloat], BeforeValidator(_tuple)] | None = None
     """Low and high ratio of this provider's token counts to cl100k_base's, for estimates."""
+
+    @field_validator("token_ratio")
+    @classmethod
+    def _low_then_high(cls, ratio: tuple[float, float] | None) -> tuple[float, float] | None:
+        if ratio is not None and ratio[0] > ratio[1]:
+            raise ValueError("the low ratio comes first")
+        return ratio
 
     @property
     def base_url_envs(self) -> tuple[str, ...]:
@@ -128,7 +175,7 @@ class BatchSpec(SpecModel):
     inline_max_bytes: int | None = Field(None, gt=0)
     """Where requests may also go inline in the create call (Gemini), the most they may add up
     to; a bigger part is uploaded as a file."""
-    item_error_status: dict[str, int] = {}
+    item_error_status: dict[str, HttpStatus] = {}
     """Where an errored result carries the error's type but not its HTTP status (Anthropic): the
     status the provider answers each type with online, so it is classified as online."""
 
@@ -151,7 +198,7 @@ class FileUpload(SpecModel):
     """Headers the upload, and every request naming an uploaded file, must carry (a beta flag)."""
     max_bytes: int = Field(gt=0)
     """The largest file it takes."""
-    media_types: dict[FileKind, list[str]]
+    media_types: dict[FileKind, Names[MediaType]]
     """What a chat request may name once uploaded, by kind."""
     resource: str | None = None
     """Answer path of the file object in the upload's answer (Gemini's `file`); None: the
@@ -183,7 +230,7 @@ class FileLimits(SpecModel):
     inline_max_bytes: dict[FileKind, int] = {}
     """The largest file of each kind sent inline (before base64); a kind left out has no limit
     of its own beyond the request's."""
-    inline_media_types: dict[FileKind, list[str]] = {}
+    inline_media_types: dict[FileKind, Names[MediaType]] = {}
     """Media types it takes inline, by kind; a kind left out is not checked here."""
     upload: FileUpload | None = None
     """Its Files API; None: files are only ever sent inline (or by URL)."""
@@ -223,7 +270,7 @@ class Endpoint(SpecModel):
 class Placement(SpecModel):
     """Where a value goes in the request body, and in what shape."""
 
-    path: str
+    path: BodyPath
     """Dotted request-body path (`generationConfig.maxOutputTokens`)."""
     value: Any = "$value"
     """A JSON template; `$value` stands for the setting's value."""
@@ -234,15 +281,15 @@ class Placement(SpecModel):
 
 
 class MessagesMap(SpecModel):
-    path: str
+    path: BodyPath
     """Request field holding the list of messages."""
     system: str = "message"
     """`message`: the system prompt is a message with the system role; otherwise the request
     field path where the system prompt's parts go."""
     roles: dict[Role, str]
     """Unified role -> the provider's role name."""
-    role_field: str = "role"
-    content: str = "content"
+    role_field: BodyPath = "role"
+    content: BodyPath = "content"
     """Message field holding the content parts."""
     text_as_string: bool = False
     """Send a message whose parts are all text as one plain string, as many hosts expect."""
@@ -260,20 +307,20 @@ class MessagesMap(SpecModel):
     tool_result_media: str | None = None
     """The registry capability a model needs for images or documents in a tool result, where
     the API takes them on some models only (Gemini: Gemini 3)."""
-    formats: dict[str, str] = {}
+    formats: dict[MediaType, str] = {}
     """Media type -> the name this API gives `$format` (Converse: text/plain is `txt`);
     unlisted: the media type's subtype (`png`)."""
-    items: list[PartKind] = []
+    items: Names[PartKind] = []
     """Part kinds that are entries of the message list themselves, not parts of a message
     (OpenAI Responses: function calls and their outputs)."""
-    part_fields: dict[PartKind, str] = {}
+    part_fields: dict[PartKind, BodyPath] = {}
     """Part kinds that go to a list in their own message field instead of the content
     (OpenAI: tool calls in `tool_calls`)."""
     message_fields: dict[PartKind, dict[str, Any]] = {}
     """Fields a part of this kind adds to its message (OpenAI: `tool_call_id` of a tool result)."""
-    own_message: list[PartKind] = []
+    own_message: Names[PartKind] = []
     """Part kinds sent one per message (OpenAI: each tool result is a message of its own)."""
-    drop: list[PartKind] = []
+    drop: Names[PartKind] = []
     """Part kinds this API has no place for and leaves out of earlier turns (thinking from
     another provider's model)."""
     only_with: dict[PartKind, list[str]] = {}
@@ -293,12 +340,12 @@ class BlockRule(SpecModel):
     when: dict[str, Any] = {}
     """Field values a block must have to count (empty: every block the other rule left); keys
     are paths inside the block, and `$present` matches any value (Bedrock's keyed blocks)."""
-    field: str
+    field: BodyPath
     """The block's field holding its text: a path inside the block (`thinking.*.text` joins
     the text of a list of chunks)."""
-    signature: str | None = None
+    signature: BodyPath | None = None
     """Thinking blocks: the field holding the signature that lets it be sent back."""
-    id: str | None = None
+    id: BodyPath | None = None
     """Thinking blocks: the field holding the block's id, for APIs that take thinking back by id
     (OpenAI Responses' reasoning items)."""
 
@@ -308,7 +355,7 @@ class BlocksMap(SpecModel):
     are thinking and which are the answer's text. Thinking is matched first, so a block that is
     thinking is never part of the completion."""
 
-    path: str | list[str]
+    path: BodyPath | list[BodyPath]
     """Where the list of blocks is; several paths are read in turn, and `*` steps through every
     element of a list (`output.*.content`: the content of every output item)."""
     text: BlockRule
@@ -320,11 +367,11 @@ class BlocksMap(SpecModel):
 class LogprobsMap(SpecModel):
     """Where per-token log probabilities are: a list of tokens, each with its alternatives."""
 
-    path: str
-    token: str = "token"
-    logprob: str = "logprob"
-    top: str = "top_logprobs"
-    top_path: str | None = None
+    path: BodyPath
+    token: BodyPath = "token"
+    logprob: BodyPath = "logprob"
+    top: BodyPath = "top_logprobs"
+    top_path: BodyPath | None = None
     """Where the alternatives are a list beside the tokens' own, one entry per token holding
     them in `top` (Gemini's topCandidates); unset, `top` is a field of each token."""
 
@@ -334,38 +381,38 @@ class OutputMap(SpecModel):
     `*` steps through every element and joins what it finds). The answer's text is either one
     field (`text`, with `thinking` beside it) or `blocks`."""
 
-    id: str | None = None
-    model: str | None = None
-    text: str | None = None
-    thinking: str | None = None
-    refusal: str | None = None
+    id: BodyPath | None = None
+    model: BodyPath | None = None
+    text: BodyPath | None = None
+    thinking: BodyPath | None = None
+    refusal: BodyPath | None = None
     """Response path of a refusal message; when present the finish reason is `refusal`."""
-    service_tier: str | None = None
+    service_tier: BodyPath | None = None
     """Response path of the processing tier that served the request (OpenAI's `service_tier`),
     which picks the prices it is billed at."""
     blocks: BlocksMap | None = None
     logprobs: LogprobsMap | None = None
     tool_calls: ToolCallsMap | None = None
-    finish_reason: str | list[str]
+    finish_reason: BodyPath | list[BodyPath]
     """Path of the provider's finish reason; with several paths the first one present wins
     (Responses: `incomplete_details.reason`, else `status`)."""
     finish_reasons: dict[str, FinishReason]
     """The provider's finish reason -> the unified one."""
-    usage: dict[UsageField, str | list[str] | FirstOf]
+    usage: dict[UsageField, BodyPath | list[BodyPath] | FirstOf]
     """Unified usage field -> a path, several paths whose values add up, or `first:` paths of
     which the first present counts (one number the provider reports in several places)."""
     failures: list[FailureRule] = []
 
 
 class FirstOf(SpecModel):
-    first: list[str] = Field(min_length=2)
+    first: list[BodyPath] = Field(min_length=2)
 
 
 class FailureRule(SpecModel):
     """A successful status whose body is still a failure (Gemini: a blocked prompt, no
     candidates). The first rule that matches makes the answer's error."""
 
-    path: str
+    path: BodyPath
     """Response path to test."""
     missing: bool = False
     """Match when the path is absent or empty, instead of present."""
@@ -379,7 +426,7 @@ class FailureRule(SpecModel):
 class OptionField(SpecModel):
     """A provider-specific option: a field of the generated options model."""
 
-    path: str
+    path: BodyPath
     """Request-body path; the option's type is read from the request schema there."""
     doc: str
     supported_by: list[str] | None = None
@@ -403,17 +450,29 @@ class OptionAlso(SpecModel):
     (OpenAI's gpt-4o: "Encrypted content is not supported with this model")."""
 
 
+SchemaKeyword = Literal[
+    "$ref", "$defs", "$anchor", "$comment", "type", "enum", "const", "multipleOf", "maximum",
+    "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength", "pattern", "format",
+    "maxItems", "minItems", "uniqueItems", "maxContains", "minContains", "contains", "prefixItems", "items",
+    "unevaluatedItems", "maxProperties", "minProperties", "required", "dependentRequired",
+    "dependentSchemas", "properties", "patternProperties", "additionalProperties",
+    "unevaluatedProperties", "propertyNames", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
+]  # fmt: skip
+"""JSON Schema's keywords (draft 2020-12, less the annotations no API constrains)."""
+
+
 class StrictToolsMap(SpecModel):
     """The API's strict tool mode: where its flag goes in one tool, and what the mode demands of
     the parameters' schema (every object is closed either way). A tool whose schema cannot meet
     it goes non-strict, unless it asks for strict (refused before sending)."""
 
-    path: str
+    path: BodyPath
     """Where `true` goes in one tool's shape (`function.strict`); left as the shape has it when
     the tool is not strict."""
     all_required: bool = False
     """Every property must be listed as required (OpenAI)."""
-    unsupported: list[str] = []
+    unsupported: Names[SchemaKeyword] = []
     """Schema keywords the strict mode refuses; a schema using one is not sent strict."""
     bare_refs: bool = False
     """A `$ref` takes no sibling keywords (OpenAI): such a node gets the definition inlined."""
@@ -422,10 +481,10 @@ class StrictToolsMap(SpecModel):
 class ToolsMap(SpecModel):
     """How tools are offered: the list's place, each tool's shape, and the tool choice."""
 
-    path: str
+    path: BodyPath
     shape: Any
     """JSON template of one tool: `$name`, `$description`, `$parameters` (a JSON schema)."""
-    choice_path: str
+    choice_path: BodyPath
     choices: dict[Literal["auto", "none", "required"], Any]
     """Unified choice -> JSON template of the provider's value; null: the API's default, so
     nothing is sent. A choice left out is refused."""
@@ -442,13 +501,13 @@ class ToolCallsMap(SpecModel):
     """Where the calls are in the answer: a list (or the blocks matching `when`), and in each
     call its id, tool name and arguments (JSON text or an object)."""
 
-    path: str
+    path: BodyPath
     when: dict[str, Any] = {}
-    id: str
+    id: BodyPath
     """Where the call's id is; calls without one get `call_<n>`."""
-    name: str
-    arguments: str
-    signature: str | None = None
+    name: BodyPath
+    arguments: BodyPath
+    signature: BodyPath | None = None
     """Where a call's thought signature is (Gemini), kept to be sent back with the call."""
 
 
@@ -456,7 +515,7 @@ class CacheMap(SpecModel):
     """Prompt-cache breakpoints set by the caller's pattern: the marker goes on the last block
     of each region the pattern names (system, tools, recent user messages)."""
 
-    field: str | None = None
+    field: BodyPath | None = None
     """Block field that carries the marker (`cache_control`); null: the marker is a block of
     its own, after the region's last (Converse's `cachePoint`)."""
     marker: Any
@@ -485,9 +544,9 @@ class ApiSpec(SpecModel):
     """Name of the request body schema."""
     response: str
     """Name of the response body schema."""
-    model: str | None = "model"
+    model: BodyPath | None = "model"
     """Request field carrying the model name; null when the model is in the endpoint path."""
-    sampling: dict[SamplingField, str | Placement | list[Placement]] = {}
+    sampling: dict[SamplingField, BodyPath | Placement | list[Placement]] = {}
     """Unified sampling setting -> where it goes (several places for a setting that sets two
     fields, like Gemini's JSON schema and mime type). A setting left out is unsupported: asking
     for it fails before anything is sent."""
@@ -507,7 +566,7 @@ class ApiSpec(SpecModel):
     """Option name (a Python identifier: it becomes a field of the options model) -> field."""
     constants: dict[str, Any] = {}
     """Request path -> a value sent with every request (`anthropic_version` on Bedrock)."""
-    response_fields: list[str] = []
+    response_fields: list[BodyPath] = []
     """Answer paths real answers carry that the published response schema lacks (the wire is
     the authority), accepted by the mapping check."""
 
@@ -521,9 +580,9 @@ class ExtendsSpec(SpecModel):
     changes: dict[str, Any] = {}
     """Merged into that API's mapping: mappings merge key by key, anything else replaces, and
     null removes (`model: null` when the model travels in the URL)."""
-    request_fields: list[str] = []
+    request_fields: list[BodyPath] = []
     """Request paths this API adds to the other's body (`anthropic_version`)."""
-    response_fields: list[str] = []
+    response_fields: list[BodyPath] = []
     """Answer paths this API adds."""
     options: list[Identifier] = []
     """Which of the other API's provider options this one takes; the others are refused."""
@@ -532,7 +591,7 @@ class ExtendsSpec(SpecModel):
 class EmbedPlacement(SpecModel):
     """Where one `EmbeddingOptions` setting goes, and its values as the provider names them."""
 
-    path: str
+    path: BodyPath
     """Dotted request-body path."""
     values: dict[str, Any] | None = None
     """Unified value -> the provider's; None: sent as given. A value left out is refused."""
@@ -553,15 +612,15 @@ class EmbedLimits(SpecModel):
 
 
 class EmbedOutput(SpecModel):
-    vectors: dict[str, str] = Field(min_length=1)
+    vectors: dict[OutputType, BodyPath] = Field(min_length=1)
     """Output type (`float`, `int8`, ...) -> response path of the list of vectors, in input
     order; the types offered are these."""
     input_tokens: str
     """Response path of the tokens billed, or `header:<name>` (Bedrock's token-count header)."""
-    image_tokens: str | None = None
+    image_tokens: BodyPath | None = None
     """Response path of image tokens billed apart from the text's (Cohere), at `image_input`."""
-    model: str | None = None
-    base64: list[str] = []
+    model: BodyPath | None = None
+    base64: Names[OutputType] = []
     """Output types whose vectors come as base64 of little-endian float32, decoded to floats."""
 
 
@@ -569,7 +628,7 @@ class EmbedImages(SpecModel):
     """How a pack that holds images is sent, where the API embeds them (the model's registry
     capability `images` says which models do)."""
 
-    field: str | None = None
+    field: BodyPath | None = None
     """Request field of the list of entries of such a pack; null: `texts`, as for text."""
     text: Any = None
     """JSON template of a text's entry there (`$text`); null: `item`, as for text."""
@@ -578,7 +637,7 @@ class EmbedImages(SpecModel):
     the per-item settings apply to it as to a text's."""
     max_bytes: int = Field(gt=0)
     """The most base64 image bytes one request carries (more go in the next)."""
-    media_types: list[str] = Field(min_length=1)
+    media_types: Annotated[Names[MediaType], Field(min_length=1)]
     """The image types it takes; another is an error on its own result."""
 
 
@@ -592,8 +651,8 @@ class EmbedApiSpec(SpecModel):
     endpoint: Endpoint
     request: str
     response: str
-    model: str | None = "model"
-    texts: str
+    model: BodyPath | None = "model"
+    texts: BodyPath
     """Request field holding the list of texts (with `single`, the one text)."""
     single: bool = False
     """The API embeds one text a request, sent as a string, and answers one vector at each
@@ -617,13 +676,13 @@ class EmbedApiSpec(SpecModel):
 
 
 class RerankOutput(SpecModel):
-    results: str
+    results: BodyPath
     """Response path of the list of ranked documents."""
-    index: str
+    index: BodyPath
     """Field of a result holding the document's index in the request."""
-    score: str
+    score: BodyPath
     """Field of a result holding its relevance score."""
-    searches: str | None = None
+    searches: BodyPath | None = None
     """Response path of the searches billed (Cohere's search units); null: one a request."""
 
 
@@ -634,12 +693,12 @@ class RerankApiSpec(SpecModel):
     endpoint: Endpoint
     request: str
     response: str
-    model: str | None = "model"
-    query: str
+    model: BodyPath | None = "model"
+    query: BodyPath
     """Request field of the query."""
-    documents: str
+    documents: BodyPath
     """Request field of the list of documents (texts)."""
-    top_n: str | None = None
+    top_n: BodyPath | None = None
     """Request field of how many results to return; null: all come back, cut here."""
     max_documents: int = Field(gt=0)
     """The most documents one request takes; more are ranked in parts and merged by score."""
@@ -738,11 +797,17 @@ class SamplingBound(SpecModel):
     min: float
     max: float
 
+    @model_validator(mode="after")
+    def _min_below_max(self) -> SamplingBound:
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
 
 class Reasoning(SpecModel):
     control: Literal["effort", "budget", "level"]
     """How thinking is steered: an effort name, a token budget, or a thinking level."""
-    values: list[str] | None = None
+    values: Names[ReasoningEffort] | None = None
     budget_min: int | None = Field(None, ge=0)
     budget_max: int | None = Field(None, gt=0)
     can_disable: bool = False
@@ -750,10 +815,16 @@ class Reasoning(SpecModel):
     """Whether the model thinks when not asked to (Anthropic's budget models do not)."""
     takes_budget: bool = False
     """An effort model that also takes a thinking_budget as it is (Claude 4.6's deprecated budgets)."""
-    rejects: list[SamplingField] = []
+    rejects: Names[SamplingField] = []
     """Sampling settings the model refuses while it thinks."""
     bounds: list[SamplingBound] = []
     """Settings it takes while it thinks only within bounds (Claude: top_p from 0.95 to 1)."""
+
+    @model_validator(mode="after")
+    def _budget_range(self) -> Reasoning:
+        if self.budget_min is not None and self.budget_max is not None and self.budget_min > self.budget_max:
+            raise ValueError(f"budget_min {self.budget_min} is above budget_max {self.budget_max}")
+        return self
 
 
 class RateLimitTier(SpecModel):
@@ -779,13 +850,13 @@ class ModelSpec(SpecModel):
     ]
     name: str
     """The model name exactly as the provider expects it."""
-    aliases: list[str] = []
+    aliases: Names[str] = []
     kind: Literal["chat", "embedding", "rerank"] = "chat"
     context_window: int = Field(gt=0)
     max_output_tokens: int | None = Field(None, gt=0)
     prices: Prices
-    capabilities: list[Capability] = []
-    refuses: list[SamplingField] = []
+    capabilities: Names[Capability] = []
+    refuses: Names[SamplingField] = []
     """Sampling settings the model refuses on every request (Claude 4.7 on: temperature, top_p, top_k)."""
     refuses_together: list[list[SamplingField]] = []
     """Settings it refuses when given together (Claude 4.5 and 4.6: temperature with top_p)."""
@@ -832,10 +903,10 @@ class HostSpec(ServiceSpec):
     changes: dict[str, Any] = {}
     """Merged into that API's mapping: a mapping merges key by key, anything else replaces,
     and null removes (a sampling setting removed is refused before sending)."""
-    request_fields: list[str] = []
+    request_fields: list[BodyPath] = []
     """Request paths the host adds to the spoken API's body (`top_k`), accepted by the mapping
     check though the provider's schema lacks them."""
-    response_fields: list[str] = []
+    response_fields: list[BodyPath] = []
     """Answer paths the host adds to the spoken API's response (`choices.0.message.reasoning`),
     accepted by the mapping check though the provider's schema lacks them."""
     options: list[Identifier] = []

@@ -24,6 +24,8 @@ SamplingField = Literal[
     "output_schema",
 ]
 
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "refusal"]
 
 UsageField = Literal[
@@ -49,6 +51,10 @@ ErrorKind = Literal[
     "quota",
     "invalid_request",
 ]
+
+InputKind = Literal["query", "document", "classification", "clustering"]
+Truncation = Literal["none", "start", "end"]
+OutputType = Literal["float", "base64", "int8", "uint8", "binary", "ubinary"]
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -104,4 +110,20 @@ SAMPLING_VARIABLES: dict[str, dict[str, str]] = {
         "name": "schema_name(sampling.output_schema)",
         "schema_json": "json_text(json_schema(sampling.output_schema))",
     },
+}
+
+# The JSON type of each sampling setting's value, as `$value` sends it.
+SAMPLING_TYPES: dict[str, str] = {
+    "temperature": "number",
+    "top_p": "number",
+    "top_k": "integer",
+    "max_new_tokens": "integer",
+    "stop": "array",
+    "seed": "integer",
+    "reasoning_effort": "string",
+    "thinking_budget": "integer",
+    "logprobs": "boolean",
+    "top_logprobs": "integer",
+    "json_mode": "boolean",
+    "output_schema": "object",
 }

@@ -27,7 +27,9 @@ from cloudburst._conversation import Conversation
 from cloudburst._embed_cli import add_embed_command
 from cloudburst._errors import CloudburstError, ConfigurationError
 from cloudburst._estimate import estimate
-from cloudburst._registry import REGISTRY
+from cloudburst._input import PromptReader
+from cloudburst._prompt import InvalidPrompt, Prompt
+from cloudburst._registry import REGISTRY, get_model
 from cloudburst._render import render
 from cloudburst._run import add_run_command
 from cloudburst._sampling import SamplingParams
@@ -112,33 +114,25 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_prompts(path: Path) -> Iterator[str | Conversation]:
-    """Prompts from a JSONL file: a line is a JSON string, or an object with `prompt` or
-    OpenAI chat `messages`."""
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CloudburstError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if isinstance(item, str):
-                yield item
-            elif isinstance(item, dict) and isinstance(item.get("prompt"), str):
-                yield item["prompt"]
-            elif isinstance(item, dict) and isinstance(item.get("messages"), list):
-                try:
-                    yield Conversation.from_openai(item["messages"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise CloudburstError(f"{path}:{number}: {exc}") from None
-            else:
-                raise CloudburstError(f"{path}:{number}: expected a string or an object with 'prompt' or 'messages'")
-
-
 def cmd_estimate(args: argparse.Namespace) -> int:
-    print(estimate(args.model, read_prompts(args.prompts), _sampling(args), batch=args.batch))
-    return 0
+    """The estimate of the file's good lines; each bad line is listed as `file:line: what is
+    wrong`, left out and counted, and makes the exit status 2 (as `run --dry-run` does)."""
+    model, sampling = get_model(args.model), _sampling(args)
+    bad = 0
+
+    def good() -> Iterator[Prompt]:
+        nonlocal bad
+        for item in PromptReader(args.prompts, sampling, [model]):
+            if isinstance(item, InvalidPrompt):
+                bad += 1
+                print(item.error, file=sys.stderr)
+            else:
+                yield item
+
+    print(estimate(model, good(), sampling, batch=args.batch))
+    if bad:
+        print(f"{bad:,} bad line(s) left out of the estimate", file=sys.stderr)
+    return 2 if bad else 0
 
 
 def _sampling_flags(parser: argparse.ArgumentParser) -> None:

@@ -24,7 +24,7 @@ from cloudburst._config import RetryPolicy
 from cloudburst._constants import COST_DECIMALS
 from cloudburst._embedding import Embedding, EmbeddingOptions, InputKind, OutputType, Truncation
 from cloudburst._errors import ConfigurationError, InputError
-from cloudburst._input import count_lines
+from cloudburst._input import count_lines, json_lines
 from cloudburst._progress import ProgressKind
 from cloudburst.generated import PROVIDERS
 
@@ -41,19 +41,12 @@ class TextReader:
         self.ids: dict[int, Any] = {}
 
     def __iter__(self) -> Iterator[str | InputError]:
-        index = 0
-        with self.path.open("rb") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                yield self._text(line, number, index)
-                index += 1
+        for index, (number, item) in enumerate(json_lines(self.path)):
+            yield self._text(item, number, index)
 
-    def _text(self, line: bytes, number: int, index: int) -> str | InputError:
-        try:
-            item = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            return InputError(f"{self.path}:{number}: not JSON ({exc})", path=str(self.path), line=number)
+    def _text(self, item: Any, number: int, index: int) -> str | InputError:
+        if isinstance(item, InputError):
+            return item
         if isinstance(item, dict):
             if item.get("id") is not None:
                 self.ids[index] = item["id"]

@@ -1,20 +1,25 @@
-"""Prompts from a JSONL file, for `cloudburst run`: one prompt a line, read lazily.
+"""Prompts from a JSONL file, for `cloudburst run`, `estimate` and `batch submit`: one prompt a
+line, read lazily.
 
 A line is a JSON string, or an object with an optional `id`, either `prompt` (a string) or
 `messages` (OpenAI chat format), and optional per-line settings (`LINE_SETTINGS`). A line that
-cannot become a request — not JSON, no prompt, bad messages, an unknown key, a bad setting, a
-setting one of the job's models refuses — is not raised: it becomes an `InvalidPrompt` whose
-`InputError` names the file and line, so it ends as that line's result and costs nothing.
+cannot become a request — not UTF-8, not JSON, no prompt, bad messages, an unknown key, a bad
+setting, a setting one of the job's models refuses — is not raised: it becomes an
+`InvalidPrompt` whose `InputError` names the file and line. `run` makes it that line's result
+(nothing sent, nothing paid, the job goes on); `estimate` and `run --dry-run` list it and count
+it. `json_lines` is the line reading all JSONL inputs share (`cloudburst embed`'s too).
 """
 
 from __future__ import annotations
 
+import codecs
 import difflib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from cloudburst._capabilities import check_request
 from cloudburst._conversation import Conversation, Text
@@ -65,6 +70,29 @@ def unknown_key_hint(key: str) -> str:
     return f"unknown key {key!r} ({hint})"
 
 
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line's number and its JSON value, or an InputError naming the line and
+    why it has none (not UTF-8, not JSON). A byte order mark before the first line is skipped."""
+    with path.open("rb") as lines:
+        for number, line in enumerate(lines, 1):
+            if number == 1:
+                line = line.removeprefix(codecs.BOM_UTF8)
+            if not line.strip():
+                continue
+            try:
+                yield number, orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield number, InputError(f"{path}:{number}: {_not_json(line, exc)}", path=str(path), line=number)
+
+
+def _not_json(line: bytes, exc: orjson.JSONDecodeError) -> str:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"not UTF-8 text (byte 0x{line[bad.start]:02x} at byte {bad.start + 1} of the line)"
+    return f"not JSON ({exc})"
+
+
 def count_lines(path: Path) -> int:
     """Non-blank lines, read in large blocks: the bar's total, at a fraction of parsing cost."""
     count = 0
@@ -100,22 +128,19 @@ class PromptReader:
         gives that an earlier line gave is an error of the later one (its result is named
         `<id>#line<N>`): results, the journal and resume all know a prompt by its id."""
         first_line: dict[str, int] = {}
-        with self.path.open("rb") as lines:
-            for number, line in enumerate(lines, 1):
-                if line.strip():
-                    item = self.prompt(line, number)
-                    if self.unique_ids and item.id is not None and item.id != str(number):
-                        earlier = first_line.setdefault(item.id, number)
-                        if earlier != number:
-                            message = f"id {item.id!r} is line {earlier}'s already; each prompt needs its own id"
-                            item = self._invalid(number, message, f"{item.id}#line{number}")
-                    yield number, item
+        for number, value in json_lines(self.path):
+            item = self.prompt(value, number)
+            if self.unique_ids and item.id is not None and item.id != str(number):
+                earlier = first_line.setdefault(item.id, number)
+                if earlier != number:
+                    message = f"id {item.id!r} is line {earlier}'s already; each prompt needs its own id"
+                    item = self._invalid(number, message, f"{item.id}#line{number}")
+            yield number, item
 
-    def prompt(self, line: bytes, number: int) -> Prompt | InvalidPrompt:
-        try:
-            item = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            return self._invalid(number, f"not JSON ({exc})", None)
+    def prompt(self, item: Any, number: int) -> Prompt | InvalidPrompt:
+        """What line `number`'s JSON value (or why it has none) becomes."""
+        if isinstance(item, InputError):
+            return InvalidPrompt(item, str(number))
         if isinstance(item, str):
             return self._checked(Prompt(item, id=str(number)), number)
         if not isinstance(item, dict):
@@ -132,7 +157,7 @@ class PromptReader:
         elif isinstance(item.get("messages"), list):
             try:
                 content = Conversation.from_openai(item["messages"])
-            except (ValueError, KeyError, TypeError) as exc:
+            except InputError as exc:
                 return self._invalid(number, f"messages: {exc}", prompt_id)
         else:
             return self._invalid(
@@ -176,6 +201,10 @@ class PromptReader:
                     check_options(model, sampling, RequestOptions())
             except ConfigurationError as exc:
                 sampling = str(exc)
+            except ValidationError as exc:
+                sampling = "bad setting: " + "; ".join(
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e['input']!r})" for e in exc.errors()
+                )
             except ValueError as exc:
                 sampling = f"bad setting: {exc}"
             self._interned[key] = sampling

@@ -43,7 +43,7 @@ def test_bad_input_is_a_clear_error_with_file_and_line(tmp_path: Path, capsys: p
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('"fine"\n{"prompt": 3}\n')
     assert main(["estimate", "gpt-4o-mini", str(prompts)]) == 2
-    assert f"{prompts}:2: expected a string or an object" in capsys.readouterr().err
+    assert f"{prompts}:2: an object needs 'prompt' (a string) or 'messages'" in capsys.readouterr().err
     assert main(["render", "gpt-4o-mni", "hi"]) == 2
     assert "closest known: gpt-4o-mini" in capsys.readouterr().err
 

@@ -113,9 +113,10 @@ def test_spec_vocabulary_matches_the_runtime_types() -> None:
     import dataclasses
     from typing import get_args
 
-    from cloudburst import SamplingParams, Usage
+    from cloudburst import SamplingParams, Usage, _embedding
     from cloudburst._errors import ERROR_KINDS
     from cloudburst._response import FinishReason
+    from cloudburst._sampling import ReasoningEffort
     from cloudburst._stream import FORMATS, FRAMINGS
     from codegen import vocabulary
 
@@ -125,6 +126,9 @@ def test_spec_vocabulary_matches_the_runtime_types() -> None:
     assert set(get_args(vocabulary.ErrorKind)) <= set(ERROR_KINDS)
     assert set(get_args(vocabulary.StreamFormat)) == FORMATS
     assert set(get_args(vocabulary.StreamFraming)) == FRAMINGS
+    assert set(get_args(vocabulary.ReasoningEffort)) == set(get_args(ReasoningEffort))
+    assert vocabulary.InputKind == _embedding.InputKind and vocabulary.Truncation == _embedding.Truncation
+    assert vocabulary.OutputType == _embedding.OutputType
 
 
 def test_every_spec_file_reads_with_the_pure_python_yaml_loader_too() -> None:

@@ -233,9 +233,14 @@ def test_an_item_part_needs_a_template(specs_copy: Path) -> None:
         mapping, "      items: [thinking, tool_call, tool_result]", "      items: [thinking, tool_call, document_url]"
     )
     replace_in(mapping, "        document_url: {type: input_file, file_url: $url}\n", "")
-    file, line, message = only_problem(errors_for(specs_copy))
-    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "items: [thinking"))
-    assert message == "'document_url' has no template under messages.parts"
+    problems = {(p.line, p.message) for p in errors_for(specs_copy).problems}
+    assert (line_of(mapping, "items: [thinking"), "'document_url' has no template under messages.parts") in problems
+    # tool_result, no longer an item, is now checked as a content part, which it is not
+    assert any(
+        line == line_of(mapping, "tool_result: {type: function_call_output")
+        and message.startswith("'function_call_output' is not one of the schema's values: 'input_text'")
+        for line, message in problems
+    )
 
 
 def test_a_strict_flag_outside_the_tool_schema_names_its_line(specs_copy: Path) -> None:
@@ -284,3 +289,85 @@ def test_a_stream_framing_outside_the_vocabulary(specs_copy: Path) -> None:
     file, line, message = only_problem(errors_for(specs_copy))
     assert (file, line) == ("specs/mistral/mapping.yaml", line_of(mapping, "websocket"))
     assert "'sse' or 'aws_eventstream'" in message
+def test_a_part_template_that_is_not_a_part_names_what_the_schema_takes(specs_copy: Path) -> None:
+    mapping = specs_copy / "gemini" / "mapping.yaml"
+    replace_in(mapping, "        text: {text: $text}\n", "        text: -1\n")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/gemini/mapping.yaml", line_of(mapping, "text: -1"))
+    assert message == "expected a mapping (got -1), for contents.0.parts.0 in 'GenerateContentRequest'"
+
+
+def test_a_template_word_outside_the_schema_values(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "value: {type: json_object}", "value: {type: json_objet}")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "json_objet"))
+    assert message.startswith("'json_objet' is not one of the schema's values: 'text', 'json_schema', 'json_object'")
+
+
+def test_a_template_field_the_schema_lacks(specs_copy: Path) -> None:
+    mapping = specs_copy / "gemini" / "mapping.yaml"
+    replace_in(mapping, "shape: {name: $name,", "shape: {nam: $name,")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/gemini/mapping.yaml", line_of(mapping, "shape: {nam:"))
+    assert message.startswith("'nam' is not a field there (expected one of: description, name,")
+    assert message.endswith("for tools.0.functionDeclarations.0 in 'GenerateContentRequest'")
+
+
+def test_a_matched_block_kind_of_the_wrong_type(specs_copy: Path) -> None:
+    mapping = specs_copy / "anthropic" / "mapping.yaml"
+    replace_in(mapping, "text: {when: {type: text}", "text: {when: {type: 1}")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/anthropic/mapping.yaml", line_of(mapping, "when: {type: 1}"))
+    assert message == "expected a string (got 1), for type of the blocks in 'Message'"
+
+
+def test_a_number_is_never_true(specs_copy: Path) -> None:
+    provider = specs_copy / "openai" / "provider.yaml"
+    replace_in(provider, "token_ratio: [0.75, 1.1]", "token_ratio: [true, 1.1]")
+    assert only_problem(errors_for(specs_copy)) == (
+        "specs/openai/provider.yaml",
+        line_of(provider, "token_ratio"),
+        "token_ratio.0: expected a number (got True)",
+    )
+
+
+def test_a_strict_mode_keyword_must_be_json_schema_s(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "unsupported: [allOf, not,", "unsupported: [allOff, not,")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "allOff"))
+    assert "(got 'allOff')" in message
+
+
+def test_a_model_s_api_must_be_one_its_provider_has(specs_copy: Path) -> None:
+    models = specs_copy / "models.yaml"
+    replace_in(
+        models,
+        "  gemini-3.8-flash:\n    provider: gemini\n    api: generate",
+        "  gemini-3.8-flash:\n    provider: gemini\n    api: messages",
+    )
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/models.yaml", line_of(models, "  gemini-3.8-flash:") + 2)
+    assert message == "gemini has no API 'messages' (expected one of: embeddings, generate)"
+
+
+def test_an_embeddings_setting_maps_only_unified_values(specs_copy: Path) -> None:
+    mapping = specs_copy / "cohere" / "mapping.yaml"
+    text = mapping.read_text()
+    assert "query: search_query" in text
+    mapping.write_text(text.replace("query: search_query", "question: search_query", 1))
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/cohere/mapping.yaml", line_of(mapping, "question: search_query"))
+    assert (
+        message
+        == "'question' is not a value of input_kind (expected one of: query, document, classification, clustering)"
+    )
+
+
+def test_a_setting_sent_where_the_schema_takes_another_type(specs_copy: Path) -> None:
+    mapping = specs_copy / "openai" / "mapping.yaml"
+    replace_in(mapping, "max_new_tokens: max_completion_tokens", "max_new_tokens: tools")
+    file, line, message = only_problem(errors_for(specs_copy))
+    assert (file, line) == ("specs/openai/mapping.yaml", line_of(mapping, "max_new_tokens: tools"))
+    assert message == "max_new_tokens is an integer, which tools in 'CreateChatCompletionRequest' does not take"
