@@ -289,6 +289,8 @@ def test_a_stream_framing_outside_the_vocabulary(specs_copy: Path) -> None:
     file, line, message = only_problem(errors_for(specs_copy))
     assert (file, line) == ("specs/mistral/mapping.yaml", line_of(mapping, "websocket"))
     assert "'sse' or 'aws_eventstream'" in message
+
+
 def test_a_part_template_that_is_not_a_part_names_what_the_schema_takes(specs_copy: Path) -> None:
     mapping = specs_copy / "gemini" / "mapping.yaml"
     replace_in(mapping, "        text: {text: $text}\n", "        text: -1\n")
