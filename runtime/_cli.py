@@ -10,7 +10,6 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from importlib.metadata import version as _version
-from pathlib import Path
 
 from cloudburst._batch.cli import add_batch_command
 from cloudburst._cli_args import (
