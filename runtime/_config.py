@@ -22,6 +22,7 @@ from cloudburst._constants import (
     DEFAULT_RETRY_AFTER_CAP,
     DEFAULT_TOTAL_TIMEOUT,
     DEFAULT_UPLOAD_ABOVE_BYTES,
+    FIRST_BYTE_FLOOR_SECONDS,
     SLOWEST_OUTPUT_TOKENS_PER_SECOND,
 )
 from cloudburst._errors import ConfigurationError
@@ -116,9 +117,9 @@ class Timeouts:
     """To open the connection."""
     first_byte: float | None = DEFAULT_FIRST_BYTE_TIMEOUT
     """A non-streaming request: from sending to the answer's first byte (and between its
-    bytes), which comes only once the whole answer is generated. None: only `total` bounds it,
-    and aiohttp arms no timer per read (a few microseconds a request, which matters at
-    thousands of requests a second)."""
+    bytes), which comes only once the whole answer is generated. None: derived from the
+    request's max_new_tokens (see `_constants.DEFAULT_FIRST_BYTE_TIMEOUT`); calls that generate
+    nothing (uploads, batch control) are bounded by `total` alone."""
     idle: float = DEFAULT_IDLE_TIMEOUT
     """A streamed request: the longest silence, before the first event and between events."""
     total: float | None = None
@@ -129,17 +130,23 @@ class Timeouts:
         _positive("Timeouts", connect=self.connect, first_byte=self.first_byte, idle=self.idle, total=self.total)
 
     def for_output(self, max_output: int) -> Timeouts:
-        """These timeouts with `total` set for an answer of up to `max_output` tokens."""
-        if self.total is not None:
-            return self
-        return _resolved(self, max(DEFAULT_TOTAL_TIMEOUT, max_output / SLOWEST_OUTPUT_TOKENS_PER_SECOND))
+        """These timeouts with `total` (and, for an answer of up to `max_output` tokens,
+        `first_byte`) set where they were left to be derived."""
+        writing = max_output / SLOWEST_OUTPUT_TOKENS_PER_SECOND
+        total = self.total if self.total is not None else max(DEFAULT_TOTAL_TIMEOUT, writing)
+        first_byte = self.first_byte
+        if first_byte is None and max_output > 0:
+            first_byte = min(total, FIRST_BYTE_FLOOR_SECONDS + writing)
+        return _resolved(self, total, first_byte)
 
 
 @functools.lru_cache(maxsize=256)
-def _resolved(timeouts: Timeouts, total: float) -> Timeouts:
+def _resolved(timeouts: Timeouts, total: float, first_byte: float | None) -> Timeouts:
     """One object for equal resolved timeouts: the transport knows its default ones by identity
     (and then sets no timer of its own per request)."""
-    return Timeouts(timeouts.connect, timeouts.first_byte, timeouts.idle, total)
+    if (total, first_byte) == (timeouts.total, timeouts.first_byte):
+        return timeouts
+    return Timeouts(timeouts.connect, first_byte, timeouts.idle, total)
 
 
 FilePreference = Literal["auto", "inline", "upload"]

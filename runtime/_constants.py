@@ -15,7 +15,11 @@ DEFAULT_RETRY_AFTER_CAP = 60.0
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_FIRST_BYTE_TIMEOUT: float | None = None
 """Seconds from sending a non-streaming request to its answer's first byte (the provider writes
-nothing until the whole answer is generated); by default only the total bounds it."""
+nothing until the whole answer is generated). None: derived per request, as long as a prompt's
+prefill and a provider's queue may take (`FIRST_BYTE_FLOOR_SECONDS`) plus the time to write its
+max_new_tokens at `SLOWEST_OUTPUT_TOKENS_PER_SECOND`: 62 s for 64 tokens, 290 s for 8,192, so a
+hung short answer is retried in about a minute rather than at the ten-minute total."""
+FIRST_BYTE_FLOOR_SECONDS = 60.0
 DEFAULT_IDLE_TIMEOUT = 60.0
 """Seconds a stream may go without a byte. Providers send events at least every few seconds
 while generating (Anthropic adds `ping`s), and a long prompt's prefill before the first token

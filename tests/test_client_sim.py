@@ -132,6 +132,16 @@ def test_under_faults_every_prompt_ends_once_with_a_response_or_a_typed_error(si
     assert {"500", "503", "hang", "reset", "malformed", "truncated"} <= set(faults)
 
 
+def test_an_unstreamed_answer_waits_for_its_first_byte_as_long_as_its_tokens_take_not_ten_minutes() -> None:
+    short, long, nothing = (Timeouts().for_output(n) for n in (64, 8192, 0))
+    assert short.first_byte == pytest.approx(60 + 64 * 3600 / 128_000) and short.total == 600  # a hang: ~1 min
+    assert long.first_byte == pytest.approx(60 + 8192 * 3600 / 128_000)
+    assert nothing.first_byte is None and nothing.total == 600  # uploads and batch calls: the total alone
+    assert Timeouts(first_byte=5.0).for_output(64).first_byte == 5.0  # given, kept
+    assert Timeouts(total=30.0).for_output(64).first_byte == 30.0  # never past the total
+    assert Timeouts().for_output(64) is Timeouts().for_output(64)  # one object: the transport's timer cache
+
+
 def test_providers_without_limit_headers_get_no_429_either(sim_env: Simulator) -> None:
     """Nothing to resync from: the client's own bucket must not run ahead of the provider's,
     whose first request arrives after connections are set up."""
