@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.conftest import SPECS
 from tests.spec_mutations import MUTATIONS, Baseline, check_mutation, is_schema_file
 
-EXAMPLES = int(os.environ.get("SPEC_FUZZ_EXAMPLES", "50"))
+EXAMPLES = int(os.environ.get("SPEC_FUZZ_EXAMPLES", "150"))
 SCHEMA_FILES = [file for file in MUTATIONS if is_schema_file(file)]
 MAPPING_FILES = [file for file in MUTATIONS if not is_schema_file(file)]
 
