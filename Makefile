@@ -23,8 +23,8 @@ check-generated: $(STAMP)  ## fail if generated/ is not what specs/ give
 	$(BIN)/python -m codegen --check
 
 lint: $(STAMP)
-	$(BIN)/ruff check runtime codegen tests bench
-	$(BIN)/ruff format --check runtime codegen tests bench
+	$(BIN)/ruff check runtime codegen tests bench cloudburst_command.py
+	$(BIN)/ruff format --check runtime codegen tests bench cloudburst_command.py
 
 typecheck: $(STAMP)  ## mypy --strict over runtime/ and generated/, laid out as the package `cloudburst`
 	rm -rf build/typecheck && mkdir -p build/typecheck/cloudburst

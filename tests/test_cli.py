@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import subprocess
+import time
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,3 +152,13 @@ def test_ctrl_c_outside_run_is_one_line_and_exit_code_130(tmp_path: Path) -> Non
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130
     assert stderr.splitlines()[-1] == "interrupted" and "Traceback" not in stderr
+
+
+def test_ctrl_c_while_the_command_is_still_starting_is_one_line_too() -> None:
+    command = Path(sys.executable).with_name("cloudburst")  # the installed console script
+    process = subprocess.Popen([str(command), "models"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.05)  # the interpreter is up; the package takes far longer than this to import
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert "Traceback" not in stderr
+    assert process.returncode in (130, -signal.SIGINT)  # ours, or Python's own before any code of ours ran
