@@ -6,8 +6,8 @@ import argparse
 import json
 import signal
 import subprocess
-import time
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
