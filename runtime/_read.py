@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from cloudburst._errors import MalformedResponseError
-from cloudburst._response import TokenLogprob
+from cloudburst._response import TokenLogprob, Usage
 from cloudburst._tools import ToolCall
 from cloudburst._wire import dig, each, header_value, json_text
 
@@ -89,6 +89,21 @@ def header_count(headers: Mapping[str, str], name: str) -> int:
     if not (digits.isascii() and digits.isdigit()):
         raise malformed(f"header {name}", value, "a count")
     return whole(int(digits), f"header {name}")
+
+
+def consistent(usage: Usage) -> None:
+    """Usage whose parts fit their whole: cache reads and writes within the prompt, reasoning
+    within the output. A body that says otherwise would be billed less than nothing."""
+    if usage.cache_read_tokens + usage.cache_write_tokens > usage.input_tokens:
+        raise MalformedResponseError(
+            f"usage counts {usage.cache_read_tokens:,} cache reads and {usage.cache_write_tokens:,} cache writes "
+            f"in a prompt of {usage.input_tokens:,} tokens"
+        )
+    if usage.reasoning_tokens > usage.output_tokens or usage.cache_write_1h_tokens > usage.cache_write_tokens:
+        raise MalformedResponseError(
+            f"usage counts {usage.reasoning_tokens:,} reasoning tokens in an output of {usage.output_tokens:,}, "
+            f"or {usage.cache_write_1h_tokens:,} 1-hour cache writes of {usage.cache_write_tokens:,}"
+        )
 
 
 def real(value: Any, where: Path | str) -> float:

@@ -29,6 +29,7 @@ from cloudburst._errors import (
 from cloudburst._models import ModelInfo
 from cloudburst._options import RequestOptions
 from cloudburst._providers import ProviderInfo
+from cloudburst._read import consistent
 from cloudburst._reasoning import for_model
 from cloudburst._registry import get_model
 from cloudburst._response import APIResponse
@@ -225,6 +226,7 @@ def parse(
     else:
         try:
             response: APIResponse = adapter.parse_body(data)
+            consistent(response.usage)
         except MalformedResponseError as exc:
             error = malformed_answer(provider, status, data, exc)
     if error is not None:

@@ -56,6 +56,11 @@ def changed(body: dict[str, Any], path: tuple[str | int, ...], value: Any) -> di
             "usage.cache_creation_input_tokens is '0'",
         ),
         ("gemini-2.5-flash", changed(GEMINI, ("usageMetadata", "thoughtsTokenCount"), "1023"), "thoughtsTokenCount"),
+        (  # found by bench/fuzz.py: more cached than prompted was billed below zero
+            "gpt-4o-mini",
+            changed(ANSWER, ("usage", "prompt_tokens_details"), {"cached_tokens": 10**6}),
+            "usage counts 1,000,000 cache reads and 0 cache writes in a prompt of",
+        ),
     ],
 )
 def test_a_mistyped_body_is_a_malformed_response_naming_the_field(model: str, body: Any, field: str) -> None:
