@@ -19,6 +19,7 @@ from cloudburst._response import APIResponse
 from cloudburst._route import Route
 from cloudburst._status import StatusTracker
 from cloudburst._stream import Streaming
+from cloudburst._stream.fold import Watched
 
 if TYPE_CHECKING:
     from cloudburst._client import LLMClient
@@ -184,25 +185,14 @@ class _Watched(Streaming):
         return _WatchedFold(Streaming.fold(self), self.route, self.watch)
 
 
-class _WatchedFold:
-    __slots__ = ("inner", "route", "watch")
+class _WatchedFold(Watched):
+    __slots__ = ("route", "watch")
 
     def __init__(self, inner: Fold, route: Route, watch: _Watch) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.route = route
         self.watch = watch
-
-    @property
-    def failed(self) -> tuple[int, dict[str, Any]] | None:
-        return self.inner.failed
-
-    @property
-    def done(self) -> bool:
-        return self.inner.done
 
     def feed(self, event: str | None, data: Any) -> None:
         self.inner.feed(event, data)
         self.watch.read(self.route, self.inner)
-
-    def body(self) -> dict[str, Any]:
-        return self.inner.body()

@@ -44,6 +44,7 @@ from cloudburst._retry import FINAL, decide, invalid_json
 from cloudburst._route import Estimate, Route
 from cloudburst._sampling import SamplingParams
 from cloudburst._status import StatusTracker
+from cloudburst._stream.fold import Watched
 
 if TYPE_CHECKING:
     from cloudburst._cache import Cache
@@ -527,26 +528,15 @@ class _Timed:
         return self.streaming.decoder()
 
 
-class _FirstEvent:
-    __slots__ = ("inner", "timed")
+class _FirstEvent(Watched):
+    __slots__ = ("timed",)
 
     def __init__(self, inner: Fold, timed: _Timed | None) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.timed = timed
-
-    @property
-    def failed(self) -> tuple[int, dict[str, Any]] | None:
-        return self.inner.failed
-
-    @property
-    def done(self) -> bool:
-        return self.inner.done
 
     def feed(self, event: str | None, data: Any) -> None:
         if self.timed is not None:
             self.timed.tracker.first_event(self.timed)
             self.timed = None
         self.inner.feed(event, data)
-
-    def body(self) -> dict[str, Any]:
-        return self.inner.body()

@@ -36,15 +36,6 @@ def each(body: Any, path: tuple[str | int, ...]) -> list[Any]:
     return out
 
 
-def first(body: Any, *paths: tuple[str | int, ...]) -> Any:
-    """The value at the first of `paths` that is present."""
-    for path in paths:
-        value = dig(body, path)
-        if value is not None:
-            return value
-    return None
-
-
 def json_text(value: Any) -> str:
     """JSON as a string (tool arguments and results; a schema for Bedrock's Converse)."""
     return orjson.dumps(value).decode()

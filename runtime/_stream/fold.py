@@ -26,3 +26,27 @@ class Fold(Protocol):
     def feed(self, event: str | None, data: Any) -> None: ...
 
     def body(self) -> dict[str, Any]: ...
+
+
+class Watched:
+    """A fold that passes everything to `inner`; a subclass adds what it watches for in `feed`
+    (the first event's time, the deltas shown to a caller)."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Fold) -> None:
+        self.inner = inner
+
+    @property
+    def failed(self) -> tuple[int, dict[str, Any]] | None:
+        return self.inner.failed
+
+    @property
+    def done(self) -> bool:
+        return self.inner.done
+
+    def feed(self, event: str | None, data: Any) -> None:
+        self.inner.feed(event, data)
+
+    def body(self) -> dict[str, Any]:
+        return self.inner.body()
