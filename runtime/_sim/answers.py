@@ -217,6 +217,22 @@ def fraction(text: str) -> float:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") / 2**64
 
 
+ARGUMENTS_SPAN = (3, 12)
+"""Characters in each piece of a tool call's JSON arguments as a stream sends them."""
+
+
+def cut(text: str, rng: random.Random, span: tuple[int, int] = ARGUMENTS_SPAN) -> list[str]:
+    """`text` in pieces of `span` characters (low, high), cut wherever they fall (a token
+    boundary falls mid-word or mid-JSON); together exactly `text`, none for ""."""
+    out = []
+    start = 0
+    while start < len(text):
+        end = start + rng.randint(*span)
+        out.append(text[start:end])
+        start = end
+    return out
+
+
 def pieces(text: str, rng: random.Random) -> list[str]:
     """`text` cut into the deltas of a stream, one to four words each (spaces kept), as a
     model's tokens arrive a few at a time; joined, they are the text again."""

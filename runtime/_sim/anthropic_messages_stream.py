@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from cloudburst._sim.answers import pieces
+from cloudburst._sim.answers import cut, pieces
 
 Event = tuple[str | None, dict[str, Any]]
 STOP_FIELDS = ("stop_reason", "stop_sequence", "stop_details", "container")
@@ -30,17 +30,6 @@ CUMULATIVE_USAGE = (
     "server_tool_use",
 )
 """The usage counts `message_delta` repeats, as totals so far."""
-
-
-def anywhere(text: str, rng: random.Random) -> list[str]:
-    """`text` (a tool's JSON input) cut into pieces of 3 to 12 characters, wherever they fall."""
-    cut: list[str] = []
-    at = 0
-    while at < len(text):
-        step = rng.randint(3, 12)
-        cut.append(text[at : at + step])
-        at += step
-    return cut
 
 
 def events(body: dict[str, Any], request: dict[str, Any] | None = None) -> list[Event]:
@@ -84,7 +73,7 @@ def _block(index: int, block: dict[str, Any], rng: random.Random) -> Iterator[Ev
     elif kind in ("tool_use", "server_tool_use"):
         start = {**block, "input": {}}
         arguments = orjson.dumps(block["input"]).decode()
-        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in ["", *anywhere(arguments, rng)]]
+        deltas = [{"type": "input_json_delta", "partial_json": piece} for piece in ["", *cut(arguments, rng)]]
     yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": start}
     for delta in deltas:
         yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}

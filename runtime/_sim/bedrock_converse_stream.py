@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from cloudburst._sim.answers import pieces
-from cloudburst._sim.anthropic_messages_stream import Event, anywhere
+from cloudburst._sim.answers import cut, pieces
+from cloudburst._sim.anthropic_messages_stream import Event
 
 METADATA = ("usage", "metrics", "trace", "performanceConfig", "serviceTier")
 _PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -55,7 +55,7 @@ def _block(index: int, block: dict[str, Any], rng: random.Random) -> Iterator[Ev
             "contentBlockStart",
             {"start": {"toolUse": {k: v for k, v in tool.items() if k != "input"}}, "contentBlockIndex": index},
         )
-        deltas = [{"toolUse": {"input": piece}} for piece in anywhere(orjson.dumps(tool["input"]).decode(), rng)]
+        deltas = [{"toolUse": {"input": piece}} for piece in cut(orjson.dumps(tool["input"]).decode(), rng)]
     elif "reasoningContent" in block:
         reasoning = block["reasoningContent"]
         if "redactedContent" in reasoning:

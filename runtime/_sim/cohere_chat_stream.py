@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from cloudburst._sim.deltas import cut
+from cloudburst._sim.answers import cut
 
 TEXT_PIECE = (2, 12)
 """Characters a delta carries, low and high: Cohere streams about a token an event."""

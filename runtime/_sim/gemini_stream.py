@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from cloudburst._sim.deltas import cut
+from cloudburst._sim.answers import cut
 
 TEXT_PIECE = (8, 32)
 """Characters a text chunk carries, low and high."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from cloudburst._sim.answers import pieces
+from cloudburst._sim.answers import cut, pieces
 
 _TOP = ("id", "created", "model", "service_tier", "system_fingerprint")
 
@@ -66,13 +66,8 @@ def _events(answer: dict[str, Any], *, usage_chunk: bool, mistral: bool) -> list
             head["function"]["arguments"] = function["arguments"] if mistral else ""
             chunk(index, {"tool_calls": [head]})
             arguments = "" if mistral else function["arguments"]
-            at = 0
-            while at < len(arguments):
-                step = rng.randint(3, 12)
-                chunk(
-                    index, {"tool_calls": [{"index": position, "function": {"arguments": arguments[at : at + step]}}]}
-                )
-                at += step
+            for piece in cut(arguments, rng):
+                chunk(index, {"tool_calls": [{"index": position, "function": {"arguments": piece}}]})
         chunk(index, {}, None, choice["finish_reason"])
     if mistral and "usage" in answer:
         chunks[-1]["usage"] = answer["usage"]

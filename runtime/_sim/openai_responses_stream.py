@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from cloudburst._sim.answers import pieces
+from cloudburst._sim.answers import cut, pieces
 
 
 def events(answer: dict[str, Any], request: dict[str, Any]) -> list[tuple[str | None, Any]]:
@@ -44,12 +44,9 @@ def events(answer: dict[str, Any], request: dict[str, Any]) -> list[tuple[str | 
                 emit("response.output_text.done", **at, text=part["text"], logprobs=entries)
                 emit("response.content_part.done", **at, part=part)
         elif item["type"] == "function_call":
-            arguments, cut = item["arguments"], 0
-            while cut < len(arguments):
-                step = rng.randint(3, 12)
-                emit("response.function_call_arguments.delta", **where, delta=arguments[cut : cut + step])
-                cut += step
-            emit("response.function_call_arguments.done", **where, arguments=arguments)
+            for piece in cut(item["arguments"], rng):
+                emit("response.function_call_arguments.delta", **where, delta=piece)
+            emit("response.function_call_arguments.done", **where, arguments=item["arguments"])
         elif item["type"] == "reasoning":
             for position, summary in enumerate(item.get("summary") or ()):
                 at = {**where, "summary_index": position}
