@@ -7,7 +7,6 @@ online; a stream cut off is retried and what arrived is billed."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -24,6 +23,7 @@ from cloudburst._config import RetryPolicy, Timeouts
 from cloudburst._deltas import Delta, TextDelta, ThinkingDelta, ToolCallDelta
 from cloudburst._options import RequestOptions
 from cloudburst._tools import Tool
+from tests.responses import fields
 
 WEATHER = Tool(
     name="get_weather",
@@ -54,15 +54,6 @@ MODEL_ID = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 def client_on(sim: Simulator, model: str, **settings: Any) -> LLMClient:
     settings.setdefault("sampling", SamplingParams(max_new_tokens=64))
     return LLMClient(model, base_urls=sim.base_urls(), api_keys=KEYS, progress=None, seed=1, **settings)
-
-
-def fields(response: APIResponse) -> dict[str, Any]:
-    """What a user reads of a response; the request id and raw body are the transport's."""
-    return {
-        f.name: getattr(response, f.name)
-        for f in dataclasses.fields(response)
-        if f.name not in ("request_id", "raw", "error")
-    }
 
 
 def sent(model: str, case: str) -> dict[str, Any]:

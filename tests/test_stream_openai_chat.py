@@ -4,7 +4,6 @@ the fold; and the stream faults end as a user relies on (retried, billed, typed)
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ from cloudburst._client import LLMClient
 from cloudburst._config import RetryPolicy, Timeouts
 from cloudburst._options import RequestOptions
 from cloudburst._tools import Tool
+from tests.responses import fields
 
 WEATHER = Tool(
     name="get_weather",
@@ -48,15 +48,6 @@ KEYS = {"openai": "sk-test", "mistral": "mk-test"}
 def client_on(sim: Simulator, model: str, **settings: Any) -> LLMClient:
     settings.setdefault("sampling", SamplingParams(max_new_tokens=64))
     return LLMClient(model, base_urls=sim.base_urls(), api_keys=KEYS, progress=None, seed=1, **settings)
-
-
-def fields(response: APIResponse) -> dict[str, Any]:
-    """What a user reads of a response; the request id and raw body are the transport's."""
-    return {
-        f.name: getattr(response, f.name)
-        for f in dataclasses.fields(response)
-        if f.name not in ("request_id", "raw", "error")
-    }
 
 
 @pytest.mark.parametrize("case", CASES)
