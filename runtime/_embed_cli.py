@@ -73,8 +73,13 @@ def embedding_line(embedding: Embedding, text_id: Any) -> bytes:
     return orjson.dumps(line) + b"\n"
 
 
-async def embed_file(client: LLMClient, reader: TextReader, output: Path, options: EmbeddingOptions) -> int:
-    """Every text's line written; the number of texts that failed."""
+async def embed_file(
+    client: LLMClient, reader: TextReader, output: Path, options: EmbeddingOptions, started: str | None = None
+) -> int:
+    """Every text's line written; the number of texts that failed. `started` is logged once the
+    loop runs (and Ctrl-C is the loop's to handle), not before."""
+    if started is not None:
+        log.info("%s", started)
     failed = 0
     with output.open("wb") as out:
         async for embedding in client.embed_as_completed(reader, options=options, total=count_lines(reader.path)):
@@ -104,7 +109,6 @@ def cmd_embed(args: argparse.Namespace) -> int:
             sim = stack.enter_context(Simulator(SimConfig(latency_ms=args.sim_latency_ms)))
             env, base_urls = sim.env(), sim.base_urls()
             api_keys = {name: env[p.auth.env] for name, p in PROVIDERS.items() if p.auth.env in env}
-            log.info("simulating the providers at %s", sim.url)
         client = LLMClient(
             args.model,
             retry=RetryPolicy(max_attempts=args.max_attempts),
@@ -112,7 +116,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
             api_keys=api_keys,
             base_urls=base_urls,
         )
-        failed = asyncio.run(embed_file(client, TextReader(args.texts), args.output, options))
+        started = f"simulating the providers at {sim.url}" if args.simulate else None
+        failed = asyncio.run(embed_file(client, TextReader(args.texts), args.output, options, started))
     log.info("%s texts embedded into %s, %s failed", f"{client.tracker.done:,}", args.output, f"{failed:,}")
     return 1 if failed else 0
 
